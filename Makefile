@@ -1,0 +1,49 @@
+# The two commands of the README: `make run` and `make test`. Everything they need is
+# installed on first use: the virtualenv in .venv and the service binaries (scripts/install-services).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+BASETEMP := $(CURDIR)/.pytest-tmp
+PYTEST_ARGS ?=
+
+.PHONY: test run bench lint typecheck layers services venv clean help
+
+help:
+	@echo "make run    start Prometheus, Alertmanager, InfluxDB, the exporter and the bot on loopback"
+	@echo "make test   lint, type-check, layer contracts and every test (real services included)"
+	@echo "make bench  benchmarks, printed as ratios against a baseline measured in the same run"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+services:
+	@scripts/install-services
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+test: $(STAMP) services lint typecheck layers
+	$(BIN)/pytest --basetemp=$(BASETEMP) --cov --cov-report=term $(PYTEST_ARGS)
+	@scripts/check-orphans $(BASETEMP)
+
+run: $(STAMP) services
+	@scripts/run
+
+bench: $(STAMP) services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(BASETEMP) .mypy_cache .ruff_cache .pytest_cache .coverage

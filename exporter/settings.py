@@ -1,0 +1,64 @@
+"""The exporter's settings: table [exporter] of the settings file, env HOMELAB_EXPORTER__*."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+
+from homelab.settings import SectionSettings
+
+
+class InfluxSettings(BaseModel):
+    """Where and how to write points to InfluxDB ([exporter.influx])."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = False
+    url: str = "http://127.0.0.1:8086"
+    api: Literal["v1", "v2"] = "v1"
+    # v1 API (InfluxDB 1.x, /write?db=&rp=)
+    database: str = "telegraf"
+    retention_policy: str = ""
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    # v2 API (InfluxDB 2.x, 3.x and 1.8+, /api/v2/write)
+    org: str = ""
+    bucket: str = ""
+    token: SecretStr = SecretStr("")
+    interval_seconds: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0)
+    batch_size: int = Field(5000, gt=0)
+    spool_dir: Path = Path("var/exporter/spool")
+    spool_max_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024)
+    gzip: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _api_needs(self) -> InfluxSettings:
+        if self.enabled and self.api == "v2" and not (self.org and self.bucket):
+            raise ValueError("the v2 API needs both org and bucket")
+        return self
+
+
+class ExporterSettings(SectionSettings, section="exporter"):
+    """Settings of homelab-exporter."""
+
+    listen_address: str = "0.0.0.0"  # noqa: S104 - an exporter is scraped from other hosts
+    port: int = Field(9101, ge=1, le=65535)
+    hostname: str = Field(default_factory=socket.gethostname)
+    procfs_path: Path = Path("/proc")
+    sysfs_path: Path = Path("/sys")
+    rootfs_path: Path = Path("/")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    filesystem_timeout_seconds: float = Field(5.0, gt=0)
+    slow_refresh_seconds: float = Field(15.0, gt=0)
+    influx: InfluxSettings = InfluxSettings()

@@ -1,0 +1,163 @@
+"""One settings system for the exporter and the bot: a TOML file plus HOMELAB_ environment variables.
+
+Each program reads its own table of one file (`[exporter]` or `[bot]`) and the environment
+variables `HOMELAB_<SECTION>__<FIELD>` (nested fields joined by `__`). Environment beats file,
+file beats defaults. The file is the one given by `--config`, else `$HOMELAB_CONFIG`, else
+`./homelab.toml` or `/etc/homelab/homelab.toml` when they exist.
+
+Example::
+
+    class ExporterSettings(SectionSettings, section="exporter"):
+        port: int = 9101
+
+    settings = load_settings(ExporterSettings, Path("homelab.toml"))
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "HOMELAB_"
+S = TypeVar("S", bound="SectionSettings")
+DEFAULT_PATHS = (Path("homelab.toml"), Path("/etc/homelab/homelab.toml"))
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; `problems` names each setting and what is wrong."""
+
+    def __init__(self, problems: list[str], path: Path | None = None) -> None:
+        self.problems = problems
+        self.path = path
+        where = f" (file {path})" if path else ""
+        super().__init__(f"invalid configuration{where}:\n  " + "\n  ".join(problems))
+
+
+def resolve_config_path(explicit: str | Path | None = None) -> Path | None:
+    """Pick the settings file: explicit path, $HOMELAB_CONFIG, or a default that exists."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("HOMELAB_CONFIG")
+    if env:
+        return Path(env)
+    for candidate in DEFAULT_PATHS:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class SectionSettings(BaseSettings):
+    """Base class of a program's settings: one TOML table and one environment prefix."""
+
+    section: ClassVar[str] = ""
+    _toml_path: ClassVar[Path | None] = None
+
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    def __init_subclass__(cls, section: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if section:
+            cls.section = section
+            cls.model_config["env_prefix"] = f"{ENV_PREFIX}{section.upper()}__"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Priority: constructor arguments, environment, TOML table, defaults."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_path is not None:
+            sources.append(
+                TomlConfigSettingsSource(
+                    settings_cls, toml_file=cls._toml_path, toml_table_header=(cls.section,)
+                )
+            )
+        return tuple(sources)
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data, every secret replaced by '********'."""
+        return _mask(self)
+
+
+def _mask(model: BaseModel) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        out[name] = _mask_value(value)
+    return out
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "********" if value.get_secret_value() else ""
+    if isinstance(value, BaseModel):
+        return _mask(value)
+    if isinstance(value, Mapping):
+        return {k: _mask_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_value(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def secrets_of(model: BaseModel) -> list[str]:
+    """Every non-empty secret value in a settings tree (for the log redaction filter)."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr) and value.get_secret_value():
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            found.extend(secrets_of(value))
+    return found
+
+
+def load_settings(cls: type[S], path: Path | None = None) -> S:
+    """Load `cls` from the file and environment, or raise ConfigError naming each bad setting."""
+    if path is not None and not path.is_file():
+        raise ConfigError([f"config file {path} does not exist"], path)
+    if path is not None:
+        try:
+            with path.open("rb") as fh:
+                tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{path} is not valid TOML: {exc}"], path) from exc
+    bound = type(cls.__name__, (cls,), {"_toml_path": path, "__module__": cls.__module__})
+    try:
+        return bound()  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise ConfigError([_describe(cls, err) for err in exc.errors()], path) from None
+
+
+def _describe(cls: type[SectionSettings], err: Any) -> str:
+    loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
+    dotted = ".".join([cls.section, *loc])
+    env = f"{ENV_PREFIX}{cls.section.upper()}__" + "__".join(p.upper() for p in loc)
+    given = err.get("input")
+    shown = "" if err["type"] == "missing" or isinstance(given, dict) else f" (got {given!r})"
+    if any(s in dotted.lower() for s in ("token", "password", "secret", "key")):
+        shown = ""
+    if err["type"] == "extra_forbidden":
+        return f"{dotted}: unknown setting (misspelt? see deploy/homelab.example.toml)"
+    return f"{dotted}: {err['msg']}{shown} [file key [{cls.section}] {'.'.join(loc)}, env {env}]"
