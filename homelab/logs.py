@@ -19,7 +19,9 @@ REDACTED = "[REDACTED]"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Discord webhook URLs carry their own credential in the path.
     (
-        re.compile(r"(https?://(?:[\w-]+\.)?discord(?:app)?\.com/api/(?:v\d+/)?webhooks/\d+/)[\w-]+"),
+        re.compile(
+            r"(https?://(?:[\w-]+\.)?discord(?:app)?\.com/api/(?:v\d+/)?webhooks/\d+/)[\w-]+"
+        ),
         r"\1" + REDACTED,
     ),
     # Discord bot tokens: three base64url parts separated by dots.
@@ -85,7 +87,9 @@ _FILTER = RedactingFilter()
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
-def configure(level: str | int = "INFO", secrets: Iterable[str] = (), stream: object = None) -> None:
+def configure(
+    level: str | int = "INFO", secrets: Iterable[str] = (), stream: object = None
+) -> None:
     """Install one stderr handler on the root logger, guarded by the redaction filter."""
     for secret in secrets:
         _FILTER.add_secret(secret)

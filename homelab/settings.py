@@ -1,4 +1,4 @@
-"""One settings system for the exporter and the bot: a TOML file plus HOMELAB_ environment variables.
+"""One settings system for the exporter and the bot: a TOML file plus HOMELAB_ variables.
 
 Each program reads its own table of one file (`[exporter]` or `[bot]`) and the environment
 variables `HOMELAB_<SECTION>__<FIELD>` (nested fields joined by `__`). Environment beats file,

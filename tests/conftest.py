@@ -98,9 +98,7 @@ def alertmanager(start_service: Callable[..., Any]) -> Alertmanager:
 def alertmanager_cluster(start_service: Callable[..., Any]) -> tuple[Alertmanager, Alertmanager]:
     """Two Alertmanager nodes peered over loopback gossip."""
     first: Alertmanager = start_service(Alertmanager, cluster=True)
-    second: Alertmanager = start_service(
-        Alertmanager, cluster=True, peers=[first.cluster_address]
-    )
+    second: Alertmanager = start_service(Alertmanager, cluster=True, peers=[first.cluster_address])
     return first, second
 
 

@@ -36,46 +36,17 @@ from typing import Any
 
 import yaml
 
+from homelab.binaries import BinaryMissing as BinaryMissing
+from homelab.binaries import find_binary
+
 READY_TIMEOUT = 30.0
-
-# Debian package that ships each binary, and the names the binary goes by.
-BINARIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "prometheus": ("prometheus", ("prometheus",)),
-    "promtool": ("prometheus", ("promtool",)),
-    "alertmanager": ("prometheus-alertmanager", ("prometheus-alertmanager", "alertmanager")),
-    "amtool": ("prometheus-alertmanager", ("amtool",)),
-    "influxd": ("influxdb", ("influxd",)),
-    "node_exporter": ("prometheus-node-exporter", ("prometheus-node-exporter", "node_exporter")),
-}
-
-_RUNNING: set[Service] = set()
 
 
 class ServiceError(RuntimeError):
-    """A service could not be found, started or queried; the message says which and why."""
+    """A service could not be started or queried; the message says which and why."""
 
 
-class BinaryMissing(ServiceError):
-    """A service binary is not installed."""
-
-    def __init__(self, service: str, package: str, names: Sequence[str]) -> None:
-        self.service = service
-        self.package = package
-        super().__init__(
-            f"{service} is not installed (looked for {', '.join(names)} on PATH). "
-            f"Install the Debian package '{package}' (run scripts/install-services, or "
-            f"'apt-get install {package}')."
-        )
-
-
-def find_binary(service: str) -> str:
-    """Return the path of a service binary under its Debian or upstream name."""
-    package, names = BINARIES[service]
-    for name in names:
-        path = shutil.which(name)
-        if path:
-            return path
-    raise BinaryMissing(service, package, names)
+_RUNNING: set[Service] = set()
 
 
 def free_port() -> int:
@@ -106,9 +77,9 @@ def http(
     if body is not None:
         data = json.dumps(body).encode()
         hdrs.setdefault("Content-Type", "application/json")
-    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)  # noqa: S310
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -162,7 +133,7 @@ class Service:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
+            preexec_fn=_die_with_parent,
         )
         log.close()
         _RUNNING.add(self)

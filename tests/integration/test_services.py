@@ -23,7 +23,7 @@ def test_influxdb_write_then_influxql_reads_back(influxdb: InfluxDB) -> None:
         f"mem,host=nas used_percent=41.5,total=8000000000i {now}\n"
         f"mem,host=nas used_percent=42.5,total=8000000000i {now + 1_000_000_000}\n",
     )
-    series = influxdb.series('SELECT used_percent, total FROM mem WHERE host = \'nas\'', "telegraf")
+    series = influxdb.series("SELECT used_percent, total FROM mem WHERE host = 'nas'", "telegraf")
     assert series[0]["name"] == "mem"
     assert [row[1:] for row in series[0]["values"]] == [[41.5, 8000000000], [42.5, 8000000000]]
 

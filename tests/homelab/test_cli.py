@@ -1,0 +1,78 @@
+"""Both command lines: --help, --version, and check-config with masked secrets and named errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from homelab import __version__
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAMS = {"homelab-exporter": "exporter.cli", "homelab-bot": "bot.cli"}
+
+
+def _run(
+    module: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_")}
+    full_env.update(env or {})
+    code = f"import sys; from {module} import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True, text=True, env=full_env, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("prog", PROGRAMS)
+def test_help_and_version(prog: str) -> None:
+    """--help describes the program and --version prints the package version."""
+    helped = _run(PROGRAMS[prog], "--help")
+    assert helped.returncode == 0 and "check-config" in helped.stdout
+    version = _run(PROGRAMS[prog], "--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"{prog} {__version__}"
+
+
+def test_console_scripts_are_installed() -> None:
+    """The console scripts exist in the environment and answer --version."""
+    bindir = Path(sys.executable).parent
+    for prog in PROGRAMS:
+        out = subprocess.run([bindir / prog, "--version"], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert __version__ in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "env_name"),
+    [
+        ("exporter.cli", "HOMELAB_EXPORTER__INFLUX__PASSWORD"),
+        ("bot.cli", "HOMELAB_BOT__DISCORD__TOKEN"),
+    ],
+)
+def test_check_config_masks_secrets(module: str, env_name: str) -> None:
+    """check-config prints the effective settings but never a secret's value."""
+    out = _run(module, "check-config", env={env_name: "canary-secret-123456"})
+    assert out.returncode == 0, out.stderr
+    assert "canary-secret-123456" not in out.stdout + out.stderr
+    assert "********" in out.stdout
+
+
+def test_check_config_names_the_wrong_setting(tmp_path: Path) -> None:
+    """A wrong value in the file makes check-config exit 2 naming the setting."""
+    cfg = tmp_path / "homelab.toml"
+    cfg.write_text('[exporter]\nport = 70000\n[exporter.influx]\nurl = "influx:8086"\n')
+    out = _run("exporter.cli", "--config", str(cfg), "check-config")
+    assert out.returncode == 2
+    assert "exporter.port" in out.stderr and "HOMELAB_EXPORTER__PORT" in out.stderr
+    assert "exporter.influx.url" in out.stderr and "http://" in out.stderr
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "deploy").glob("*.example.toml")))
+def test_example_settings_files_are_valid(example: Path) -> None:
+    """Every commented example settings file under deploy/ passes check-config for both programs."""
+    for module in PROGRAMS.values():
+        out = _run(module, "--config", str(example), "check-config")
+        assert out.returncode == 0, out.stderr
