@@ -18,7 +18,7 @@ from tests.harness.services import NodeExporter
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = "tests/harness/example_service_test.py"
+EXAMPLE = "tests/harness/example_service.py"
 
 
 def _pytest(basetemp: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
