@@ -1,11 +1,21 @@
-"""Command line of homelab-bot."""
+"""Command line of homelab-bot: run the bot, use it from the console, check the audit log."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from typing import Any
 
 from bot.settings import BotSettings
-from homelab.cli import base_parser, check_config
+from homelab.cli import base_parser, check_config, load_or_exit
+from homelab.logs import configure
+from homelab.settings import secrets_of
+
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +26,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("check-config", help="print the effective settings, secrets masked")
+    sub.add_parser(
+        "run",
+        help="run the bot: Discord with a token, else the console face; the web face always",
+    )
+    do = sub.add_parser(
+        "do", help="run one bot command from the console, e.g. 'do status --host nas'"
+    )
+    do.add_argument("words", nargs=argparse.REMAINDER, help="the command and its arguments")
+    audit = sub.add_parser("audit", help="the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain; exit 1 and name each broken row")
+    tail = audit_sub.add_parser("tail", help="the latest entries")
+    tail.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    sub.add_parser("sync-commands", help="sync slash commands to the configured guilds and exit")
     return parser
 
 
@@ -24,5 +48,114 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check-config":
         return check_config(BotSettings, args.config)
-    build_parser().print_help()
+    if args.command is None:
+        build_parser().print_help()
+        return 0
+    settings = load_or_exit(BotSettings, args.config)
+    configure(settings.log_level, secrets=secrets_of(settings))
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: BotSettings) -> int:
+    from bot.adapters.sqlite import StorageError
+    from bot.interfaces.console.face import Console, UsageError, parse_line
+    from bot.interfaces.runtime import Runtime
+
+    try:
+        runtime = await Runtime.build(settings)
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    async with runtime:
+        console = Console(runtime.core, settings.image_dir)
+        if args.command == "do":
+            try:
+                name, kwargs = parse_line(list(args.words))
+            except UsageError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            await console.run(name, kwargs)
+            return 0
+        if args.command == "audit":
+            if args.audit_command == "tail":
+                await console.run("audit tail", {"n": args.n})
+                return 0
+            msg = await console.run("audit verify", {})
+            return 0 if msg.embeds and "intact" in msg.embeds[0].title else 1
+        if args.command == "sync-commands":
+            return await _sync_commands(runtime)
+        if args.command == "run":
+            return await run(runtime, console)
+    return 2
+
+
+async def _sync_commands(runtime: Any) -> int:
+    from bot.interfaces.discord.client import HomelabBot
+
+    token = runtime.settings.discord.token.get_secret_value()
+    if not token:
+        print(
+            "error: no Discord token: set [bot.discord] token or HOMELAB_BOT__DISCORD__TOKEN",
+            file=sys.stderr,
+        )
+        return 2
+    bot = HomelabBot(runtime.settings, runtime.core, sync_on_start=False)
+    async with bot:
+        await bot.login(token)  # runs setup_hook: extensions load, no sync yet
+        print(await bot.sync_commands())
     return 0
+
+
+async def run(runtime: Any, console: Any) -> int:
+    """Serve the web face, and Discord (token) or the console; stop cleanly on SIGTERM/SIGINT."""
+    from bot.interfaces.web.server import WebServer, build_app
+
+    settings: BotSettings = runtime.settings
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    web = WebServer(
+        build_app(runtime.registry, runtime.health), settings.web.listen_address, settings.web.port
+    )
+    try:
+        await web.start()
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    tasks: list[asyncio.Task[Any]] = []
+    token = settings.discord.token.get_secret_value()
+    bot = None
+    try:
+        if token:
+            from bot.interfaces.discord.client import HomelabBot
+
+            bot = HomelabBot(settings, runtime.core)
+            tasks.append(asyncio.create_task(bot.start(token), name="discord"))
+            log.info("Discord face starting")
+        else:
+            log.info("no Discord token: console face (web on %s:%d)", web.host, web.port)
+            if sys.stdin.isatty():
+                tasks.append(asyncio.create_task(console.shell(), name="console"))
+        waiter = asyncio.create_task(stop.wait(), name="stop")
+        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            if t is not waiter and not t.cancelled() and t.exception() is not None:
+                log.error("%s stopped: %s", t.get_name(), t.exception())
+                return 1
+        waiter.cancel()
+        return 0
+    finally:
+        log.info("shutting down")
+        if bot is not None:
+            await bot.close()
+        for t in tasks:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await web.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,131 @@
+"""An async client of the Prometheus HTTP API (`/api/v1/query` only).
+
+It uses nothing beyond the standard API, so it works against Prometheus, Thanos, Mimir and
+VictoriaMetrics; it sends bearer or basic auth and extra headers such as `X-Scope-OrgID`.
+
+Example::
+
+    async with PrometheusClient("http://127.0.0.1:9090", timeout=2.5) as prom:
+        samples = await prom.query("up")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+
+from bot.services.ports import MetricsUnavailable, Sample
+
+log = logging.getLogger(__name__)
+
+
+class PrometheusClient:
+    """Instant queries over aiohttp; every failure becomes MetricsUnavailable with a reason."""
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 2.5,
+        bearer_token: str = "",
+        username: str = "",
+        password: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if bearer_token and username:
+            raise ValueError("[bot.prometheus]: set bearer_token or username/password, not both")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._headers = dict(headers or {})
+        if bearer_token:
+            self._headers["Authorization"] = f"Bearer {bearer_token}"
+        self._auth = aiohttp.BasicAuth(username, password) if username else None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def source(self) -> str:
+        """The base URL without any user:password part."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+    async def __aenter__(self) -> PrometheusClient:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers=self._headers,
+                auth=self._auth,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def query(self, expr: str) -> list[Sample]:
+        """Evaluate an instant query; vectors and scalars become samples."""
+        log.debug("query %s", expr)
+        try:
+            async with self._client().post(
+                f"{self.url}/api/v1/query", data={"query": expr}
+            ) as resp:
+                text = await resp.text()
+                status = resp.status
+        except TimeoutError:
+            raise MetricsUnavailable(self.source, f"no answer within {self.timeout:g} s") from None
+        except aiohttp.ClientConnectorError as exc:
+            why = (
+                "connection refused"
+                if isinstance(exc.os_error, ConnectionRefusedError)
+                else (exc.os_error.strerror or type(exc.os_error).__name__)
+            )
+            raise MetricsUnavailable(self.source, f"cannot connect ({why})") from None
+        except aiohttp.ClientError as exc:
+            raise MetricsUnavailable(
+                self.source, f"request failed ({type(exc).__name__})"
+            ) from None
+        return _parse(self.source, status, text)
+
+
+def _parse(source: str, status: int, text: str) -> list[Sample]:
+    try:
+        doc: dict[str, Any] = json.loads(text)
+    except ValueError:
+        if status in (401, 403):
+            raise MetricsUnavailable(
+                source, f"HTTP {status}: check [bot.prometheus] credentials"
+            ) from None
+        raise MetricsUnavailable(source, f"HTTP {status} with a body that is not JSON") from None
+    if status != 200 or doc.get("status") != "success":
+        detail = str(doc.get("error", ""))[:200]
+        hint = ": check [bot.prometheus] credentials" if status in (401, 403) else ""
+        raise MetricsUnavailable(source, f"HTTP {status} {detail}{hint}".strip())
+    data = doc.get("data", {})
+    kind = data.get("resultType")
+    if kind == "vector":
+        return [Sample(dict(r["metric"]), _num(r["value"][1])) for r in data["result"]]
+    if kind == "scalar":
+        value = _num(data["result"][1])
+        return [] if math.isnan(value) else [Sample({}, value)]
+    raise MetricsUnavailable(source, f"unexpected result type {kind!r}")
+
+
+def _num(s: str) -> float:
+    return float(s)

@@ -1,0 +1,209 @@
+"""SQLite storage: WAL mode, versioned migrations applied at start, all work in a thread.
+
+Example::
+
+    db = await Database.open(Path("var/bot/homelab.sqlite3"))
+    audit = SqliteAuditRepository(db)
+    await audit.append(AuditRecord("ann", "sync", "", "ok", time.time()))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.domain.audit import GENESIS, AuditEntry, AuditRecord, seal
+from bot.services.ports import AuditWriteError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Each migration runs once, in order, inside a transaction; never edit a released one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE audit_log (
+        seq       INTEGER PRIMARY KEY,
+        at        REAL    NOT NULL,
+        actor     TEXT    NOT NULL,
+        action    TEXT    NOT NULL,
+        target    TEXT    NOT NULL,
+        outcome   TEXT    NOT NULL,
+        prev_hash TEXT    NOT NULL,
+        hash      TEXT    NOT NULL
+    );
+    CREATE TABLE audit_head (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        seq  INTEGER NOT NULL,
+        hash TEXT    NOT NULL
+    );
+    """,
+)
+
+
+class StorageError(Exception):
+    """The database cannot be opened or migrated; the message names the file."""
+
+
+class Database:
+    """One SQLite connection used from worker threads, one statement batch at a time."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        """Open (creating folders), switch to WAL, apply pending migrations."""
+        return await asyncio.to_thread(cls._open_sync, path)
+
+    @classmethod
+    def _open_sync(cls, path: Path) -> Database:
+        try:
+            if str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=5000")
+            db = cls(path, conn)
+            db._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(
+                f"cannot open the bot database {path}: {exc} "
+                "(check [bot] database_path and the folder's permissions)"
+            ) from exc
+        return db
+
+    def _migrate(self) -> None:
+        c = self._conn
+        c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = c.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        if current > len(MIGRATIONS):
+            raise StorageError(
+                f"{self.path} has schema version {current}, newer than this bot "
+                f"({len(MIGRATIONS)}); upgrade the bot or restore an older database"
+            )
+        for version in range(current + 1, len(MIGRATIONS) + 1):
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in MIGRATIONS[version - 1].split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            log.info("database %s migrated to version %d", self.path, version)
+
+    def schema_version(self) -> int:
+        """The applied schema version (blocking: call through `run`)."""
+        return int(self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+
+    def journal_mode(self) -> str:
+        """SQLite's journal mode (blocking: call through `run`)."""
+        return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(connection)` in a worker thread, serialised with other calls."""
+        return await asyncio.to_thread(self._locked, fn)
+
+    def _locked(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            return fn(self._conn)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await asyncio.to_thread(self._locked, lambda c: c.close())
+
+
+class SqliteAuditRepository:
+    """The audit hash chain in table audit_log, with its head in audit_head."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def append(self, record: AuditRecord) -> AuditEntry:
+        """Seal `record` after the current head and store it, in one transaction."""
+
+        def work(c: sqlite3.Connection) -> AuditEntry:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute(
+                    "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+                ).fetchone()
+                seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+                entry = seal(record, seq, prev)
+                c.execute(
+                    "INSERT INTO audit_log"
+                    " (seq, at, actor, action, target, outcome, prev_hash, hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        seq,
+                        record.at,
+                        record.actor,
+                        record.action,
+                        record.target,
+                        record.outcome,
+                        entry.prev_hash,
+                        entry.hash,
+                    ),
+                )
+                c.execute(
+                    "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                    (seq, entry.hash),
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+            return entry
+
+        try:
+            return await self.db.run(work)
+        except (sqlite3.Error, OSError) as exc:
+            raise AuditWriteError(
+                f"cannot append to the audit log in {self.db.path}: {exc}"
+            ) from exc
+
+    async def entries(self) -> Sequence[AuditEntry]:
+        """Every entry, in storage (rowid) order."""
+        return await self.db.run(
+            lambda c: [_entry(r) for r in c.execute(f"{_SELECT} ORDER BY rowid").fetchall()]
+        )
+
+    async def head(self) -> tuple[int, str] | None:
+        """The recorded (seq, hash) of the last entry."""
+        row = await self.db.run(
+            lambda c: c.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        )
+        return (int(row[0]), str(row[1])) if row else None
+
+    async def tail(self, n: int) -> Sequence[AuditEntry]:
+        """The latest `n` entries, oldest first."""
+        rows = await self.db.run(
+            lambda c: c.execute(f"{_SELECT} ORDER BY seq DESC LIMIT ?", (n,)).fetchall()
+        )
+        return [_entry(r) for r in reversed(rows)]
+
+
+_SELECT = "SELECT seq, at, actor, action, target, outcome, prev_hash, hash FROM audit_log"
+
+
+def _entry(r: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(
+        seq=int(r[0]),
+        record=AuditRecord(actor=r[2], action=r[3], target=r[4], outcome=r[5], at=float(r[1])),
+        prev_hash=r[6],
+        hash=r[7],
+    )

@@ -1,0 +1,1 @@
+"""Thin cogs: app commands that call the core's handlers."""

@@ -1,0 +1,73 @@
+"""/audit tail, /audit verify, /limits reset and /sync."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain import commands as catalog
+from bot.interfaces.discord.guard import send, spec_command
+
+if TYPE_CHECKING:
+    from bot.interfaces.discord.client import HomelabBot
+
+log = logging.getLogger(__name__)
+
+
+class AuditCog(commands.GroupCog, group_name="audit", group_description="The audit log"):
+    """Reading and checking the audit log."""
+
+    def __init__(self, bot: HomelabBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @spec_command(catalog.AUDIT_TAIL)
+    @app_commands.describe(count="how many entries (1-50)")
+    async def tail(self, interaction: discord.Interaction[Any], count: int = 10) -> None:
+        """The latest audit entries."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await send(interaction, await self.bot.core.audit_tail(count))
+
+    @spec_command(catalog.AUDIT_VERIFY)
+    async def verify(self, interaction: discord.Interaction[Any]) -> None:
+        """Check the hash chain."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await send(interaction, await self.bot.core.audit_verify())
+
+
+class LimitsCog(commands.GroupCog, group_name="limits", group_description="Rate limits"):
+    """Operator controls of rate limits."""
+
+    def __init__(self, bot: HomelabBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @spec_command(catalog.LIMITS_RESET)
+    @app_commands.describe(user="the user whose limits to lift")
+    async def reset(self, interaction: discord.Interaction[Any], user: discord.User) -> None:
+        """Lift a user's rate limits and back-off."""
+        await send(interaction, await self.bot.core.limits_reset(user.id))
+
+
+class SyncCog(commands.Cog):
+    """Command sync on demand."""
+
+    def __init__(self, bot: HomelabBot) -> None:
+        self.bot = bot
+
+    @spec_command(catalog.SYNC)
+    async def sync(self, interaction: discord.Interaction[Any]) -> None:
+        """Sync app commands to the configured guilds."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await send(interaction, await self.bot.core.sync())
+
+
+async def setup(bot: HomelabBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(AuditCog(bot))
+    await bot.add_cog(LimitsCog(bot))
+    await bot.add_cog(SyncCog(bot))

@@ -1,0 +1,125 @@
+"""Clicks on our buttons and selects, routed by custom id and checked by the one gate.
+
+Views that must survive restarts are dynamic items: the custom id `hl:<route>:<arg>` names
+the catalogue entry (and so the permission) and carries the argument back on click.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.domain import commands as catalog
+from bot.domain.commands import ComponentSpec
+from bot.domain.messages import Message
+from bot.interfaces.discord.guard import actor_of, enforce, send, target_of
+
+if TYPE_CHECKING:
+    from bot.interfaces.discord.client import HomelabBot
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = r"hl:(?P<route>[a-z][a-z0-9_.]*):(?P<arg>.*)"
+# discord.py keys dynamic items by compiled pattern: the select's must be a different string.
+SELECT_TEMPLATE = r"(?:hl):(?P<route>[a-z][a-z0-9_.]*):(?P<arg>.*)"
+
+# route -> (handler(bot, arg, values) -> Message, edit the clicked message in place?)
+Handler = Callable[["HomelabBot", str, list[str]], Awaitable[Message]]
+
+
+async def _status_refresh(bot: HomelabBot, arg: str, values: list[str]) -> Message:
+    return await bot.core.status(arg or None)
+
+
+async def _audit_verify(bot: HomelabBot, arg: str, values: list[str]) -> Message:
+    return await bot.core.audit_verify()
+
+
+HANDLERS: dict[str, tuple[Handler, bool]] = {
+    catalog.STATUS_REFRESH.route: (_status_refresh, True),
+    catalog.AUDIT_VERIFY_BUTTON.route: (_audit_verify, False),
+}
+
+
+class _Routed:
+    """Shared behaviour of routed buttons and selects."""
+
+    route: str
+    arg: str
+
+    @property
+    def spec(self) -> ComponentSpec | None:
+        return catalog.component(self.route)
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        """The one check, with the permission the catalogue gives this route."""
+        return await enforce(interaction, self.spec)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Run the route's handler and answer (editing the message where that fits)."""
+        bot: HomelabBot = interaction.client
+        spec = self.spec
+        entry = HANDLERS.get(self.route)
+        if spec is None or entry is None:
+            return
+        handler, edit = entry
+        values = [str(v) for v in getattr(getattr(self, "item", None), "values", [])]
+        if not edit:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        msg = await bot.core.run_admitted(
+            actor_of(interaction),
+            spec,
+            target_of(interaction),
+            handler(bot, self.arg, values),
+        )
+        await send(interaction, msg, edit=edit)
+
+
+class RoutedButton(_Routed, discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
+    """Any button whose custom id starts with `hl:`."""
+
+    def __init__(self, route: str, arg: str, item: discord.ui.Button[Any] | None = None) -> None:
+        super().__init__(item or discord.ui.Button(custom_id=f"hl:{route}:{arg}", label="?"))
+        self.route = route
+        self.arg = arg
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> RoutedButton:
+        """Rebuild the item from a clicked custom id."""
+        return cls(
+            match["route"], match["arg"], item if isinstance(item, discord.ui.Button) else None
+        )
+
+
+class RoutedSelect(
+    _Routed, discord.ui.DynamicItem[discord.ui.Select[Any]], template=SELECT_TEMPLATE
+):
+    """Any select whose custom id starts with `hl:`."""
+
+    def __init__(self, route: str, arg: str, item: discord.ui.Select[Any] | None = None) -> None:
+        super().__init__(item or discord.ui.Select(custom_id=f"hl:{route}:{arg}"))
+        self.route = route
+        self.arg = arg
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> RoutedSelect:
+        """Rebuild the item from a used custom id."""
+        return cls(
+            match["route"], match["arg"], item if isinstance(item, discord.ui.Select) else None
+        )

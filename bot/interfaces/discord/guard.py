@@ -1,0 +1,97 @@
+"""The Discord side of the one permission check, and how commands declare what they need."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import discord
+from discord import app_commands
+
+from bot.domain.commands import CommandSpec, ComponentSpec
+from bot.domain.messages import Message
+from bot.domain.permissions import Actor
+from bot.interfaces.discord.render import render
+
+if TYPE_CHECKING:
+    from bot.interfaces.discord.client import HomelabBot
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+SPEC_KEY = "homelab_spec"
+
+
+def spec_command(spec: CommandSpec) -> Callable[[F], app_commands.Command[Any, Any, Any]]:
+    """Declare an app command from its catalogue entry (name, description, permission)."""
+    return app_commands.command(
+        name=spec.name.split()[-1], description=spec.description, extras={SPEC_KEY: spec}
+    )
+
+
+def spec_of(command: Any) -> CommandSpec | None:
+    """The catalogue entry an app command declared, None when it declared none."""
+    extras = getattr(command, "extras", None) or {}
+    spec = extras.get(SPEC_KEY)
+    return spec if isinstance(spec, CommandSpec) else None
+
+
+def actor_of(interaction: discord.Interaction[Any]) -> Actor:
+    """The asking user, their guild role ids, and whether they own the bot."""
+    user = interaction.user
+    roles = getattr(user, "roles", None) or []
+    bot: HomelabBot = interaction.client
+    return Actor(
+        user_id=user.id,
+        name=str(user),
+        role_ids=frozenset(r.id for r in roles),
+        is_owner=user.id in bot.owner_user_ids,
+    )
+
+
+def target_of(interaction: discord.Interaction[Any]) -> str:
+    """The options of a command or the custom id of a click, for the audit log."""
+    data: Any = interaction.data or {}
+    if interaction.type == discord.InteractionType.component:
+        return str(data.get("custom_id", ""))
+    parts: list[str] = []
+
+    def walk(options: list[dict[str, Any]]) -> None:
+        for o in options:
+            if "options" in o:
+                walk(o["options"])
+            elif "value" in o:
+                parts.append(f"{o['name']}={o['value']}")
+
+    walk(list(data.get("options", [])))
+    return " ".join(parts)
+
+
+async def enforce(
+    interaction: discord.Interaction[Any], spec: CommandSpec | ComponentSpec | None
+) -> bool:
+    """The one check on Discord: admit, or answer with an ephemeral refusal and return False."""
+    bot: HomelabBot = interaction.client
+    decision = await bot.core.admit(actor_of(interaction), spec, target_of(interaction))
+    if decision.allowed:
+        return True
+    assert decision.refusal is not None
+    await send(interaction, decision.refusal)
+    return False
+
+
+async def send(interaction: discord.Interaction[Any], msg: Message, *, edit: bool = False) -> None:
+    """Answer an interaction with `msg` (split if needed): respond, or follow up once deferred."""
+    bot: HomelabBot = interaction.client
+    parts = render(msg, bot.settings.discord.allowed_ping_role_ids)
+    for i, part in enumerate(parts):
+        if i == 0 and edit and not interaction.response.is_done():
+            kw = part.kwargs(interaction=False)
+            kw["attachments"] = kw.pop("files")
+            kw.setdefault("view", None)
+            await interaction.response.edit_message(**kw)
+        elif i == 0 and not interaction.response.is_done():
+            await interaction.response.send_message(**part.kwargs())
+        else:
+            await interaction.followup.send(**part.kwargs())

@@ -1,0 +1,142 @@
+"""The one renderer: a domain Message -> the keyword arguments discord.py sends.
+
+Every message is split (and so validated) first; mentions are off except the allowed roles.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from bot.domain.messages import Button, ButtonStyle, Message, Select, split
+
+log = logging.getLogger(__name__)
+
+_STYLES = {
+    ButtonStyle.PRIMARY: discord.ButtonStyle.primary,
+    ButtonStyle.SECONDARY: discord.ButtonStyle.secondary,
+    ButtonStyle.SUCCESS: discord.ButtonStyle.success,
+    ButtonStyle.DANGER: discord.ButtonStyle.danger,
+}
+
+
+class InertView(discord.ui.View):
+    """Components only: clicks are routed by custom id to dynamic items, never to this view."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    def is_dispatchable(self) -> bool:
+        """Never stored by discord.py: the dynamic items handle every click."""
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One Discord message ready to send."""
+
+    content: str | None
+    embeds: list[discord.Embed]
+    files: list[discord.File]
+    view: discord.ui.View | None
+    allowed_mentions: discord.AllowedMentions
+    ephemeral: bool
+
+    def kwargs(self, *, interaction: bool = True) -> dict[str, Any]:
+        """Keyword arguments for send_message/followup.send (or channel.send)."""
+        out: dict[str, Any] = {
+            "content": self.content,
+            "embeds": self.embeds,
+            "files": self.files,
+            "allowed_mentions": self.allowed_mentions,
+        }
+        if self.view is not None:
+            out["view"] = self.view
+        if interaction:
+            out["ephemeral"] = self.ephemeral
+        return out
+
+
+def allowed_mentions(msg: Message, allowed_role_ids: Iterable[int]) -> discord.AllowedMentions:
+    """No @everyone, no users, no replies; only roles both the message and settings name."""
+    allowed = set(allowed_role_ids)
+    roles = [discord.Object(r) for r in msg.ping_role_ids if r in allowed]
+    return discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False)
+
+
+def render(msg: Message, allowed_role_ids: Iterable[int] = ()) -> list[Rendered]:
+    """Split, validate and convert `msg` into one or more Discord messages."""
+    allowed = list(allowed_role_ids)
+    out: list[Rendered] = []
+    for part in split(msg):
+        content = part.text
+        pings = [r for r in part.ping_role_ids if r in allowed]
+        if pings:
+            content = " ".join(f"<@&{r}>" for r in pings) + (" " + content if content else "")
+        out.append(
+            Rendered(
+                content=content or None,
+                embeds=[_embed(e) for e in part.embeds],
+                files=[
+                    discord.File(
+                        io.BytesIO(i.data), filename=i.filename, description=i.description or None
+                    )
+                    for i in part.images
+                ],
+                view=_view(part) if part.rows else None,
+                allowed_mentions=allowed_mentions(part, allowed),
+                ephemeral=part.ephemeral,
+            )
+        )
+    return out
+
+
+def _embed(e: Any) -> discord.Embed:
+    embed = discord.Embed(
+        title=e.title or None,
+        description=e.description or None,
+        colour=e.colour,
+    )
+    for f in e.fields:
+        embed.add_field(name=f.name, value=f.value, inline=f.inline)
+    if e.footer:
+        embed.set_footer(text=e.footer)
+    if e.image:
+        embed.set_image(url=f"attachment://{e.image}")
+    return embed
+
+
+def _view(msg: Message) -> discord.ui.View:
+    view = InertView()
+    for r, row in enumerate(msg.rows):
+        for c in row:
+            item: discord.ui.Item[Any]
+            if isinstance(c, Button):
+                item = discord.ui.Button(
+                    custom_id=c.custom_id,
+                    label=c.label,
+                    style=_STYLES[c.style],
+                    disabled=c.disabled,
+                    row=r,
+                )
+            elif isinstance(c, Select):
+                item = discord.ui.Select(
+                    custom_id=c.custom_id,
+                    placeholder=c.placeholder or None,
+                    min_values=c.min_values,
+                    max_values=c.max_values,
+                    options=[
+                        discord.SelectOption(
+                            label=o.label, value=o.value, description=o.description or None
+                        )
+                        for o in c.options
+                    ],
+                    row=r,
+                )
+            view.add_item(item)
+    return view

@@ -1,0 +1,145 @@
+"""The one check: role, rate limit and audit, for every command and every click on every face.
+
+Example::
+
+    gate = Gate(RoleMap(), RateLimiter({}), audit_repo)
+    decision = await gate.admit(actor, STATUS, target="nas")
+    if not decision.allowed:
+        show(decision.refusal)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.domain.audit import AuditRecord
+from bot.domain.commands import CommandSpec, ComponentSpec
+from bot.domain.messages import Message
+from bot.domain.permissions import Actor, Role, RoleMap, allows, refusal_text
+from bot.domain.ratelimit import RateLimiter
+from bot.services.ports import AuditRepository, AuditWriteError
+
+log = logging.getLogger(__name__)
+
+Spec = CommandSpec | ComponentSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The gate's answer: allowed, or a refusal message (always ephemeral) and why."""
+
+    allowed: bool
+    role: Role
+    refusal: Message | None = None
+    reason: str = ""
+
+
+class Gate:
+    """Admits or refuses an actor for a command or component, and audits what it must."""
+
+    def __init__(
+        self,
+        roles: RoleMap,
+        limiter: RateLimiter,
+        audit: AuditRepository,
+        clock: Callable[[], float] = time.time,
+        observe: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.observe = observe
+        self.roles = roles
+        self.limiter = limiter
+        self.audit = audit
+        self.clock = clock
+
+    async def admit(self, actor: Actor, spec: Spec | None, target: str = "") -> Decision:
+        """Check role, then rate limit; audit refusals and the start of privileged actions.
+
+        `spec` None (an undeclared command or component) is always refused.
+        """
+        now = self.clock()
+        role = self.roles.role_of(actor)
+        action = spec.name if spec is not None else "undeclared"
+        if spec is None:
+            return await self._refuse(
+                actor,
+                role,
+                action,
+                target,
+                "undeclared",
+                "This command declares no permission, so nobody may use it. Report it to an admin.",
+            )
+        if not allows(role, spec.permission):
+            return await self._refuse(
+                actor,
+                role,
+                action,
+                target,
+                f"needs {spec.permission.label}",
+                refusal_text(spec.permission),
+            )
+        verdict = self.limiter.acquire(actor.key, spec.rate_class, now)
+        if not verdict.allowed:
+            why = (
+                "you are refused too often" if verdict.reason == "backoff" else "too many requests"
+            )
+            return await self._refuse(
+                actor,
+                role,
+                action,
+                target,
+                f"rate limited ({verdict.reason})",
+                f"Slow down: {why}. Try again in {verdict.retry_after:.0f} s.",
+            )
+        if spec.privileged:
+            try:
+                await self.audit.append(AuditRecord(_who(actor), action, target, "started", now))
+            except AuditWriteError as exc:
+                log.error("audit write failed, refusing %s for %s: %s", action, actor.key, exc)
+                return Decision(
+                    False,
+                    role,
+                    Message(
+                        text="Refused: the audit log cannot be written, and privileged actions "
+                        "are never run unaudited. An admin should check the bot's database.",
+                        ephemeral=True,
+                    ),
+                    "audit unavailable",
+                )
+        self.limiter.succeeded(actor.key)
+        if self.observe is not None:
+            self.observe(action, "allowed")
+        return Decision(True, role)
+
+    async def completed(self, actor: Actor, spec: Spec, target: str, outcome: str) -> None:
+        """Record how a privileged action ended (nothing for unprivileged ones)."""
+        if not spec.privileged:
+            return
+        try:
+            await self.audit.append(
+                AuditRecord(_who(actor), spec.name, target, outcome, self.clock())
+            )
+        except AuditWriteError as exc:
+            log.error("audit write of the outcome of %s failed: %s", spec.name, exc)
+
+    async def _refuse(
+        self, actor: Actor, role: Role, action: str, target: str, outcome: str, text: str
+    ) -> Decision:
+        now = self.clock()
+        self.limiter.refused(actor.key, now)
+        try:
+            await self.audit.append(
+                AuditRecord(_who(actor), action, target, f"refused: {outcome}", now)
+            )
+        except AuditWriteError as exc:
+            log.error("audit write of a refusal of %s failed: %s", actor.key, exc)
+        log.info("refused %s to %s: %s", action, actor.key, outcome)
+        if self.observe is not None:
+            self.observe(action, "refused")
+        return Decision(False, role, Message(text=text, ephemeral=True), outcome)
+
+
+def _who(actor: Actor) -> str:
+    return f"{actor.name} ({actor.user_id})"
