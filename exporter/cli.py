@@ -30,6 +30,6 @@ def main(argv: list[str] | None = None) -> int:
         return check_config(ExporterSettings, args.config)
     settings = load_or_exit(ExporterSettings, args.config)
     logs.configure(settings.log_level, secrets=secrets_of(settings))
-    from exporter.app import run  # noqa: PLC0415 - keep --help and check-config light
+    from exporter.app import run  # keep --help and check-config light
 
     return run(settings)

@@ -32,6 +32,57 @@ UNAME_INFO: Final = "node_uname_info"
 HWMON_TEMP: Final = "node_hwmon_temp_celsius"  # {chip, sensor}
 NETWORK_RECEIVE_ERRS: Final = "node_network_receive_errs_total"
 NETWORK_TRANSMIT_ERRS: Final = "node_network_transmit_errs_total"
+CPU_GUEST_SECONDS: Final = "node_cpu_guest_seconds_total"  # {cpu, mode}
+MEM_FREE: Final = "node_memory_MemFree_bytes"
+MEM_BUFFERS: Final = "node_memory_Buffers_bytes"
+MEM_CACHED: Final = "node_memory_Cached_bytes"
+MEM_SRECLAIMABLE: Final = "node_memory_SReclaimable_bytes"
+DISK_PREFIX: Final = "node_disk_"  # {device}
+DISK_READS: Final = "node_disk_reads_completed_total"
+DISK_WRITES: Final = "node_disk_writes_completed_total"
+DISK_READS_MERGED: Final = "node_disk_reads_merged_total"
+DISK_WRITES_MERGED: Final = "node_disk_writes_merged_total"
+DISK_READ_BYTES: Final = "node_disk_read_bytes_total"
+DISK_WRITTEN_BYTES: Final = "node_disk_written_bytes_total"
+DISK_READ_TIME: Final = "node_disk_read_time_seconds_total"
+DISK_WRITE_TIME: Final = "node_disk_write_time_seconds_total"
+DISK_IO_TIME: Final = "node_disk_io_time_seconds_total"
+DISK_IO_TIME_WEIGHTED: Final = "node_disk_io_time_weighted_seconds_total"
+DISK_IO_NOW: Final = "node_disk_io_now"
+NETWORK_PREFIX: Final = "node_network_"  # {device}
+NETWORK_RECEIVE_BYTES: Final = "node_network_receive_bytes_total"
+NETWORK_TRANSMIT_BYTES: Final = "node_network_transmit_bytes_total"
+NETWORK_RECEIVE_PACKETS: Final = "node_network_receive_packets_total"
+NETWORK_TRANSMIT_PACKETS: Final = "node_network_transmit_packets_total"
+NETWORK_RECEIVE_DROP: Final = "node_network_receive_drop_total"
+NETWORK_TRANSMIT_DROP: Final = "node_network_transmit_drop_total"
+NETWORK_UP: Final = "node_network_up"
+OS_INFO: Final = "node_os_info"  # {id, name, pretty_name, version, version_id, ...}
+HWMON_CHIP_NAMES: Final = "node_hwmon_chip_names"  # {chip, chip_name}
+HWMON_SENSOR_LABEL: Final = "node_hwmon_sensor_label"  # {chip, sensor, label}
+PRESSURE_CPU_WAITING: Final = "node_pressure_cpu_waiting_seconds_total"
+PRESSURE_IO_WAITING: Final = "node_pressure_io_waiting_seconds_total"
+PRESSURE_IO_STALLED: Final = "node_pressure_io_stalled_seconds_total"
+PRESSURE_MEMORY_WAITING: Final = "node_pressure_memory_waiting_seconds_total"
+PRESSURE_MEMORY_STALLED: Final = "node_pressure_memory_stalled_seconds_total"
+PRESSURE_IRQ_STALLED: Final = "node_pressure_irq_stalled_seconds_total"
+PROCS_RUNNING: Final = "node_procs_running"
+PROCS_BLOCKED: Final = "node_procs_blocked"
+CONTEXT_SWITCHES: Final = "node_context_switches_total"
+FORKS: Final = "node_forks_total"
+INTR: Final = "node_intr_total"
+
+# node_exporter's default exclusions (collector.filesystem / collector.diskstats flags, 1.5+)
+FS_MOUNT_POINTS_EXCLUDE: Final = (
+    r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
+)
+FS_TYPES_EXCLUDE: Final = (
+    r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs"
+    r"|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs"
+    r"|squashfs|sysfs|tracefs)$"
+)
+DISK_DEVICE_EXCLUDE: Final = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
+NETWORK_DEVICE_EXCLUDE: Final = ""  # upstream excludes nothing; Debian's package excludes ^lo$
 
 # -- the exporter's own health ----------------------------------------------------------------
 NAMESPACE: Final = "homelab_exporter"
@@ -46,6 +97,18 @@ INFLUX_WRITE_ERRORS: Final = "homelab_exporter_influx_write_errors_total"
 INFLUX_SPOOL_BYTES: Final = "homelab_exporter_influx_spool_bytes"
 INFLUX_SPOOL_LIMIT_BYTES: Final = "homelab_exporter_influx_spool_limit_bytes"
 INFLUX_LAST_SUCCESS: Final = "homelab_exporter_influx_last_success_timestamp_seconds"
+SCRAPES: Final = "homelab_exporter_scrapes_total"  # collections actually run (shared by scrapes)
+
+# -- Telegraf's InfluxDB schema (measurements and tags written by the exporter) -------------
+INFLUX_HOST_TAG: Final = "host"
+INFLUX_CPU: Final = "cpu"  # tag cpu=cpu-total|cpuN; usage_* percent
+INFLUX_MEM: Final = "mem"
+INFLUX_SWAP: Final = "swap"
+INFLUX_DISK: Final = "disk"  # tags path, device, fstype, mode
+INFLUX_DISKIO: Final = "diskio"  # tag name
+INFLUX_NET: Final = "net"  # tag interface
+INFLUX_SYSTEM: Final = "system"
+INFLUX_TEMP: Final = "temp"  # tag sensor; field temp (celsius)
 
 # -- thresholds as data (published by the bot, read by the alert rules) --------------------
 ALERT_THRESHOLD: Final = "homelab_alert_threshold"  # {alertname, instance}; instance="" = fleet

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
+from exporter import schema
 from homelab.settings import SectionSettings
 
 
@@ -34,6 +36,8 @@ class InfluxSettings(BaseModel):
     spool_dir: Path = Path("var/exporter/spool")
     spool_max_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024)
     gzip: bool = True
+    create_database: bool = True  # v1: CREATE DATABASE when missing, as Telegraf does
+    max_backoff_seconds: float = Field(60.0, gt=0)
 
     @field_validator("url")
     @classmethod
@@ -61,4 +65,23 @@ class ExporterSettings(SectionSettings, section="exporter"):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     filesystem_timeout_seconds: float = Field(5.0, gt=0)
     slow_refresh_seconds: float = Field(15.0, gt=0)
+    # node_exporter's flags of the same names (regexes; "" excludes nothing)
+    filesystem_mount_points_exclude: str = schema.FS_MOUNT_POINTS_EXCLUDE
+    filesystem_fs_types_exclude: str = schema.FS_TYPES_EXCLUDE
+    diskstats_device_exclude: str = schema.DISK_DEVICE_EXCLUDE
+    netdev_device_exclude: str = schema.NETWORK_DEVICE_EXCLUDE
     influx: InfluxSettings = InfluxSettings()
+
+    @field_validator(
+        "filesystem_mount_points_exclude",
+        "filesystem_fs_types_exclude",
+        "diskstats_device_exclude",
+        "netdev_device_exclude",
+    )
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc})") from None
+        return v

@@ -1,0 +1,144 @@
+"""The running exporter: sampler, shared collection, HTTP server and InfluxDB writer.
+
+`run(settings)` is what `homelab-exporter run` calls after validating the settings: it hands
+the validated values to a lean process (`python -m exporter.serve`, same PID through exec) so
+that pydantic's 25 MB stay out of the long-running agent; see exporter/config.py.
+`run_config(config)` serves in the current process.
+
+Example::
+
+    run_config(RuntimeConfig(listen_address="127.0.0.1", port=9101))
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from exporter.collection import Collection
+from exporter.config import RuntimeConfig
+from exporter.filesystems import MountFilter
+from exporter.http import MetricsServer
+from exporter.prometheus import Exposition
+from exporter.sampling import Sampler
+
+log = logging.getLogger(__name__)
+
+NO_REEXEC_ENV = "HOMELAB_EXPORTER_NO_REEXEC"
+
+
+def run(settings: Any) -> int:
+    """Serve with validated ExporterSettings (re-executing lean unless told not to)."""
+    config = RuntimeConfig.from_settings(settings)
+    if os.environ.get(NO_REEXEC_ENV, "") not in ("1", "true", "yes"):
+        reexec(config)  # returns only if exec failed
+    return run_config(config)
+
+
+def reexec(config: RuntimeConfig) -> None:
+    """Replace this process by `python -m exporter.serve`, config passed through a pipe."""
+    read_fd, write_fd = os.pipe()
+    data = config.to_json().encode()
+    if len(data) > 60_000:  # more than a pipe buffer would block: serve in-process instead
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    os.write(write_fd, data)
+    os.close(write_fd)
+    os.set_inheritable(read_fd, True)
+    argv = [sys.executable, "-m", "exporter.serve", "--config-fd", str(read_fd)]
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, argv)  # noqa: S606 - same interpreter, fixed argv
+    except OSError as exc:
+        log.warning("could not re-execute lean (%s); serving in this process", exc)
+        os.close(read_fd)
+
+
+class Agent:
+    """The exporter's parts, started and stopped together."""
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.config = config
+        self.sampler = Sampler(
+            procfs=Path(config.procfs_path),
+            sysfs=Path(config.sysfs_path),
+            rootfs=Path(config.rootfs_path),
+        )
+        self.collection = Collection(
+            self.sampler,
+            MountFilter(config.filesystem_mount_points_exclude, config.filesystem_fs_types_exclude),
+            filesystem_timeout=config.filesystem_timeout_seconds,
+            disk_exclude=config.diskstats_device_exclude,
+            network_exclude=config.netdev_device_exclude,
+            slow_refresh_seconds=config.slow_refresh_seconds,
+        )
+        self.writer = None
+        if config.influx.enabled:
+            from exporter.influx import InfluxWriter  # only when enabled: keeps RSS down
+
+            self.writer = InfluxWriter(config.influx, config.hostname, self.collection.snapshot)
+        self.exposition = Exposition(
+            self.collection, self.writer.stats if self.writer is not None else None
+        )
+        self.server = MetricsServer((config.listen_address, config.port), self.exposition)
+        self._serve: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with port 0)."""
+        return int(self.server.server_address[1])
+
+    def start(self) -> None:
+        """Start background refresh, the writer and the HTTP server."""
+        self.collection.start()
+        if self.writer is not None:
+            self.writer.start()
+        self._serve = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
+        self._serve.start()
+
+    def stop(self) -> None:
+        """Stop serving and writing; spooled points stay on disk."""
+        self.server.shutdown()
+        self.server.server_close()
+        if self.writer is not None:
+            self.writer.stop()
+        self.collection.stop()
+
+
+def run_config(config: RuntimeConfig) -> int:
+    """Serve until SIGTERM or SIGINT; 0 on a clean stop, 1 when it cannot start."""
+    try:
+        agent = Agent(config)
+    except OSError as exc:
+        log.error(
+            "cannot start: %s (check listen_address/port, HOMELAB_EXPORTER__PORT, and "
+            "[exporter.influx] spool_dir)",
+            exc,
+        )
+        return 1
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    agent.start()
+    influx = f", writing to InfluxDB {config.influx.url} ({config.influx.api})" if (
+        config.influx.enabled
+    ) else ""
+    log.info(
+        "homelab-exporter listening on %s:%d%s", config.listen_address, agent.port, influx
+    )
+    while not stop.wait(3600):
+        pass
+    agent.stop()
+    return 0

@@ -1,0 +1,259 @@
+"""One collection of every source, shared by concurrent scrapes, with per-collector health.
+
+Fast sources are read when a scrape asks; slow ones (hwmon temperatures: 25 ms to 1 s per read
+on some boards) and static ones (uname, os-release) are refreshed by a background thread and
+served from cache with their age. A source that raises gives no data and `success` 0 for its
+collector; the rest of the snapshot is unaffected.
+
+Example::
+
+    collection = Collection(Sampler(), slow_refresh_seconds=15)
+    collection.start()
+    snap = collection.snapshot()     # concurrent callers share one collection
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from exporter import schema
+from exporter.filesystems import BoundedStat, MountFilter
+from exporter.sampling import (
+    CpuTimes,
+    DiskIO,
+    FsUsage,
+    HostInfo,
+    KernelStats,
+    MemInfo,
+    NetIO,
+    Pressure,
+    Sampler,
+    Temperature,
+    compile_exclude,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorStatus:
+    """How one collector fared: success, duration, and cache age for background ones."""
+
+    name: str
+    success: bool
+    duration: float
+    age: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one collection read; a failed source leaves its field empty."""
+
+    time: float
+    cpus: tuple[CpuTimes, ...] = ()
+    memory: MemInfo | None = None
+    kernel: KernelStats | None = None
+    load: tuple[float, float, float] | None = None
+    filesystems: tuple[FsUsage, ...] = ()
+    disks: tuple[DiskIO, ...] = ()
+    network: tuple[NetIO, ...] = ()
+    pressure: tuple[Pressure, ...] = ()
+    temperatures: tuple[Temperature, ...] = ()
+    host: HostInfo | None = None
+    statuses: tuple[CollectorStatus, ...] = field(default=())
+
+
+class _Call(Generic[T]):
+    __slots__ = ("error", "event", "result")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class SingleFlight(Generic[T]):
+    """Run `fn` once for all callers that arrive while it runs; they all get its result."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._fn = fn
+        self._lock = threading.Lock()
+        self._inflight: _Call[T] | None = None
+
+    def __call__(self) -> T:
+        """The result of the running call, or of a new one if none runs."""
+        with self._lock:
+            call = self._inflight
+            leader = call is None
+            if call is None:
+                call = self._inflight = _Call()
+        if leader:
+            try:
+                call.result = self._fn()
+            except BaseException as exc:
+                call.error = exc
+            finally:
+                with self._lock:
+                    self._inflight = None
+                call.event.set()
+        else:
+            call.event.wait()
+        if call.error is not None:
+            raise call.error
+        return call.result  # type: ignore[return-value]
+
+
+@dataclass(slots=True)
+class _Cached(Generic[T]):
+    value: T
+    success: bool = False
+    duration: float = 0.0
+    refreshed: float = 0.0
+
+
+class Collection:
+    """Reads every source for a scrape; owns the background refresher of slow sources."""
+
+    def __init__(
+        self,
+        sampler: Sampler,
+        mount_filter: MountFilter | None = None,
+        filesystem_timeout: float = 5.0,
+        disk_exclude: str = schema.DISK_DEVICE_EXCLUDE,
+        network_exclude: str = schema.NETWORK_DEVICE_EXCLUDE,
+        slow_refresh_seconds: float = 15.0,
+    ) -> None:
+        self.sampler = sampler
+        self.mount_filter = mount_filter or MountFilter()
+        self.stat = BoundedStat(sampler.fs_usage, filesystem_timeout)
+        self.disk_exclude = compile_exclude(disk_exclude)
+        self.network_exclude = compile_exclude(network_exclude)
+        self.slow_refresh_seconds = slow_refresh_seconds
+        self.collections = 0
+        self._failing: set[str] = set()
+        self._temps: _Cached[tuple[Temperature, ...]] = _Cached(())
+        self._host: _Cached[HostInfo | None] = _Cached(None)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.snapshot: SingleFlight[Snapshot] = SingleFlight(self._collect)
+        self.refresh_host()
+
+    # -- background refresh of slow and static sources ------------------------------------
+    def start(self) -> None:
+        """Start the background refresher (temperatures are read at once, then periodically)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._refresh_loop, name="slow", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background refresher."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.is_set():
+            self.refresh_temperatures()
+            if self._stop.wait(self.slow_refresh_seconds):
+                break
+            self.refresh_host()
+
+    def refresh_temperatures(self) -> None:
+        """Read hwmon now and cache the result."""
+        self._refresh(self._temps, "hwmon", self.sampler.temperatures)
+
+    def refresh_host(self) -> None:
+        """Read uname and os-release now and cache the result."""
+        self._refresh(self._host, "uname", self.sampler.host_info)
+
+    def _refresh(self, cache: _Cached[T], name: str, fn: Callable[[], T]) -> None:
+        t0 = time.perf_counter()
+        try:
+            value = fn()
+        except Exception as exc:
+            cache.success = False
+            self._failed(name, exc)
+        else:
+            cache.value = value
+            cache.success = True
+            cache.refreshed = time.monotonic()
+            self._recovered(name)
+        cache.duration = time.perf_counter() - t0
+
+    # -- one collection ---------------------------------------------------------------------
+    def _failed(self, name: str, exc: BaseException) -> None:
+        if name not in self._failing:
+            self._failing.add(name)
+            log.warning("collector %s failed, serving the other collectors: %s", name, exc)
+        else:
+            log.debug("collector %s still failing: %s", name, exc)
+
+    def _recovered(self, name: str) -> None:
+        if name in self._failing:
+            self._failing.discard(name)
+            log.info("collector %s works again", name)
+
+    def _collect(self) -> Snapshot:
+        statuses: list[CollectorStatus] = []
+        perf = time.perf_counter
+        s = self.sampler
+
+        def run(name: str, fn: Callable[[], T], default: T) -> T:
+            t0 = perf()
+            try:
+                value = fn()
+            except Exception as exc:
+                statuses.append(CollectorStatus(name, False, perf() - t0))
+                self._failed(name, exc)
+                return default
+            statuses.append(CollectorStatus(name, True, perf() - t0))
+            if self._failing:
+                self._recovered(name)
+            return value
+
+        self.collections += 1
+        now = time.time()
+        cpus: tuple[CpuTimes, ...] = run("cpu", s.cpu, ())
+        memory: MemInfo | None = run("meminfo", s.memory, None)
+        kernel: KernelStats | None = run("stat", s.kernel, None)
+        load: tuple[float, float, float] | None = run("loadavg", s.load, None)
+        filesystems: tuple[FsUsage, ...] = run("filesystem", self._filesystems, ())
+        disks: tuple[DiskIO, ...] = run("diskstats", self._disks, ())
+        network: tuple[NetIO, ...] = run("netdev", self._network, ())
+        pressure: tuple[Pressure, ...] = run("pressure", s.pressure, ())
+        mono = time.monotonic()
+        for name, cache in (("hwmon", self._temps), ("uname", self._host)):
+            age = mono - cache.refreshed if cache.refreshed else None
+            statuses.append(CollectorStatus(name, cache.success, cache.duration, age))
+        return Snapshot(
+            time=now,
+            cpus=cpus,
+            memory=memory,
+            kernel=kernel,
+            load=load,
+            filesystems=filesystems,
+            disks=disks,
+            network=network,
+            pressure=pressure,
+            temperatures=self._temps.value,
+            host=self._host.value,
+            statuses=tuple(statuses),
+        )
+
+    def _disks(self) -> tuple[DiskIO, ...]:
+        return self.sampler.disks(self.disk_exclude)
+
+    def _network(self) -> tuple[NetIO, ...]:
+        return self.sampler.network(self.network_exclude)
+
+    def _filesystems(self) -> tuple[FsUsage, ...]:
+        mounts = self.mount_filter.select(self.sampler.mounts())
+        return tuple(self.stat.stat_all(mounts))
+

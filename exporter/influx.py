@@ -1,0 +1,569 @@
+"""Snapshots as InfluxDB line protocol in Telegraf's schema, and the durable writer.
+
+Measurements, fields and tags are Telegraf's (`cpu`, `mem`, `swap`, `disk`, `diskio`, `net`,
+`system`, `temp`), with a `host` tag on every point, so community InfluxDB dashboards work.
+The writer samples every `interval_seconds` into the on-disk spool, and a second thread sends
+the spool oldest first through the v1 (`/write?db=&rp=`) or v2 (`/api/v2/write`) API, gzipped,
+retrying with exponential backoff that honours Retry-After.
+
+The HTTP client is http.client, not influxdb-client: importing influxdb-client costs about
+30 MB of resident memory (and `requests` 8 MB), while a write is one POST. The transport is a
+constructor argument, so tests can drive the writer through `responses`.
+
+Example::
+
+    writer = InfluxWriter(config.influx, "host1", collection.snapshot)
+    writer.start()
+    ...
+    writer.stop()
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import logging
+import random
+import threading
+import time
+import urllib.parse
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from exporter import schema
+from exporter.collection import Snapshot
+from exporter.config import InfluxConfig
+from exporter.sampling import CpuTimes
+from exporter.spool import Batch, Spool
+
+log = logging.getLogger(__name__)
+
+GIVE_UP_ATTEMPTS = 5  # for 4xx answers that might be fixed by the operator (401, 403, 404)
+MAX_RETRY_AFTER = 3600.0
+
+
+# -- line protocol ------------------------------------------------------------------------
+
+
+def _tag(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", r"\,").replace("=", r"\=").replace(" ", r"\ ")
+
+
+def _field_value(value: float | int | str | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        return repr(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def line(
+    measurement: str,
+    tags: dict[str, str],
+    fields: dict[str, float | int | str | bool],
+    ts_ms: int,
+) -> str:
+    """One point of line protocol (millisecond precision); empty tag values are left out."""
+    tag_text = "".join(f",{_tag(k)}={_tag(v)}" for k, v in sorted(tags.items()) if v)
+    field_text = ",".join(f"{_tag(k)}={_field_value(v)}" for k, v in fields.items())
+    return f"{_tag(measurement)}{tag_text} {field_text} {ts_ms}"
+
+
+def _cpu_fields(now: CpuTimes, last: CpuTimes) -> dict[str, float | int | str | bool] | None:
+    # Telegraf's cpu plugin: guest time is inside user/nice in /proc/stat, so it is
+    # subtracted there and reported on its own.
+    def total(t: CpuTimes) -> float:
+        return t.user + t.system + t.nice + t.iowait + t.irq + t.softirq + t.steal + t.idle
+
+    delta = total(now) - total(last)
+    if delta <= 0:
+        return None
+
+    def pct(a: float, b: float) -> float:
+        return max(0.0, 100.0 * (a - b) / delta)
+
+    return {
+        "usage_user": pct(now.user - now.guest, last.user - last.guest),
+        "usage_system": pct(now.system, last.system),
+        "usage_idle": pct(now.idle, last.idle),
+        "usage_nice": pct(now.nice - now.guest_nice, last.nice - last.guest_nice),
+        "usage_iowait": pct(now.iowait, last.iowait),
+        "usage_irq": pct(now.irq, last.irq),
+        "usage_softirq": pct(now.softirq, last.softirq),
+        "usage_steal": pct(now.steal, last.steal),
+        "usage_guest": pct(now.guest, last.guest),
+        "usage_guest_nice": pct(now.guest_nice, last.guest_nice),
+    }
+
+
+def _sum_cpus(cpus: tuple[CpuTimes, ...]) -> CpuTimes:
+    return CpuTimes(
+        "cpu-total",
+        *(sum(getattr(c, f) for c in cpus) for f in CpuTimes.__dataclass_fields__ if f != "cpu"),
+    )
+
+
+_MEM_FIELDS = {
+    "active": "Active", "inactive": "Inactive", "buffered": "Buffers", "free": "MemFree",
+    "slab": "Slab", "sreclaimable": "SReclaimable", "sunreclaim": "SUnreclaim",
+    "shared": "Shmem", "dirty": "Dirty", "mapped": "Mapped", "page_tables": "PageTables",
+    "swap_total": "SwapTotal", "swap_free": "SwapFree", "swap_cached": "SwapCached",
+    "commit_limit": "CommitLimit", "committed_as": "Committed_AS",
+    "huge_pages_total": "HugePages_Total", "huge_pages_free": "HugePages_Free",
+    "huge_page_size": "Hugepagesize", "vmalloc_total": "VmallocTotal",
+    "vmalloc_used": "VmallocUsed", "vmalloc_chunk": "VmallocChunk", "write_back": "Writeback",
+    "write_back_tmp": "WritebackTmp", "high_total": "HighTotal", "high_free": "HighFree",
+    "low_total": "LowTotal", "low_free": "LowFree",
+}  # fmt: skip
+
+
+def to_lines(snap: Snapshot, previous: Snapshot | None, host: str) -> list[str]:
+    """Telegraf-shaped points of one snapshot (cpu usage needs the previous snapshot)."""
+    ts = int(snap.time * 1000)
+    out: list[str] = []
+    h = {schema.INFLUX_HOST_TAG: host}
+    if previous is not None and snap.cpus and len(previous.cpus) == len(snap.cpus):
+        pairs = list(zip(snap.cpus, previous.cpus, strict=True))
+        pairs.append((_sum_cpus(snap.cpus), _sum_cpus(previous.cpus)))
+        for now, last in pairs:
+            fields = _cpu_fields(now, last)
+            if fields:
+                name = now.cpu if now.cpu == "cpu-total" else f"cpu{now.cpu}"
+                out.append(line(schema.INFLUX_CPU, {**h, "cpu": name}, fields, ts))
+    if snap.memory is not None:
+        m = snap.memory
+        total = m.get("MemTotal")
+        cached = m.get("Cached") + m.get("SReclaimable")  # as gopsutil, which Telegraf uses
+        used = total - m.get("MemFree") - m.get("Buffers") - cached
+        avail = m.get("MemAvailable", m.get("MemFree"))
+        mem: dict[str, float | int | str | bool] = {
+            "total": total,
+            "available": avail,
+            "used": used,
+            "cached": cached,
+        }
+        for field_, key in _MEM_FIELDS.items():
+            if key in m.values:
+                mem[field_] = m.values[key]
+        if total:
+            mem["used_percent"] = 100.0 * used / total
+            mem["available_percent"] = 100.0 * avail / total
+        out.append(line(schema.INFLUX_MEM, h, mem, ts))
+        swap_total, swap_free = m.get("SwapTotal"), m.get("SwapFree")
+        swap_used = swap_total - swap_free
+        out.append(
+            line(
+                schema.INFLUX_SWAP,
+                h,
+                {
+                    "total": swap_total,
+                    "used": swap_used,
+                    "free": swap_free,
+                    "used_percent": 100.0 * swap_used / swap_total if swap_total else 0.0,
+                },
+                ts,
+            )
+        )
+    for fs in snap.filesystems:
+        if fs.device_error:
+            continue
+        mnt = fs.mount
+        used = fs.size - fs.free
+        inodes_used = fs.files - fs.files_free
+        out.append(
+            line(
+                schema.INFLUX_DISK,
+                {
+                    **h,
+                    "path": mnt.mountpoint,
+                    "device": mnt.device.removeprefix("/dev/"),
+                    "fstype": mnt.fstype,
+                    "mode": "ro" if mnt.readonly else "rw",
+                },
+                {
+                    "total": fs.size,
+                    "free": fs.avail,
+                    "used": used,
+                    "used_percent": 100.0 * used / (used + fs.avail) if used + fs.avail else 0.0,
+                    "inodes_total": fs.files,
+                    "inodes_free": fs.files_free,
+                    "inodes_used": inodes_used,
+                },
+                ts,
+            )
+        )
+    for d in snap.disks:
+        out.append(
+            line(
+                schema.INFLUX_DISKIO,
+                {**h, "name": d.device},
+                {
+                    "reads": d.reads,
+                    "writes": d.writes,
+                    "read_bytes": d.read_bytes,
+                    "write_bytes": d.write_bytes,
+                    "read_time": d.read_time_ms,
+                    "write_time": d.write_time_ms,
+                    "io_time": d.busy_time_ms,
+                    "merged_reads": d.reads_merged,
+                    "merged_writes": d.writes_merged,
+                },
+                ts,
+            )
+        )
+    for n in snap.network:
+        if n.device == "lo":  # Telegraf leaves out loopback unless asked
+            continue
+        out.append(
+            line(
+                schema.INFLUX_NET,
+                {**h, "interface": n.device},
+                {
+                    "bytes_sent": n.bytes_sent,
+                    "bytes_recv": n.bytes_recv,
+                    "packets_sent": n.packets_sent,
+                    "packets_recv": n.packets_recv,
+                    "err_in": n.errin,
+                    "err_out": n.errout,
+                    "drop_in": n.dropin,
+                    "drop_out": n.dropout,
+                },
+                ts,
+            )
+        )
+    system: dict[str, float | int | str | bool] = {}
+    if snap.load is not None:
+        system.update(load1=snap.load[0], load5=snap.load[1], load15=snap.load[2])
+    if snap.cpus:
+        system["n_cpus"] = len(snap.cpus)
+    if snap.kernel is not None:
+        system["uptime"] = max(0, int(snap.time - snap.kernel.boot_time))
+    if system:
+        out.append(line(schema.INFLUX_SYSTEM, h, system, ts))
+    for t in snap.temperatures:
+        label = (t.label or t.sensor).lower().replace(" ", "")
+        sensor = f"{t.chip_name or t.chip}_{label}_input"
+        out.append(line(schema.INFLUX_TEMP, {**h, "sensor": sensor}, {"temp": t.celsius}, ts))
+    return out
+
+
+# -- transport ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What the server answered."""
+
+    status: int
+    headers: dict[str, str]
+    text: str
+
+
+class Transport(Protocol):
+    """Sends one HTTP POST; raises OSError when no answer came."""
+
+    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Response:
+        """POST and return the response."""
+        ...
+
+
+class HttpClientTransport:
+    """http.client with one kept-alive connection per scheme and host."""
+
+    def __init__(self) -> None:
+        self._conns: dict[tuple[str, str], http.client.HTTPConnection] = {}
+
+    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Response:
+        """POST through a kept-alive connection (reopened once if the server closed it)."""
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        for attempt in (1, 2):
+            conn = self._conns.get(key)
+            if conn is None:
+                cls = (
+                    http.client.HTTPSConnection
+                    if parts.scheme == "https"
+                    else http.client.HTTPConnection
+                )
+                conn = self._conns[key] = cls(parts.netloc, timeout=timeout)
+            try:
+                conn.request("POST", target, body=body, headers=headers)
+                resp = conn.getresponse()
+                text = resp.read().decode("utf-8", "replace")
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                conn.close()
+                self._conns.pop(key, None)
+                if attempt == 2:
+                    raise
+                continue
+            except OSError:
+                conn.close()
+                self._conns.pop(key, None)
+                raise
+            except http.client.HTTPException as exc:
+                conn.close()
+                self._conns.pop(key, None)
+                raise OSError(f"bad HTTP answer: {exc!r}") from exc
+            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, text)
+        raise OSError("unreachable")  # pragma: no cover
+
+
+# -- the writer -----------------------------------------------------------------------------
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return min(MAX_RETRY_AFTER, max(0.0, float(value)))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return min(MAX_RETRY_AFTER, max(0.0, when - (now if now is not None else time.time())))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one delivery attempt did: `retry_in` seconds to wait (0 = go on at once)."""
+
+    delivered: int = 0
+    dropped: int = 0
+    retry_in: float = 0.0
+
+
+class InfluxWriter:
+    """Samples into the spool on one thread and delivers the spool on another."""
+
+    def __init__(
+        self,
+        config: InfluxConfig,
+        host: str,
+        sample: Callable[[], Snapshot],
+        transport: Transport | None = None,
+    ) -> None:
+        self.config = config
+        self.host = host
+        self.sample = sample
+        self.transport: Transport = transport or HttpClientTransport()
+        self.spool = Spool(Path(config.spool_dir), config.spool_max_bytes, config.batch_size)
+        self.written = 0
+        self.rejected = 0
+        self.errors = 0
+        self.last_success = 0.0
+        self._previous: Snapshot | None = None
+        self._failures = 0
+        self._attempts_4xx = 0
+        self._max_lines = config.batch_size
+        self._database_ok = config.api != "v1" or not config.create_database
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._write_url, self._headers = self._endpoint()
+
+    def _endpoint(self) -> tuple[str, dict[str, str]]:
+        c = self.config
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if c.gzip:
+            headers["Content-Encoding"] = "gzip"
+        if c.api == "v2":
+            qs = urllib.parse.urlencode({"org": c.org, "bucket": c.bucket, "precision": "ms"})
+            if c.token:
+                headers["Authorization"] = f"Token {c.token}"
+            return f"{c.url}/api/v2/write?{qs}", headers
+        params = {"db": c.database, "precision": "ms"}
+        if c.retention_policy:
+            params["rp"] = c.retention_policy
+        if c.username:
+            params["u"] = c.username
+            params["p"] = c.password
+        return f"{c.url}/write?{urllib.parse.urlencode(params)}", headers
+
+    # -- figures ----------------------------------------------------------------------------
+    def stats(self) -> dict[str, float]:
+        """The writer's figures, by metric name."""
+        return {
+            schema.INFLUX_POINTS_WRITTEN: self.written,
+            schema.INFLUX_POINTS_SPOOLED: self.spool.points(),
+            schema.INFLUX_POINTS_DROPPED: self.spool.dropped + self.rejected,
+            schema.INFLUX_WRITE_ERRORS: self.errors,
+            schema.INFLUX_SPOOL_BYTES: self.spool.size(),
+            schema.INFLUX_SPOOL_LIMIT_BYTES: self.spool.max_bytes,
+            schema.INFLUX_LAST_SUCCESS: self.last_success,
+        }
+
+    # -- threads ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start sampling and delivering."""
+        loops = (("influx-sample", self._sample_loop), ("influx-send", self._send_loop))
+        for name, target in loops:
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop both threads; unsent points stay in the spool for the next start."""
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+
+    def _sample_loop(self) -> None:
+        interval = self.config.interval_seconds
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.sample_once()
+            except Exception:
+                log.exception("sampling for InfluxDB failed; trying again next interval")
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay < 0:  # fell behind (suspend, slow disk): skip, don't burst
+                next_at = time.monotonic() + interval
+                delay = interval
+            if self._stop.wait(delay):
+                break
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            outcome = self.deliver_once()
+            if outcome.retry_in > 0:
+                self._wake.clear()
+                self._stop.wait(outcome.retry_in)
+            elif outcome.delivered == 0 and outcome.dropped == 0:
+                self._wake.wait(1.0)
+                self._wake.clear()
+
+    # -- steps (also called directly by tests) -------------------------------------------------
+    def sample_once(self) -> int:
+        """Take a snapshot and spool its points; returns how many."""
+        snap = self.sample()
+        lines = to_lines(snap, self._previous, self.host)
+        self._previous = snap
+        self.spool.append(lines)
+        self._wake.set()
+        return len(lines)
+
+    def deliver_once(self) -> Outcome:
+        """Send the oldest spooled points once and act on the answer."""
+        if not self._database_ok:
+            self._create_database()
+        batch = self.spool.oldest()
+        if batch is None:
+            return Outcome()
+        lines = batch.lines[: self._max_lines]
+        body = b"\n".join(lines) + b"\n"
+        if self.config.gzip:
+            body = zlib.compress(body, 6, wbits=31)
+        try:
+            resp = self.transport.post(
+                self._write_url, body, self._headers, self.config.timeout_seconds
+            )
+        except OSError as exc:
+            self.errors += 1
+            return self._backoff(f"InfluxDB at {self.config.url} is unreachable: {exc}")
+        if resp.status in (200, 204):
+            self._done(batch, len(lines))
+            self.written += len(lines)
+            self.last_success = time.time()
+            if self._failures:
+                log.info("InfluxDB accepts writes again")
+            self._failures = 0
+            self._attempts_4xx = 0
+            return Outcome(delivered=len(lines))
+        self.errors += 1
+        message = resp.text.strip()[:500]
+        if resp.status == 429 or resp.status >= 500:
+            wait = retry_after_seconds(resp.headers.get("retry-after"))
+            return self._backoff(f"InfluxDB answered {resp.status}: {message}", wait)
+        if resp.status == 413 and len(lines) > 1:
+            self._max_lines = len(lines) // 2
+            log.warning(
+                "InfluxDB found %d points too large a request (413: %s); sending at most %d "
+                "per request from now on",
+                len(lines),
+                message,
+                self._max_lines,
+            )
+            return Outcome(retry_in=0.01)
+        if resp.status in (400, 413):
+            return self._reject(batch, len(lines), resp.status, message)
+        if resp.status == 404 and self.config.api == "v1" and self.config.create_database:
+            self._database_ok = False
+        self._attempts_4xx += 1
+        if self._attempts_4xx >= GIVE_UP_ATTEMPTS:
+            return self._reject(batch, len(lines), resp.status, message)
+        log.error(
+            "InfluxDB refused the write with %d: %s (attempt %d of %d; check url, "
+            "credentials, org and bucket or database in [exporter.influx])",
+            resp.status,
+            message,
+            self._attempts_4xx,
+            GIVE_UP_ATTEMPTS,
+        )
+        return Outcome(retry_in=self._next_backoff())
+
+    def _done(self, batch: Batch, count: int) -> None:
+        if count >= len(batch.lines):
+            self.spool.remove(batch.seq)
+        else:
+            self.spool.replace(batch.seq, batch.lines[count:])
+
+    def _reject(self, batch: Batch, count: int, status: int, message: str) -> Outcome:
+        self._done(batch, count)
+        self.rejected += count
+        self._attempts_4xx = 0
+        log.error(
+            "InfluxDB rejected %d points with %d: %s; they are dropped, not retried",
+            count,
+            status,
+            message,
+        )
+        return Outcome(dropped=count)
+
+    def _next_backoff(self) -> float:
+        self._failures += 1
+        base = min(self.config.max_backoff_seconds, 0.5 * 2 ** min(self._failures - 1, 16))
+        return float(base * random.uniform(0.8, 1.0))
+
+    def _backoff(self, reason: str, retry_after: float | None = None) -> Outcome:
+        wait = self._next_backoff()
+        if retry_after is not None:
+            wait = retry_after
+        level = logging.WARNING if self._failures in (1, 5) or self._failures % 50 == 0 else (
+            logging.DEBUG
+        )
+        log.log(level, "%s; %d points wait in the spool; retrying in %.1f s (failure %d)",
+                reason, self.spool.points(), wait, self._failures)  # fmt: skip
+        return Outcome(retry_in=wait)
+
+    def _create_database(self) -> None:
+        c = self.config
+        params = {"q": f'CREATE DATABASE "{c.database}"'}
+        if c.username:
+            params["u"] = c.username
+            params["p"] = c.password
+        url = f"{c.url}/query?{urllib.parse.urlencode(params)}"
+        try:
+            resp = self.transport.post(
+                url, b"", {"Content-Type": "application/x-www-form-urlencoded"}, c.timeout_seconds
+            )
+        except OSError:
+            return  # unreachable: the write will report it
+        if resp.status == 200:
+            self._database_ok = True
+        else:
+            log.warning("CREATE DATABASE %s answered %d: %s", c.database, resp.status,
+                        resp.text.strip()[:300])  # fmt: skip
+            self._database_ok = True  # no rights to create it: let the write say why

@@ -1,0 +1,478 @@
+"""Snapshots as Prometheus metric families with node_exporter's names, labels and units.
+
+`families()` turns one snapshot into `Family` values; `render_text` and `render_openmetrics`
+write them in the two exposition formats directly (a scrape builds a few hundred lines, and
+building prometheus_client objects for each would cost more CPU than node_exporter spends on a
+whole scrape). `HostCollector` is the same data as a prometheus_client custom collector, for
+registries and for tests, which check that both paths agree through prometheus_client's parser.
+Counters pass through `CounterGuard`, so an exported counter never goes down.
+
+Example::
+
+    exposition = Exposition(collection)
+    body = exposition.render(openmetrics=False)      # bytes of /metrics
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter import schema
+from exporter.collection import Collection, SingleFlight, Snapshot
+from homelab import __version__
+
+log = logging.getLogger(__name__)
+
+Labels = tuple[tuple[str, str], ...]
+Sample = tuple[Labels, float]
+NO_LABELS: Labels = ()
+
+
+@dataclass(slots=True)
+class Family:
+    """One metric family: name, type ("counter" or "gauge"), help text and samples."""
+
+    name: str
+    kind: str
+    help: str
+    samples: list[Sample] = field(default_factory=list)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def _help_escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n")
+
+
+_LABEL_TEXT: dict[Labels, str] = {}
+
+
+def label_text(labels: Labels) -> str:
+    """`{a="x",b="y"}` for a label tuple (cached: most label sets repeat every scrape)."""
+    text = _LABEL_TEXT.get(labels)
+    if text is None:
+        text = "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels) + "}" if labels else ""
+        if len(_LABEL_TEXT) < 100_000:
+            _LABEL_TEXT[labels] = text
+    return text
+
+
+def format_value(value: float) -> str:
+    """A sample value as the exposition formats write it."""
+    if value.__class__ is int:
+        return str(value)
+    if value != value:
+        return "NaN"
+    if value == math.inf:
+        return "+Inf"
+    if value == -math.inf:
+        return "-Inf"
+    return repr(float(value))
+
+
+class CounterGuard:
+    """Keeps exported counters monotonic: a counter reads max(previous, current)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, Labels], float] = {}
+
+    def apply(self, families: Iterable[Family]) -> None:
+        """Rewrite counter samples in place so none is below its previous value."""
+        last = self._last
+        for fam in families:
+            if fam.kind != "counter":
+                continue
+            name = fam.name
+            samples = fam.samples
+            for i, (labels, value) in enumerate(samples):
+                key = (name, labels)
+                prev = last.get(key)
+                if prev is not None and value < prev:
+                    samples[i] = (labels, prev)
+                else:
+                    last[key] = value
+
+
+_HEADERS: dict[tuple[str, str, str], tuple[str, str]] = {}
+
+
+def _headers(fam: Family) -> tuple[str, str]:
+    key = (fam.name, fam.kind, fam.help)
+    cached = _HEADERS.get(key)
+    if cached is None:
+        h = _help_escape(fam.help)
+        text = f"# HELP {fam.name} {h}\n# TYPE {fam.name} {fam.kind}\n"
+        om_name = fam.name[:-6] if fam.kind == "counter" and fam.name.endswith("_total") else (
+            fam.name
+        )
+        om = f"# TYPE {om_name} {fam.kind}\n# HELP {om_name} {h}\n"
+        cached = _HEADERS[key] = (text, om)
+    return cached
+
+
+def render(families: Iterable[Family], openmetrics: bool = False) -> bytes:
+    """The exposition text (0.0.4) or OpenMetrics 1.0.0 of `families`."""
+    out: list[str] = []
+    append = out.append
+    idx = 1 if openmetrics else 0
+    for fam in families:
+        if not fam.samples:
+            continue
+        append(_headers(fam)[idx])
+        name = fam.name
+        for labels, value in fam.samples:
+            append(f"{name}{label_text(labels)} {format_value(value)}\n")
+    if openmetrics:
+        append("# EOF\n")
+    return "".join(out).encode()
+
+
+# -- snapshot -> families -------------------------------------------------------------------
+
+_CPU_HELP = "Seconds the CPUs spent in each mode."
+_DISK_FIELDS: tuple[tuple[str, str, str, float], ...] = (
+    (schema.DISK_READS, "reads", "The total number of reads completed successfully.", 1.0),
+    (schema.DISK_READS_MERGED, "reads_merged", "The total number of reads merged.", 1.0),
+    (schema.DISK_READ_BYTES, "read_bytes", "The total number of bytes read successfully.", 1.0),
+    (schema.DISK_READ_TIME, "read_time_ms", "The total number of seconds spent by all reads.",
+     0.001),
+    (schema.DISK_WRITES, "writes", "The total number of writes completed successfully.", 1.0),
+    (schema.DISK_WRITES_MERGED, "writes_merged", "The number of writes merged.", 1.0),
+    (schema.DISK_WRITTEN_BYTES, "write_bytes", "The total number of bytes written successfully.",
+     1.0),
+    (schema.DISK_WRITE_TIME, "write_time_ms",
+     "This is the total number of seconds spent by all writes.", 0.001),
+    (schema.DISK_IO_TIME, "busy_time_ms", "Total seconds spent doing I/Os.", 0.001),
+)  # fmt: skip
+_NET_FIELDS: tuple[tuple[str, str], ...] = (
+    ("receive_bytes", "bytes_recv"),
+    ("receive_packets", "packets_recv"),
+    ("receive_errs", "errin"),
+    ("receive_drop", "dropin"),
+    ("transmit_bytes", "bytes_sent"),
+    ("transmit_packets", "packets_sent"),
+    ("transmit_errs", "errout"),
+    ("transmit_drop", "dropout"),
+)
+_PRESSURE: dict[tuple[str, str], tuple[str, str]] = {
+    ("cpu", "some"): (schema.PRESSURE_CPU_WAITING,
+                      "Total time in seconds that processes have waited for CPU time"),
+    ("io", "some"): (schema.PRESSURE_IO_WAITING,
+                     "Total time in seconds that processes have waited due to IO congestion"),
+    ("io", "full"): (schema.PRESSURE_IO_STALLED,
+                     "Total time in seconds no process could make progress due to IO congestion"),
+    ("memory", "some"): (schema.PRESSURE_MEMORY_WAITING,
+                         "Total time in seconds that processes have waited for memory"),
+    ("memory", "full"): (schema.PRESSURE_MEMORY_STALLED,
+                         "Total time in seconds no process could make progress due to memory "
+                         "congestion"),
+    ("irq", "full"): (schema.PRESSURE_IRQ_STALLED,
+                      "Total time in seconds no process could make progress due to IRQ "
+                      "congestion"),
+}  # fmt: skip
+_MEMINFO_NAMES: dict[str, str] = {}
+
+
+def _meminfo_name(key: str, unitless: bool) -> str:
+    cached = _MEMINFO_NAMES.get(key)
+    if cached is None:
+        clean = key.replace("(", "_").replace(")", "")
+        cached = f"{schema.MEMORY_PREFIX}{clean}" + ("" if unitless else "_bytes")
+        _MEMINFO_NAMES[key] = cached
+    return cached
+
+
+def host_families(snap: Snapshot) -> list[Family]:
+    """node_exporter-compatible families of one snapshot."""
+    fams: list[Family] = []
+    add = fams.append
+    if snap.cpus:
+        cpu = Family(schema.CPU_SECONDS, "counter", _CPU_HELP)
+        guest = Family(
+            schema.CPU_GUEST_SECONDS,
+            "counter",
+            "Seconds the CPUs spent in guests (VMs) for each mode.",
+        )
+        cs, gs = cpu.samples, guest.samples
+        for t in snap.cpus:
+            c = t.cpu
+            cs.append(((("cpu", c), ("mode", "idle")), t.idle))
+            cs.append(((("cpu", c), ("mode", "iowait")), t.iowait))
+            cs.append(((("cpu", c), ("mode", "irq")), t.irq))
+            cs.append(((("cpu", c), ("mode", "nice")), t.nice))
+            cs.append(((("cpu", c), ("mode", "softirq")), t.softirq))
+            cs.append(((("cpu", c), ("mode", "steal")), t.steal))
+            cs.append(((("cpu", c), ("mode", "system")), t.system))
+            cs.append(((("cpu", c), ("mode", "user")), t.user))
+            gs.append(((("cpu", c), ("mode", "nice")), t.guest_nice))
+            gs.append(((("cpu", c), ("mode", "user")), t.guest))
+        add(cpu)
+        add(guest)
+    if snap.memory is not None:
+        unitless = snap.memory.unitless
+        for key, value in snap.memory.values.items():
+            name = _meminfo_name(key, key in unitless)
+            add(Family(name, "gauge", f"Memory information field {name[12:]}.",
+                       [(NO_LABELS, value)]))  # fmt: skip
+    if snap.kernel is not None:
+        k = snap.kernel
+        add(Family(schema.BOOT_TIME, "gauge", "Node boot time, in unixtime.",
+                   [(NO_LABELS, k.boot_time)]))  # fmt: skip
+        add(Family(schema.CONTEXT_SWITCHES, "counter", "Total number of context switches.",
+                   [(NO_LABELS, k.context_switches)]))  # fmt: skip
+        add(Family(schema.FORKS, "counter", "Total number of forks.", [(NO_LABELS, k.forks)]))
+        add(Family(schema.INTR, "counter", "Total number of interrupts serviced.",
+                   [(NO_LABELS, k.interrupts)]))  # fmt: skip
+        add(Family(schema.PROCS_BLOCKED, "gauge",
+                   "Number of processes blocked waiting for I/O to complete.",
+                   [(NO_LABELS, k.procs_blocked)]))  # fmt: skip
+        add(Family(schema.PROCS_RUNNING, "gauge", "Number of processes in runnable state.",
+                   [(NO_LABELS, k.procs_running)]))  # fmt: skip
+    if snap.load is not None:
+        add(Family(schema.LOAD1, "gauge", "1m load average.", [(NO_LABELS, snap.load[0])]))
+        add(Family(schema.LOAD5, "gauge", "5m load average.", [(NO_LABELS, snap.load[1])]))
+        add(Family(schema.LOAD15, "gauge", "15m load average.", [(NO_LABELS, snap.load[2])]))
+    add(Family(schema.TIME, "gauge", "System time in seconds since epoch (1970).",
+               [(NO_LABELS, snap.time)]))  # fmt: skip
+    if snap.filesystems:
+        _filesystem_families(snap, add)
+    if snap.disks:
+        for name, attr, help_, scale in _DISK_FIELDS:
+            fam = Family(name, "counter", help_)
+            if scale == 1.0:
+                fam.samples = [((("device", d.device),), getattr(d, attr)) for d in snap.disks]
+            else:
+                fam.samples = [
+                    ((("device", d.device),), getattr(d, attr) * scale) for d in snap.disks
+                ]
+            add(fam)
+    if snap.network:
+        for suffix, attr in _NET_FIELDS:
+            name = f"{schema.NETWORK_PREFIX}{suffix}_total"
+            add(Family(name, "counter", f"Network device statistic {suffix}.",
+                       [((("device", n.device),), getattr(n, attr)) for n in snap.network]))
+        add(Family(schema.NETWORK_UP, "gauge", "Value is 1 if operstate is 'up', 0 otherwise.",
+                   [((("device", n.device),), 1 if n.up else 0) for n in snap.network]))
+    for p in snap.pressure:
+        for kind, psi in (("some", p.some), ("full", p.full)):
+            spec = _PRESSURE.get((p.resource, kind))
+            if spec is not None and psi is not None:
+                add(Family(spec[0], "counter", spec[1], [(NO_LABELS, psi)]))
+    if snap.temperatures:
+        temps = Family(schema.HWMON_TEMP, "gauge", "Hardware monitor for temperature (input)")
+        names = Family(schema.HWMON_CHIP_NAMES, "gauge", "Annotation metric for human-readable "
+                       "chip names")  # fmt: skip
+        labels = Family(schema.HWMON_SENSOR_LABEL, "gauge", "Label for given chip and sensor")
+        seen: set[str] = set()
+        for temp in snap.temperatures:
+            chip, sensor = temp.chip, temp.sensor
+            temps.samples.append(((("chip", chip), ("sensor", sensor)), temp.celsius))
+            if temp.chip_name and chip not in seen:
+                seen.add(chip)
+                names.samples.append(((("chip", chip), ("chip_name", temp.chip_name)), 1))
+            if temp.label:
+                labels.samples.append(
+                    ((("chip", chip), ("label", temp.label), ("sensor", sensor)), 1)
+                )
+        fams.extend((temps, names, labels))
+    if snap.host is not None:
+        u = snap.host.uname
+        add(Family(schema.UNAME_INFO, "gauge", "Labeled system information as provided by the "
+                   "uname system call.", [(tuple(sorted(u.items())), 1)]))  # fmt: skip
+        if snap.host.os_release:
+            add(Family(schema.OS_INFO, "gauge", "A metric with a constant '1' value labeled by "
+                       "build_id, id, id_like, image_id, image_version, name, pretty_name, "
+                       "variant, variant_id, version, version_codename, version_id.",
+                       [(tuple(sorted(snap.host.os_release.items())), 1)]))  # fmt: skip
+    return fams
+
+
+def _filesystem_families(snap: Snapshot, add: Callable[[Family], None]) -> None:
+    size = Family(schema.FS_SIZE, "gauge", "Filesystem size in bytes.")
+    free = Family(schema.FS_FREE, "gauge", "Filesystem free space in bytes.")
+    avail = Family(schema.FS_AVAIL, "gauge",
+                   "Filesystem space available to non-root users in bytes.")  # fmt: skip
+    files = Family(schema.FS_FILES, "gauge", "Filesystem total file nodes.")
+    files_free = Family(schema.FS_FILES_FREE, "gauge", "Filesystem total free file nodes.")
+    ro = Family(schema.FS_READONLY, "gauge", "Filesystem read-only status.")
+    err = Family(
+        schema.FS_DEVICE_ERROR,
+        "gauge",
+        "Whether an error occurred while getting statistics for the given device.",
+    )
+    for fs in snap.filesystems:
+        m = fs.mount
+        labels = (("device", m.device), ("fstype", m.fstype), ("mountpoint", m.mountpoint))
+        err.samples.append((labels, 1 if fs.device_error else 0))
+        ro.samples.append((labels, 1 if m.readonly else 0))
+        if fs.device_error:
+            continue
+        size.samples.append((labels, fs.size))
+        free.samples.append((labels, fs.free))
+        avail.samples.append((labels, fs.avail))
+        files.samples.append((labels, fs.files))
+        files_free.samples.append((labels, fs.files_free))
+    for fam in (avail, err, files, files_free, free, ro, size):
+        add(fam)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_TICKS = os.sysconf("SC_CLK_TCK")
+_BUILD_LABELS: Labels = (
+    ("python_version", platform.python_version()),
+    ("version", __version__),
+)
+
+
+def _process_start() -> float:
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        with open("/proc/stat", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"btime"):
+                    return int(line.split()[1]) + int(fields[19]) / _TICKS
+    except (OSError, IndexError, ValueError):
+        pass
+    return time.time()
+
+
+_START = _process_start()
+
+
+def process_families() -> list[Family]:
+    """The exporter process's own CPU, memory and file descriptors (process_* names)."""
+    fams: list[Family] = []
+    t = os.times()
+    fams.append(Family("process_cpu_seconds_total", "counter",
+                       "Total user and system CPU time spent in seconds.",
+                       [(NO_LABELS, t.user + t.system)]))  # fmt: skip
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            vms, rss = fh.read().split()[:2]
+        fams.append(Family("process_resident_memory_bytes", "gauge",
+                           "Resident memory size in bytes.",
+                           [(NO_LABELS, int(rss) * _PAGE)]))  # fmt: skip
+        fams.append(Family("process_virtual_memory_bytes", "gauge",
+                           "Virtual memory size in bytes.", [(NO_LABELS, int(vms) * _PAGE)]))
+        fams.append(Family("process_open_fds", "gauge", "Number of open file descriptors.",
+                           [(NO_LABELS, len(os.listdir("/proc/self/fd")))]))  # fmt: skip
+    except OSError:
+        pass
+    fams.append(Family("process_start_time_seconds", "gauge",
+                       "Start time of the process since unix epoch in seconds.",
+                       [(NO_LABELS, _START)]))  # fmt: skip
+    return fams
+
+
+def health_families(snap: Snapshot, influx: Mapping[str, float] | None = None) -> list[Family]:
+    """The exporter's own health: build info, per-collector health, InfluxDB writer figures."""
+    fams = [Family(schema.BUILD_INFO, "gauge", "Version of homelab-exporter and of its Python.",
+                   [(_BUILD_LABELS, 1)])]  # fmt: skip
+    dur = Family(schema.COLLECTOR_DURATION, "gauge", "Seconds each collector took.")
+    ok = Family(schema.COLLECTOR_SUCCESS, "gauge", "1 if the collector's last read succeeded.")
+    age = Family(schema.CACHE_AGE, "gauge",
+                 "Seconds since a background collector's cached data was read.")  # fmt: skip
+    for st in snap.statuses:
+        labels = (("collector", st.name),)
+        dur.samples.append((labels, st.duration))
+        ok.samples.append((labels, 1 if st.success else 0))
+        if st.age is not None:
+            age.samples.append((labels, st.age))
+    fams.extend((dur, ok, age))
+    if influx is not None:
+        for name, kind, help_ in INFLUX_FAMILIES:
+            if name in influx:
+                fams.append(Family(name, kind, help_, [(NO_LABELS, influx[name])]))
+    return fams
+
+
+INFLUX_FAMILIES: tuple[tuple[str, str, str], ...] = (
+    (schema.INFLUX_POINTS_WRITTEN, "counter", "Points InfluxDB accepted."),
+    (schema.INFLUX_POINTS_SPOOLED, "gauge", "Points waiting in the on-disk spool."),
+    (schema.INFLUX_POINTS_DROPPED, "counter",
+     "Points dropped: spool full (oldest first) or rejected by InfluxDB."),
+    (schema.INFLUX_WRITE_ERRORS, "counter", "Failed write requests to InfluxDB."),
+    (schema.INFLUX_SPOOL_BYTES, "gauge", "Bytes of line protocol in the spool."),
+    (schema.INFLUX_SPOOL_LIMIT_BYTES, "gauge", "Size limit of the spool in bytes."),
+    (schema.INFLUX_LAST_SUCCESS, "gauge", "Unix time of the last successful write."),
+)  # fmt: skip
+
+
+class Exposition:
+    """What /metrics serves: one shared collection rendered in the format the scraper asked."""
+
+    def __init__(
+        self,
+        collection: Collection,
+        influx_stats: Callable[[], Mapping[str, float]] | None = None,
+    ) -> None:
+        self.collection = collection
+        self.influx_stats = influx_stats
+        self.guard = CounterGuard()
+        self._families: SingleFlight[list[Family]] = SingleFlight(self._build)
+        self._lock = threading.Lock()
+
+    def _build(self) -> list[Family]:
+        snap = self.collection.snapshot()
+        fams = host_families(snap)
+        fams.extend(health_families(snap, self.influx_stats() if self.influx_stats else None))
+        fams.extend(process_families())
+        self.guard.apply(fams)
+        return fams
+
+    def families(self) -> list[Family]:
+        """The families of one collection (shared by scrapes that arrive while it runs)."""
+        return self._families()
+
+    def render(self, openmetrics: bool = False) -> bytes:
+        """/metrics body in the text format, or OpenMetrics."""
+        return render(self.families(), openmetrics)
+
+
+class HostCollector:
+    """A prometheus_client custom collector over the same families.
+
+    Example::
+
+        registry = CollectorRegistry()
+        registry.register(HostCollector(Exposition(collection)))
+        registry.get_sample_value("node_load1")
+    """
+
+    def __init__(self, exposition: Exposition) -> None:
+        self.exposition = exposition
+
+    def collect(self) -> Iterator[Any]:
+        """Fresh metric families on every call."""
+        from prometheus_client.core import (  # 10 MB the server never needs
+            CounterMetricFamily,
+            GaugeMetricFamily,
+        )
+
+        for fam in self.exposition.families():
+            if not fam.samples:
+                continue
+            names = [k for k, _ in fam.samples[0][0]]
+            metric: Any
+            if fam.kind == "counter":
+                metric = CounterMetricFamily(fam.name, fam.help, labels=names)
+            else:
+                metric = GaugeMetricFamily(fam.name, fam.help, labels=names)
+            for labels, value in fam.samples:
+                metric.add_metric([v for _, v in labels], value)
+            yield metric
+
+    def describe(self) -> list[Any]:
+        """Nothing up front: registering must not trigger a collection."""
+        return []

@@ -1,0 +1,489 @@
+"""Host sampling: the only module that imports psutil; every reading is a frozen dataclass.
+
+psutil answers what it has a call for (per-CPU times, disk and network counters); /proc and
+/sys are read directly where psutil has no call (meminfo keys, /proc/stat's process counters,
+/proc/pressure, mounts as seen by PID 1, operstate, hwmon in node_exporter's naming, os-release).
+The psutil module and the proc, sys and root paths are constructor arguments, so tests feed real
+psutil namedtuples and a container points the sampler at the host's /proc and /sys.
+
+Example::
+
+    sampler = Sampler(procfs=Path("/host/proc"), sysfs=Path("/host/sys"))
+    cpus = sampler.cpu()            # tuple[CpuTimes, ...]
+    mem = sampler.memory()          # MemInfo
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psutil
+
+from exporter import schema
+
+log = logging.getLogger(__name__)
+
+CPU_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+# psutil's hwmon reader and its labels differ from node_exporter's; invalid name characters
+# become "_" exactly as node_exporter's cleanMetricName does.
+_HWMON_INVALID = re.compile(r"[^a-z0-9:_]")
+_OS_RELEASE_KEYS = (
+    "build_id", "id", "id_like", "image_id", "image_version", "name", "pretty_name",
+    "variant", "variant_id", "version", "version_codename", "version_id",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CpuTimes:
+    """Seconds one CPU spent in each mode since boot (psutil.cpu_times(percpu=True))."""
+
+    cpu: str
+    user: float
+    nice: float
+    system: float
+    idle: float
+    iowait: float
+    irq: float
+    softirq: float
+    steal: float
+    guest: float
+    guest_nice: float
+
+
+@dataclass(frozen=True, slots=True)
+class MemInfo:
+    """/proc/meminfo: key -> value in bytes (kB lines scaled), unit-less keys kept as counts."""
+
+    values: dict[str, int]
+    unitless: frozenset[str] = frozenset()
+
+    def get(self, key: str, default: int = 0) -> int:
+        """Value of one key, `default` when the kernel does not report it."""
+        return self.values.get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class KernelStats:
+    """The process and interrupt counters of /proc/stat, and the boot time."""
+
+    boot_time: float
+    context_switches: int
+    interrupts: int
+    forks: int
+    procs_running: int
+    procs_blocked: int
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """One line of the mount table."""
+
+    device: str
+    mountpoint: str
+    fstype: str
+    readonly: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FsUsage:
+    """statvfs of one mount; `device_error` when the stat failed or timed out."""
+
+    mount: Mount
+    size: int = 0
+    free: int = 0
+    avail: int = 0
+    files: int = 0
+    files_free: int = 0
+    device_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DiskIO:
+    """Counters of one block device (psutil.disk_io_counters(perdisk=True)); times in ms."""
+
+    device: str
+    reads: int
+    writes: int
+    read_bytes: int
+    write_bytes: int
+    read_time_ms: int
+    write_time_ms: int
+    reads_merged: int
+    writes_merged: int
+    busy_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class NetIO:
+    """Counters of one network interface (psutil.net_io_counters(pernic=True)) and operstate."""
+
+    device: str
+    bytes_recv: int
+    bytes_sent: int
+    packets_recv: int
+    packets_sent: int
+    errin: int
+    errout: int
+    dropin: int
+    dropout: int
+    up: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Pressure:
+    """Cumulative stall seconds of /proc/pressure/<resource> (`full` is None when absent)."""
+
+    resource: str
+    some: float
+    full: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Temperature:
+    """One hwmon temperature input, labelled as node_exporter labels it."""
+
+    chip: str
+    sensor: str
+    celsius: float
+    chip_name: str = ""
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    """uname and os-release: what dashboards use to select a host."""
+
+    uname: dict[str, str]
+    os_release: dict[str, str] = field(default_factory=dict)
+
+
+class Sampler:
+    """Reads the host. Each method is one source and raises OSError/ValueError on failure."""
+
+    def __init__(
+        self,
+        procfs: Path = Path("/proc"),
+        sysfs: Path = Path("/sys"),
+        rootfs: Path = Path("/"),
+        ps: ModuleType | Any = psutil,
+        statvfs: Any = os.statvfs,
+    ) -> None:
+        self.procfs = Path(procfs)
+        self.sysfs = Path(sysfs)
+        self.rootfs = Path(rootfs)
+        self.ps = ps
+        self.statvfs = statvfs
+        if ps is psutil:
+            psutil.PROCFS_PATH = str(self.procfs)
+        self._stat_path = str(self.procfs / "stat")
+        self._meminfo_path = str(self.procfs / "meminfo")
+        self._loadavg_path = str(self.procfs / "loadavg")
+        self._net_class = str(self.sysfs / "class" / "net")
+        self._operstate_paths: dict[str, str] = {}
+        self._meminfo_names: dict[str, tuple[str, int]] = {}
+
+    # -- fast sources: read at every scrape ------------------------------------------------
+    def cpu(self) -> tuple[CpuTimes, ...]:
+        """Per-CPU mode seconds."""
+        times = self.ps.cpu_times(percpu=True)
+        return tuple(
+            CpuTimes(
+                str(i), t.user, t.nice, t.system, t.idle, getattr(t, "iowait", 0.0),
+                getattr(t, "irq", 0.0), getattr(t, "softirq", 0.0), getattr(t, "steal", 0.0),
+                getattr(t, "guest", 0.0), getattr(t, "guest_nice", 0.0),
+            )
+            for i, t in enumerate(times)
+        )
+
+    def memory(self) -> MemInfo:
+        """Every /proc/meminfo key (psutil exposes only a subset)."""
+        with open(self._meminfo_path, "rb") as fh:
+            raw = fh.read()
+        return parse_meminfo(raw.decode("ascii", "replace"))
+
+    def kernel(self) -> KernelStats:
+        """Boot time, context switches, interrupts, forks, running and blocked processes."""
+        with open(self._stat_path, "rb") as fh:
+            raw = fh.read()
+        return parse_stat(raw.decode("ascii", "replace"))
+
+    def load(self) -> tuple[float, float, float]:
+        """1, 5 and 15 minute load averages."""
+        with open(self._loadavg_path, "rb") as fh:
+            parts = fh.read().split()
+        return float(parts[0]), float(parts[1]), float(parts[2])
+
+    def mounts(self) -> tuple[Mount, ...]:
+        """The mount table as PID 1 sees it (the host's, also from inside a container)."""
+        for path in (self.procfs / "1" / "mounts", self.procfs / "self" / "mounts"):
+            try:
+                text = path.read_text(errors="replace")
+            except OSError:
+                continue
+            return parse_mounts(text)
+        raise OSError(f"no readable mount table under {self.procfs}")
+
+    def fs_usage(self, mount: Mount) -> FsUsage:
+        """statvfs one mount point (may block on a dead network mount: see filesystems.py)."""
+        path = mount.mountpoint
+        if str(self.rootfs) != "/":
+            path = str(self.rootfs) + mount.mountpoint
+        st = self.statvfs(path)
+        return FsUsage(
+            mount,
+            size=st.f_blocks * st.f_frsize,
+            free=st.f_bfree * st.f_frsize,
+            avail=st.f_bavail * st.f_frsize,
+            files=st.f_files,
+            files_free=st.f_ffree,
+        )
+
+    def disks(self, exclude: re.Pattern[str] | None = None) -> tuple[DiskIO, ...]:
+        """Per-device I/O counters (wrap-corrected by psutil), minus excluded devices."""
+        counters = self.ps.disk_io_counters(perdisk=True, nowrap=True) or {}
+        return tuple(
+            DiskIO(
+                name, c.read_count, c.write_count, c.read_bytes, c.write_bytes, c.read_time,
+                c.write_time, getattr(c, "read_merged_count", 0),
+                getattr(c, "write_merged_count", 0), getattr(c, "busy_time", 0),
+            )
+            for name, c in counters.items()
+            if exclude is None or not exclude.match(name)
+        )
+
+    def network(self, exclude: re.Pattern[str] | None = None) -> tuple[NetIO, ...]:
+        """Per-interface counters (wrap-corrected by psutil) and operstate == "up"."""
+        counters = self.ps.net_io_counters(pernic=True, nowrap=True) or {}
+        out = []
+        for name, c in counters.items():
+            if exclude is not None and exclude.match(name):
+                continue
+            out.append(
+                NetIO(
+                    name, c.bytes_recv, c.bytes_sent, c.packets_recv, c.packets_sent,
+                    c.errin, c.errout, c.dropin, c.dropout, self._operstate_up(name),
+                )
+            )
+        return tuple(out)
+
+    def _operstate_up(self, device: str) -> bool:
+        path = self._operstate_paths.get(device)
+        if path is None:
+            path = self._operstate_paths[device] = f"{self._net_class}/{device}/operstate"
+        try:
+            with open(path, "rb") as fh:
+                return fh.read(3) == b"up\n"
+        except OSError:
+            return False
+
+    def pressure(self) -> tuple[Pressure, ...]:
+        """PSI totals for each resource the kernel reports (none when PSI is off)."""
+        base = self.procfs / "pressure"
+        out = []
+        for resource in ("cpu", "io", "memory", "irq"):
+            try:
+                text = (base / resource).read_text()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                if resource == "cpu":
+                    raise
+                log.debug("pressure %s unreadable: %s", resource, exc)
+                continue
+            out.append(parse_pressure(resource, text))
+        return tuple(out)
+
+    # -- slow or static sources: refreshed in the background -------------------------------
+    def temperatures(self) -> tuple[Temperature, ...]:
+        """Every hwmon temp*_input, named as node_exporter names chips and sensors."""
+        base = self.sysfs / "class" / "hwmon"
+        out: list[Temperature] = []
+        try:
+            entries = sorted(os.listdir(base))
+        except FileNotFoundError:
+            return ()
+        for entry in entries:
+            hwmon = base / entry
+            chip = hwmon_chip_name(hwmon)
+            chip_name = _read_text(hwmon / "name")
+            try:
+                files = os.listdir(hwmon)
+            except OSError:
+                continue
+            for fname in sorted(files):
+                if not (fname.startswith("temp") and fname.endswith("_input")):
+                    continue
+                sensor = fname[: -len("_input")]
+                try:
+                    milli = int((hwmon / fname).read_text().strip())
+                except (OSError, ValueError):
+                    continue
+                label = _read_text(hwmon / f"{sensor}_label")
+                out.append(Temperature(chip, sensor, milli / 1000.0, chip_name, label))
+        return tuple(out)
+
+    def host_info(self) -> HostInfo:
+        """uname (with the NIS domain name, as node_exporter reports it) and os-release."""
+        u = os.uname()
+        domain = _read_text(self.procfs / "sys" / "kernel" / "domainname") or "(none)"
+        uname = {
+            "sysname": u.sysname,
+            "release": u.release,
+            "version": u.version,
+            "machine": u.machine,
+            "nodename": u.nodename,
+            "domainname": domain,
+        }
+        os_release: dict[str, str] = {}
+        for rel in ("etc/os-release", "usr/lib/os-release"):
+            text = _read_text(self.rootfs / rel)
+            if text:
+                os_release = parse_os_release(text)
+                break
+        return HostInfo(uname, os_release)
+
+
+def parse_meminfo(text: str) -> MemInfo:
+    """Parse /proc/meminfo; "kB" values become bytes, names keep the kernel's spelling."""
+    values: dict[str, int] = {}
+    unitless: set[str] = set()
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if not parts:
+            continue
+        value = int(parts[0])
+        if len(parts) > 1 and parts[1] == "kB":
+            value *= 1024
+        else:
+            unitless.add(key)
+        values[key] = value
+    return MemInfo(values, frozenset(unitless))
+
+
+def parse_stat(text: str) -> KernelStats:
+    """Parse the non-CPU lines of /proc/stat."""
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("cpu"):
+            continue
+        name, _, rest = line.partition(" ")
+        if name in ("ctxt", "btime", "processes", "procs_running", "procs_blocked", "intr"):
+            found[name] = int(rest.split(None, 1)[0])
+    return KernelStats(
+        boot_time=float(found["btime"]),
+        context_switches=found.get("ctxt", 0),
+        interrupts=found.get("intr", 0),
+        forks=found.get("processes", 0),
+        procs_running=found.get("procs_running", 0),
+        procs_blocked=found.get("procs_blocked", 0),
+    )
+
+
+def _unescape_mount(field_: str) -> str:
+    # The kernel octal-escapes space, tab, newline and backslash in /proc/mounts.
+    if "\\" not in field_:
+        return field_
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field_)
+
+
+def parse_mounts(text: str) -> tuple[Mount, ...]:
+    """Parse a /proc/<pid>/mounts table."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        options = parts[3].split(",")
+        out.append(
+            Mount(
+                _unescape_mount(parts[0]),
+                _unescape_mount(parts[1]),
+                parts[2],
+                "ro" in options,
+            )
+        )
+    return tuple(out)
+
+
+def parse_pressure(resource: str, text: str) -> Pressure:
+    """Parse one /proc/pressure file into cumulative seconds."""
+    some = 0.0
+    full: float | None = None
+    for line in text.splitlines():
+        kind, _, rest = line.partition(" ")
+        total = 0.0
+        for part in rest.split():
+            if part.startswith("total="):
+                total = int(part[6:]) / 1e6
+        if kind == "some":
+            some = total
+        elif kind == "full":
+            full = total
+    return Pressure(resource, some, full)
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """Parse os-release into the lower-case keys node_os_info carries."""
+    out = dict.fromkeys(_OS_RELEASE_KEYS, "")
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        key = key.strip().lower()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        if key in out:
+            out[key] = value
+    return out
+
+
+def hwmon_chip_name(hwmon: Path) -> str:
+    """node_exporter's chip label: <bus>_<device> of the device link, else the name file."""
+    try:
+        device = Path(os.path.realpath(hwmon / "device"))
+        if (hwmon / "device").exists():
+            name = _clean(device.name)
+            dev_type = _clean(device.parent.name)
+            if dev_type and name:
+                return f"{dev_type}_{name}"
+            if name:
+                return name
+    except OSError:
+        pass
+    name = _clean(_read_text(hwmon / "name"))
+    if name:
+        return name
+    return _clean(Path(os.path.realpath(hwmon)).name)
+
+
+def _clean(text: str) -> str:
+    return _HWMON_INVALID.sub("_", text.strip().lower()).strip("_")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def compile_exclude(pattern: str) -> re.Pattern[str] | None:
+    """Compile an exclusion regex; an empty pattern excludes nothing."""
+    return re.compile(pattern) if pattern else None
+
+
+DEFAULT_DISK_EXCLUDE = compile_exclude(schema.DISK_DEVICE_EXCLUDE)
+
+
+def wall_time() -> float:
+    """The current Unix time (node_time_seconds)."""
+    return time.time()
