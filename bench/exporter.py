@@ -1,0 +1,176 @@
+"""homelab-exporter against node_exporter on loopback: CPU per scrape, latency, memory.
+
+Both exporters run on this host at the same time, and each gets the same number of sequential
+scrapes over one kept-alive connection with the headers Prometheus sends (OpenMetrics preferred,
+gzip). CPU is the target process's utime+stime from /proc/<pid>/stat (all its threads, so our
+InfluxDB writer is counted), memory is VmRSS after the run. homelab-exporter runs with both
+outputs on: InfluxDB output to a real InfluxDB 1.x started for the run.
+
+Example::
+
+    result = compare(scrapes=500)
+    print(format_table(result))
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.harness.exporter import Exporter
+from tests.harness.services import InfluxDB, NodeExporter, Service
+
+PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+HEADERS = {"Accept": PROMETHEUS_ACCEPT, "Accept-Encoding": "gzip", "User-Agent": "Prometheus/2.42"}
+TARGETS = {"cpu": 0.35, "p99": 0.5, "rss": 1.5}
+WARMUP = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One exporter's figures."""
+
+    name: str
+    scrapes: int
+    cpu_ms_per_scrape: float
+    p50_ms: float
+    p99_ms: float
+    rss_mb: float
+    body_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Ours against the baseline."""
+
+    baseline: Measurement
+    ours: Measurement
+
+    def ratio(self, key: str) -> float:
+        """ours / baseline for "cpu", "p50", "p99" or "rss"."""
+        attr = {"cpu": "cpu_ms_per_scrape", "p50": "p50_ms", "p99": "p99_ms", "rss": "rss_mb"}[key]
+        base = getattr(self.baseline, attr)
+        return float(getattr(self.ours, attr)) / base if base else float("inf")
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        fields = fh.read().rsplit(b")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def rss_kb(pid: int) -> int:
+    """VmRSS of a process, in kB."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def measure(name: str, svc: Service, scrapes: int) -> Measurement:
+    """Scrape `svc` `scrapes` times sequentially and read its CPU and memory."""
+    assert svc.proc is not None
+    pid = svc.proc.pid
+    conn = http.client.HTTPConnection("127.0.0.1", svc.port, timeout=30)
+    body = b""
+
+    def scrape() -> bytes:
+        conn.request("GET", "/metrics", headers=HEADERS)
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"{name} /metrics answered {resp.status}")
+        return data
+
+    for _ in range(WARMUP):
+        scrape()
+    latencies = []
+    t0 = cpu_ticks(pid)
+    for _ in range(scrapes):
+        start = time.perf_counter()
+        body = scrape()
+        latencies.append(time.perf_counter() - start)
+    ticks = cpu_ticks(pid) - t0
+    conn.close()
+    latencies.sort()
+    p99_index = min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))
+    return Measurement(
+        name=name,
+        scrapes=scrapes,
+        cpu_ms_per_scrape=ticks * 1000.0 / os.sysconf("SC_CLK_TCK") / scrapes,
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=latencies[p99_index] * 1000,
+        rss_mb=rss_kb(pid) / 1024,
+        body_bytes=len(body),
+    )
+
+
+def compare(scrapes: int = 500, workdir: Path | None = None) -> Comparison:
+    """Start node_exporter, InfluxDB and homelab-exporter (both outputs on) and measure both."""
+    own_dir = workdir is None
+    base = workdir or Path(tempfile.mkdtemp(prefix="homelab-bench-"))
+    started: list[Service] = []
+    try:
+        node = NodeExporter(base / "node_exporter")
+        started.append(node)
+        node.start()
+        influx = InfluxDB(base / "influxdb")
+        started.append(influx)
+        influx.start()
+        ours = Exporter(
+            base / "exporter",
+            influx={"enabled": True, "url": influx.url, "interval_seconds": 1.0},
+            log_level="WARNING",
+        )
+        started.append(ours)
+        ours.start()
+        baseline = measure("node_exporter", node, scrapes)
+        mine = measure("homelab-exporter", ours, scrapes)
+        return Comparison(baseline, mine)
+    finally:
+        for svc in reversed(started):
+            svc.stop()
+        if own_dir:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def format_table(c: Comparison) -> str:
+    """The figures and the three ratios, with their targets."""
+    b, o = c.baseline, c.ours
+    rows = [
+        ("CPU ms per scrape", b.cpu_ms_per_scrape, o.cpu_ms_per_scrape, "cpu"),
+        ("p50 latency ms", b.p50_ms, o.p50_ms, "p50"),
+        ("p99 latency ms", b.p99_ms, o.p99_ms, "p99"),
+        ("resident memory MB", b.rss_mb, o.rss_mb, "rss"),
+    ]
+    lines = [
+        f"homelab-exporter vs node_exporter: {o.scrapes} scrapes each, loopback, "
+        f"Prometheus headers (OpenMetrics, gzip); InfluxDB output on",
+        f"{'':<22}{'node_exporter':>15}{'homelab-exporter':>18}{'ratio':>9}{'target':>10}",
+    ]
+    for label, base_v, our_v, key in rows:
+        target = f"<= {TARGETS[key]}x" if key in TARGETS else ""
+        lines.append(
+            f"{label:<22}{base_v:>15.2f}{our_v:>18.2f}{c.ratio(key):>8.2f}x{target:>10}"
+        )
+    lines.append(f"{'body bytes (gzip)':<22}{b.body_bytes:>15}{o.body_bytes:>18}")
+    verdict = all(c.ratio(k) <= t for k, t in TARGETS.items())
+    lines.append("targets met" if verdict else "TARGETS MISSED")
+    return "\n".join(lines)
+
+
+def main(scrapes: int = 500) -> int:
+    """Run and print; exit status 0 whether or not targets are met (it is a measurement)."""
+    print(format_table(compare(scrapes)))
+    return 0
