@@ -64,7 +64,9 @@ def coverage_problems(alerts: dict[str, dict[str, Any]], tests: list[dict[str, A
                     continue
                 expected = case.get("exp_alerts") or []
                 fired = {a["exp_labels"].get("instance") for a in expected}
-                inputs = {_label_value(s, "instance") for s in series if not s.startswith(THRESHOLD)}
+                inputs = {
+                    _label_value(s, "instance") for s in series if not s.startswith(THRESHOLD)
+                }
                 fires = fires or bool(expected)
                 silent = silent or not expected or bool(inputs - fired)
                 if expected and any(_label_value(s, "instance") for s in mine) and any(
