@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import math
@@ -44,7 +45,9 @@ class PrometheusClient:
         self._headers = dict(headers or {})
         if bearer_token:
             self._headers["Authorization"] = f"Bearer {bearer_token}"
-        self._auth = aiohttp.BasicAuth(username, password) if username else None
+        if username:
+            pair = base64.b64encode(f"{username}:{password}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {pair}"
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -69,7 +72,6 @@ class PrometheusClient:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 headers=self._headers,
-                auth=self._auth,
             )
         return self._session
 

@@ -137,9 +137,8 @@ class SqliteAuditRepository:
         def work(c: sqlite3.Connection) -> AuditEntry:
             c.execute("BEGIN IMMEDIATE")
             try:
-                row = c.execute(
-                    "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
-                ).fetchone()
+                # Chain from the recorded head, not the last row: a deleted tail stays visible.
+                row = c.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
                 seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
                 entry = seal(record, seq, prev)
                 c.execute(

@@ -19,8 +19,10 @@ from bot.domain.permissions import Role
 
 log = logging.getLogger(__name__)
 
-CUSTOM_ID_PREFIX = "hl"
-CUSTOM_ID_RE = re.compile(r"hl:(?P<route>[a-z][a-z0-9_.]*):(?P<arg>.*)", re.DOTALL)
+# Buttons start "hl:", selects "hs:", so each kind has its own click handler.
+BUTTON_PREFIX = "hl"
+SELECT_PREFIX = "hs"
+CUSTOM_ID_RE = re.compile(r"h[ls]:(?P<route>[a-z][a-z0-9_.]*):(?P<arg>.*)", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class ComponentSpec:
     route: str
     permission: Role
     rate_class: str = "query"
+    select: bool = False
 
     @property
     def privileged(self) -> bool:
@@ -58,7 +61,7 @@ class ComponentSpec:
 
     def custom_id(self, arg: str = "") -> str:
         """The custom id of one component of this kind; the argument is cut to fit 100 chars."""
-        head = f"{CUSTOM_ID_PREFIX}:{self.route}:"
+        head = f"{SELECT_PREFIX if self.select else BUTTON_PREFIX}:{self.route}:"
         return head + arg[: 100 - len(head)]
 
 

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TEMPLATE = r"hl:(?P<route>[a-z][a-z0-9_.]*):(?P<arg>.*)"
-# discord.py keys dynamic items by compiled pattern: the select's must be a different string.
-SELECT_TEMPLATE = r"(?:hl):(?P<route>[a-z][a-z0-9_.]*):(?P<arg>.*)"
+# Every matching dynamic item is called for a click, so selects need their own prefix.
+SELECT_TEMPLATE = r"hs:(?P<route>[a-z][a-z0-9_.]*):(?P<arg>.*)"
 
 # route -> (handler(bot, arg, values) -> Message, edit the clicked message in place?)
 Handler = Callable[["HomelabBot", str, list[str]], Awaitable[Message]]
@@ -104,10 +104,10 @@ class RoutedButton(_Routed, discord.ui.DynamicItem[discord.ui.Button[Any]], temp
 class RoutedSelect(
     _Routed, discord.ui.DynamicItem[discord.ui.Select[Any]], template=SELECT_TEMPLATE
 ):
-    """Any select whose custom id starts with `hl:`."""
+    """Any select whose custom id starts with `hs:`."""
 
     def __init__(self, route: str, arg: str, item: discord.ui.Select[Any] | None = None) -> None:
-        super().__init__(item or discord.ui.Select(custom_id=f"hl:{route}:{arg}"))
+        super().__init__(item or discord.ui.Select(custom_id=f"hs:{route}:{arg}"))
         self.route = route
         self.arg = arg
 

@@ -1,0 +1,122 @@
+"""SQLite storage: WAL, migrations, and the audit chain detecting tampering on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.sqlite import MIGRATIONS, Database, SqliteAuditRepository, StorageError
+from bot.cli import main
+from bot.domain.audit import AuditRecord, verify
+
+
+def _config(tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "homelab.toml"
+    cfg.write_text(f'[bot]\ndatabase_path = "{db}"\nimage_dir = "{tmp_path / "img"}"\n')
+    monkeypatch.setenv("HOMELAB_CONFIG", str(cfg))
+
+
+async def _filled(path: Path, n: int = 5) -> tuple[Database, SqliteAuditRepository]:
+    db = await Database.open(path)
+    repo = SqliteAuditRepository(db)
+    for i in range(n):
+        await repo.append(AuditRecord(f"user{i}", "limits reset", f"user={i}", "ok", 1000.0 + i))
+    return db, repo
+
+
+async def test_open_uses_wal_and_applies_migrations_once(tmp_path: Path) -> None:
+    """A new database is in WAL mode at the latest schema version; reopening changes nothing."""
+    db = await Database.open(tmp_path / "sub" / "bot.sqlite3")
+    assert await db.run(lambda c: db.journal_mode()) == "wal"
+    assert await db.run(lambda c: db.schema_version()) == len(MIGRATIONS)
+    await db.close()
+    db = await Database.open(tmp_path / "sub" / "bot.sqlite3")
+    rows = await db.run(lambda c: c.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0])
+    assert rows == len(MIGRATIONS)
+    await db.close()
+
+
+async def test_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
+    """A database from a newer bot is refused, naming the file and what to do."""
+    path = tmp_path / "bot.sqlite3"
+    await (await Database.open(path)).close()
+    with sqlite3.connect(path) as c:
+        c.execute("INSERT INTO schema_version VALUES (99)")
+    with pytest.raises(StorageError, match="upgrade the bot"):
+        await Database.open(path)
+
+
+async def test_database_work_runs_off_the_event_loop(tmp_path: Path) -> None:
+    """Every statement runs in a worker thread, never on the loop's thread."""
+    db, repo = await _filled(tmp_path / "bot.sqlite3", 1)
+    loop_thread = threading.get_ident()
+    seen = await db.run(lambda c: threading.get_ident())
+    assert seen != loop_thread
+    await db.close()
+
+
+async def test_concurrent_appends_keep_one_chain(tmp_path: Path) -> None:
+    """Appends racing on the loop still form a single valid chain."""
+    db, repo = await _filled(tmp_path / "bot.sqlite3", 0)
+    await asyncio.gather(
+        *(repo.append(AuditRecord("u", "a", str(i), "ok", float(i))) for i in range(30))
+    )
+    entries = await repo.entries()
+    assert len(entries) == 30 and verify(entries, await repo.head()) == []
+    await db.close()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "named"),
+    [
+        ("UPDATE audit_log SET outcome = 'refused' WHERE seq = 3", "row 3: contents"),
+        ("DELETE FROM audit_log WHERE seq = 2", "row 3: rows 2..2 are missing"),
+        (
+            "DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)",
+            "rows 7..7 are missing",
+        ),
+        (
+            "UPDATE audit_log SET actor = CASE seq WHEN 2 THEN 'user2' ELSE 'user1' END,"
+            " target = CASE seq WHEN 2 THEN 'user=2' ELSE 'user=1' END,"
+            " at = CASE seq WHEN 2 THEN 1002.0 ELSE 1001.0 END,"
+            " hash = CASE seq WHEN 2 THEN (SELECT hash FROM audit_log WHERE seq = 3)"
+            " ELSE (SELECT hash FROM audit_log WHERE seq = 2) END,"
+            " prev_hash = CASE seq WHEN 2 THEN (SELECT prev_hash FROM audit_log WHERE seq = 3)"
+            " ELSE (SELECT prev_hash FROM audit_log WHERE seq = 2) END WHERE seq IN (2, 3)",
+            "row 2:",
+        ),
+    ],
+    ids=["edited", "deleted", "deleted-last", "reordered"],
+)
+async def test_audit_verify_cli_names_the_tampered_row(
+    tmp_path: Path, tamper: str, named: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`homelab-bot audit verify` exits 1 and names the row that was edited, deleted or moved."""
+    path = tmp_path / "bot.sqlite3"
+    db, _ = await _filled(path)
+    await db.close()
+    _config(tmp_path, path, monkeypatch)
+    assert await asyncio.to_thread(main, ["audit", "verify"]) == 0
+    with sqlite3.connect(path) as c:
+        c.execute(tamper)
+    assert await asyncio.to_thread(main, ["audit", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "TAMPERED" in out and named in out
+
+
+async def test_audit_tail_cli_shows_latest_entries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`homelab-bot audit tail -n 3` prints the latest entries (its own start among them)."""
+    path = tmp_path / "bot.sqlite3"
+    db, _ = await _filled(path)
+    await db.close()
+    _config(tmp_path, path, monkeypatch)
+    assert await asyncio.to_thread(main, ["audit", "tail", "-n", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "user3" in out and "user4" in out and "user2" not in out

@@ -1,0 +1,46 @@
+"""Token buckets per user and class, and refusal back-off that touches only the refused user."""
+
+from __future__ import annotations
+
+from bot.domain.ratelimit import Backoff, BucketRule, RateLimiter
+
+
+def test_bucket_empties_and_refills_with_time() -> None:
+    """Capacity requests pass, the next waits, and time refills the bucket."""
+    rl = RateLimiter({"query": BucketRule(capacity=2, per_seconds=10)})
+    assert rl.acquire("u1", "query", 0).allowed
+    assert rl.acquire("u1", "query", 0).allowed
+    denied = rl.acquire("u1", "query", 0)
+    assert not denied.allowed and denied.retry_after == 5.0
+    assert rl.acquire("u1", "query", 5.0).allowed
+
+
+def test_buckets_are_per_user_and_per_class() -> None:
+    """One user's empty bucket leaves other users and other classes alone."""
+    rl = RateLimiter({"query": BucketRule(1, 60), "admin": BucketRule(1, 60)})
+    assert rl.acquire("u1", "query", 0).allowed
+    assert not rl.acquire("u1", "query", 0).allowed
+    assert rl.acquire("u2", "query", 0).allowed
+    assert rl.acquire("u1", "admin", 0).allowed
+
+
+def test_refusals_back_off_exponentially_for_that_user_only() -> None:
+    """The third refusal blocks 2 s, the fourth 4 s, the fifth 8 s; another user is unaffected."""
+    rl = RateLimiter({}, Backoff(after=3, base_seconds=2, maximum_seconds=300))
+    assert [rl.refused("bad", t) for t in (0, 0, 0)] == [0.0, 0.0, 2.0]
+    assert not rl.acquire("bad", "query", 1.0).allowed
+    assert rl.acquire("good", "query", 1.0).allowed
+    assert rl.refused("bad", 3.0) == 4.0
+    assert rl.refused("bad", 8.0) == 8.0
+    assert rl.acquire("bad", "query", 16.1).allowed
+
+
+def test_backoff_is_capped_and_success_ends_the_streak() -> None:
+    """The back-off never exceeds its maximum; a success resets the count."""
+    rl = RateLimiter({}, Backoff(after=1, base_seconds=100, maximum_seconds=150))
+    assert rl.refused("u", 0) == 100.0
+    assert rl.refused("u", 1) == 150.0
+    rl.succeeded("u")
+    assert rl.refused("u", 2) == 100.0
+    rl.reset("u")
+    assert rl.acquire("u", "query", 3).allowed

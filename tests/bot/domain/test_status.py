@@ -1,0 +1,63 @@
+"""Status queries are Node Exporter Full's first row, and status messages escape outside text."""
+
+from __future__ import annotations
+
+import json
+
+from bot.domain.messages import validate
+from bot.domain.status import (
+    HostStatus,
+    Target,
+    find_target,
+    fleet_message,
+    host_message,
+    host_queries,
+    targets_from,
+)
+from tests.conftest import shared_fixture
+
+PANELS = {
+    "cpu_busy": "CPU Busy",
+    "load_percent": "Sys Load",
+    "mem_used": "RAM Used",
+    "rootfs_used": "Root FS Used",
+    "cores": "CPU Cores",
+    "uptime": "Uptime",
+}
+
+
+def test_queries_are_the_dashboards_first_row() -> None:
+    """Each query equals the dashboard's expression with $node, $job and the interval filled."""
+    board = json.loads(shared_fixture("node-exporter-full.json").read_text())
+    exprs = {p["title"]: p["targets"][0]["expr"] for p in board["panels"][:12] if p.get("targets")}
+    ours = host_queries(Target("nas:9100", "node", "nas"), "1m")
+    for key, title in PANELS.items():
+        expected = (
+            exprs[title]
+            .replace("$node", "nas:9100")
+            .replace("$job", "node")
+            .replace("$__rate_interval", "1m")
+        )
+        assert ours[key] == expected, title
+
+
+def test_targets_keep_host_jobs_and_name_hosts() -> None:
+    """Only jobs exporting node_uname_info are hosts; down hosts fall back to the instance."""
+    up = [
+        ({"instance": "10.0.0.5:9100", "job": "node"}, 1.0),
+        ({"instance": "10.0.0.6:9100", "job": "node"}, 0.0),
+        ({"instance": "localhost:9090", "job": "prometheus"}, 1.0),
+    ]
+    names = [({"instance": "10.0.0.5:9100", "job": "node", "nodename": "nas"}, 1.0)]
+    targets = targets_from(up, names)
+    assert [(t.name, ok) for t, ok in targets] == [("10.0.0.6", False), ("nas", True)]
+    assert find_target([t for t, _ in targets], "10.0.0.5:9100") == targets[1][0]
+
+
+def test_host_names_from_outside_are_escaped() -> None:
+    """A hostile nodename cannot ping @everyone or inject markdown."""
+    evil = Target("x:9100", "node", "@everyone **boom**")
+    msg = fleet_message([HostStatus(evil, up=False)])
+    text = msg.embeds[0].description
+    assert "@everyone" not in text and "\\*\\*boom\\*\\*" in text
+    assert validate(msg) == [] and validate(host_message(HostStatus(evil, up=True))) == []

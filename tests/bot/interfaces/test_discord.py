@@ -1,0 +1,170 @@
+"""The Discord face under simcord: declared permissions, the one check, refusals, components."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+from discord import app_commands
+
+from bot.domain import commands as catalog
+from bot.domain.messages import Button, Message
+from bot.domain.permissions import Role
+from bot.interfaces.discord.client import HomelabBot
+from bot.interfaces.discord.guard import spec_of
+from bot.interfaces.discord.render import render
+from bot.interfaces.runtime import Runtime
+from bot.interfaces.runtime import role_map
+from tests.bot.conftest import ADMIN_ID, make_settings
+
+# Values for each option type, to invoke any command generically.
+SAMPLES: dict[discord.AppCommandOptionType, Any] = {
+    discord.AppCommandOptionType.integer: 3,
+    discord.AppCommandOptionType.string: "nas",
+}
+
+
+def _world(env: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """A guild with a viewer, an operator and an admin, granted through [bot.roles] role ids."""
+    guild = env.create_guild()
+    channel = guild.create_text_channel("ops")
+    op_role = guild.create_role("ops")
+    admin_role = guild.create_role("admins")
+    settings = make_settings(
+        Path(env.bot.settings.database_path).parent,
+        roles={"operator": {"role_ids": [op_role.id]}, "admin": {"role_ids": [admin_role.id]}},
+    )
+    env.bot.core.gate.roles = role_map(settings)
+    viewer = guild.add_member(env.create_user("vic"))
+    operator = guild.add_member(env.create_user("olga"), roles=[op_role])
+    admin = guild.add_member(env.create_user("ada"), roles=[admin_role])
+    return guild, channel, viewer, operator, admin
+
+
+def _options(command: app_commands.Command[Any, Any, Any], target: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in command.parameters:
+        if p.type == discord.AppCommandOptionType.user:
+            out[p.name] = target
+        elif p.required:
+            out[p.name] = SAMPLES[p.type]
+    return out
+
+
+
+async def test_tree_matches_the_catalogue(simcord_env: Any) -> None:
+    """The synced tree holds exactly the catalogue's commands, each declaring its spec."""
+    bot: HomelabBot = simcord_env.bot
+    declared = bot.declared_commands()
+    names = [c.qualified_name for c in declared]
+    assert len(names) == len(set(names))
+    assert sorted(names) == sorted(c.name for c in catalog.COMMANDS)
+    for c in declared:
+        assert spec_of(c) is catalog.command(c.qualified_name), c.qualified_name
+
+
+async def test_viewer_is_refused_wherever_more_is_needed(simcord_env: Any) -> None:
+    """Every command and component needing operator or admin refuses a viewer, naming the role."""
+    bot: HomelabBot = simcord_env.bot
+    _, channel, viewer, operator, _ = _world(simcord_env)
+    bot.core.limiter.rules.clear()  # this test counts refusals, not rate limits
+    bot.core.limiter.backoff = type(bot.core.limiter.backoff)(after=1000)
+    checked = 0
+    for command in bot.declared_commands():
+        spec = spec_of(command)
+        assert spec is not None
+        if spec.permission <= Role.VIEWER:
+            continue
+        result = await viewer.slash(channel, command.qualified_name, **_options(command, operator))
+        assert result.ephemeral, command.qualified_name
+        assert f"**{spec.permission.label}**" in result.response.content
+        checked += 1
+    for comp in catalog.COMPONENTS:
+        if comp.permission <= Role.VIEWER:
+            continue
+        msg = Message(text="x", rows=((Button(comp.custom_id("1"), "do", comp.permission),),))
+        sent = await bot.get_channel(channel.id).send(**render(msg)[0].kwargs(interaction=False))
+        result = await viewer.click(sent, custom_id=comp.custom_id("1"))
+        assert result.ephemeral and f"**{comp.permission.label}**" in result.response.content
+        checked += 1
+    assert checked == sum(1 for s in (*catalog.COMMANDS, *catalog.COMPONENTS) if s.permission > 1)
+    audit = await bot.core.audit.entries()
+    assert len(audit) == checked and all(e.record.outcome.startswith("refused") for e in audit)
+
+
+async def test_operator_may_reset_limits_but_not_admin_commands(simcord_env: Any) -> None:
+    """An operator (by Discord role) runs /limits reset; /sync still needs admin."""
+    _, channel, viewer, operator, _ = _world(simcord_env)
+    ok = await operator.slash(channel, "limits reset", user=viewer)
+    assert "are reset" in ok.response.content
+    no = await operator.slash(channel, "sync")
+    assert "**admin**" in no.response.content and no.ephemeral
+
+
+async def test_admin_audit_tail_and_verify_button(simcord_env: Any) -> None:
+    """An admin reads the audit log (refusals included) and clicks its Verify button."""
+    _, channel, viewer, _, admin = _world(simcord_env)
+    await viewer.slash(channel, "sync")  # a refusal to find in the log
+    tail = await admin.slash(channel, "audit tail", count=5)
+    text = tail.response.embeds[0].description
+    assert "sync" in text and "refused" in text
+    verify_id = catalog.AUDIT_VERIFY_BUTTON.custom_id()
+    clicked = await admin.click(tail.response.message, custom_id=verify_id)
+    assert clicked.ephemeral and "intact" in clicked.response.embeds[0].title
+
+
+
+async def test_owner_is_admin_without_any_role(simcord_env: Any) -> None:
+    """The configured bot owner is admin with no Discord role at all."""
+    guild, channel, *_ = _world(simcord_env)
+    owner = guild.add_member(simcord_env.create_user("owner"))
+    settings = make_settings(Path(simcord_env.bot.settings.database_path).parent,
+                             discord={"owner_ids": [owner.id]})
+    simcord_env.bot.owner_user_ids = set(settings.discord.owner_ids)
+    result = await owner.slash(channel, "whoami")
+    assert "role **admin** (bot owner)" in result.response.content
+
+
+async def test_status_when_prometheus_is_down_is_deferred_then_explained(
+    simcord_env: Any,
+) -> None:
+    """/status defers first, then says Prometheus cannot be reached and what to check."""
+    _, channel, viewer, _, _ = _world(simcord_env)
+    result = await viewer.slash(channel, "status")
+    callbacks = [r for r in simcord_env.http_requests if r.path.endswith("/callback")]
+    assert callbacks[0].json["type"] == 5  # deferred channel message, before any query
+    embed = result.response.embeds[0]
+    assert embed.title == "Status unavailable" and "connection refused" in embed.description
+
+
+async def test_repeated_refusals_back_off_for_that_user_only(simcord_env: Any) -> None:
+    """After three refusals a viewer must wait; another viewer is not slowed at all."""
+    guild, channel, viewer, _, _ = _world(simcord_env)
+    other = guild.add_member(simcord_env.create_user("otto"))
+    for _ in range(3):
+        await viewer.slash(channel, "sync")
+    slowed = await viewer.slash(channel, "whoami")
+    assert "Slow down" in slowed.response.content
+    fine = await other.slash(channel, "whoami")
+    assert "role **viewer**" in fine.response.content
+
+
+@pytest.mark.parametrize("guild_id", [424242424242424242])
+async def test_commands_sync_to_configured_guilds(
+    runtime: Runtime, guild_id: int, settings_factory: Any
+) -> None:
+    """With guild_ids set, commands are synced to that guild and usable there."""
+    import simcord
+
+    settings = settings_factory(discord={"guild_ids": [guild_id], "owner_ids": [ADMIN_ID]})
+    runtime.settings = settings
+    bot = HomelabBot(settings, runtime.core, sync_on_start=False)
+    async with simcord.run(bot) as env:
+        guild = env.create_guild(id=guild_id)
+        channel = guild.create_text_channel("ops")
+        user = guild.add_member(env.create_user("vic"))
+        assert "status" not in user.available_commands(channel)
+        assert "to guild" in await bot.sync_commands()
+        assert "status" in user.available_commands(channel)
