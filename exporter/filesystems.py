@@ -34,7 +34,7 @@ class MountFilter:
     fs_types_exclude: str = schema.FS_TYPES_EXCLUDE
 
     def select(self, mounts: Sequence[Mount]) -> list[Mount]:
-        """Mounts to report: not excluded, one per mount point (the last mounted wins)."""
+        """Mounts to report in table order: not excluded, one per mount point (last mount wins)."""
         mp = re.compile(self.mount_points_exclude) if self.mount_points_exclude else None
         ft = re.compile(self.fs_types_exclude) if self.fs_types_exclude else None
         chosen: dict[str, Mount] = {}
@@ -43,7 +43,6 @@ class MountFilter:
                 continue
             if ft is not None and ft.match(m.fstype):
                 continue
-            chosen.pop(m.mountpoint, None)
             chosen[m.mountpoint] = m
         return list(chosen.values())
 

@@ -1,0 +1,114 @@
+"""Collection: partial data on failure, one collection per concurrent scrapes, cached slow data."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from exporter.collection import Collection, SingleFlight
+from exporter.sampling import Sampler, Temperature
+from tests.exporter.conftest import fake_psutil
+
+
+def _status(snap, name):  # type: ignore[no-untyped-def]
+    return next(s for s in snap.statuses if s.name == name)
+
+
+def test_a_failing_source_gives_partial_data_and_success_0(procfs: Path, sysfs: Path) -> None:
+    """psutil raising for disks leaves disks empty and diskstats success 0; the rest is there."""
+
+    def broken(**_kw: object) -> None:
+        raise OSError("diskstats unreadable")
+
+    sampler = Sampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil(disk_io_counters=broken))
+    snap = Collection(sampler).snapshot()
+    assert snap.disks == ()
+    assert _status(snap, "diskstats").success is False
+    assert _status(snap, "cpu").success is True and len(snap.cpus) == 2
+    assert snap.memory is not None and snap.load == (0.44, 0.26, 0.12)
+
+
+def test_a_missing_proc_file_fails_only_its_collector(procfs: Path, sysfs: Path) -> None:
+    """Without /proc/meminfo, meminfo fails and loadavg still succeeds."""
+    (procfs / "meminfo").unlink()
+    snap = Collection(Sampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil())).snapshot()
+    assert snap.memory is None and _status(snap, "meminfo").success is False
+    assert _status(snap, "loadavg").success is True
+
+
+def test_concurrent_callers_share_one_call() -> None:
+    """Eight callers arriving while a collection runs all get that collection's result."""
+    calls = []
+    gate = threading.Event()
+
+    def slow() -> int:
+        calls.append(1)
+        gate.wait(5)
+        return len(calls)
+
+    flight: SingleFlight[int] = SingleFlight(slow)
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(flight())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert results == [1] * 8 and len(calls) == 1
+    assert flight() == 2  # a later call runs a new collection
+
+
+def test_single_flight_passes_errors_to_every_waiter() -> None:
+    """An exception reaches the callers instead of hanging them."""
+
+    def boom() -> int:
+        raise ValueError("nope")
+
+    flight: SingleFlight[int] = SingleFlight(boom)
+    try:
+        flight()
+    except ValueError as exc:
+        assert str(exc) == "nope"
+    else:  # pragma: no cover
+        raise AssertionError("no error")
+
+
+class SlowSampler(Sampler):
+    """A sampler whose temperatures take 200 ms, like a slow hwmon driver."""
+
+    reads = 0
+
+    def temperatures(self) -> tuple[Temperature, ...]:
+        """Slow on purpose."""
+        self.reads += 1
+        time.sleep(0.2)
+        return (Temperature("platform_coretemp_0", "temp1", 40.0 + self.reads),)
+
+
+def test_slow_source_is_served_from_cache_with_its_age(procfs: Path, sysfs: Path) -> None:
+    """Scrapes never wait for hwmon: they get the last background read and its age."""
+    sampler = SlowSampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil())
+    collection = Collection(sampler, slow_refresh_seconds=60)
+    collection.refresh_temperatures()
+    t0 = time.perf_counter()
+    snap = collection.snapshot()
+    assert time.perf_counter() - t0 < 0.15
+    assert snap.temperatures[0].celsius == 41.0
+    status = _status(snap, "hwmon")
+    assert status.success and status.age is not None and 0 <= status.age < 5
+    assert status.duration >= 0.2
+
+
+def test_background_refresh_runs_and_stops(procfs: Path, sysfs: Path) -> None:
+    """start() refreshes slow sources on its own thread; stop() ends it."""
+    sampler = SlowSampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil())
+    collection = Collection(sampler, slow_refresh_seconds=0.05)
+    collection.start()
+    deadline = time.monotonic() + 5
+    while sampler.reads < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    collection.stop()
+    assert sampler.reads >= 2
+    assert collection.snapshot().temperatures

@@ -1,0 +1,95 @@
+"""Filesystems: node_exporter's exclusions, and a stat that hangs never hangs the scrape."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from exporter.filesystems import BoundedStat, MountFilter
+from exporter.sampling import FsUsage, Mount, parse_mounts
+
+TABLE = """\
+proc /proc proc rw 0 0
+sysfs /sys sysfs rw 0 0
+tmpfs /run tmpfs rw 0 0
+tmpfs /run/credentials/systemd-sysusers.service tmpfs ro 0 0
+/dev/sda1 / ext4 rw 0 0
+/dev/sda2 /home ext4 rw 0 0
+overlay /var/lib/docker/overlay2/abc/merged overlay rw 0 0
+/dev/sdb1 /var/lib/docker/volumes/x xfs rw 0 0
+nas:/export /mnt/nas nfs4 rw 0 0
+tmpfs /dev/shm tmpfs rw 0 0
+devpts /dev/pts devpts rw 0 0
+squash /snap/core/1 squashfs ro 0 0
+/dev/sda3 /home ext4 rw 0 0
+"""
+
+
+def test_default_exclusions_match_node_exporter() -> None:
+    """Virtual fs types and /dev, /proc, /sys, credentials and container storage are left out."""
+    chosen = MountFilter().select(parse_mounts(TABLE))
+    assert [m.mountpoint for m in chosen] == ["/run", "/", "/home", "/mnt/nas"]
+
+
+def test_a_mount_point_mounted_twice_is_reported_once_with_the_last_mount() -> None:
+    """The later mount shadows the earlier one, as the kernel does."""
+    chosen = MountFilter().select(parse_mounts(TABLE))
+    assert next(m for m in chosen if m.mountpoint == "/home").device == "/dev/sda3"
+
+
+def test_empty_patterns_exclude_nothing() -> None:
+    """Operators can turn the exclusions off."""
+    mounts = parse_mounts(TABLE)
+    assert len(MountFilter("", "").select(mounts)) == len({m.mountpoint for m in mounts})
+
+
+def _usage(mount: Mount) -> FsUsage:
+    return FsUsage(mount, size=100, free=50, avail=40, files=10, files_free=5)
+
+
+def test_a_hung_stat_gives_device_error_within_the_timeout() -> None:
+    """A dead NFS mount: the scrape returns after ~timeout, the others still have data."""
+    release = threading.Event()
+
+    def stat(mount: Mount) -> FsUsage:
+        if mount.mountpoint == "/mnt/nas":
+            release.wait(30)
+        return _usage(mount)
+
+    mounts = MountFilter().select(parse_mounts(TABLE))
+    bounded = BoundedStat(stat, timeout=0.3)
+    t0 = time.monotonic()
+    result = {u.mount.mountpoint: u for u in bounded.stat_all(mounts)}
+    assert time.monotonic() - t0 < 2.0
+    assert result["/mnt/nas"].device_error
+    assert not result["/"].device_error and result["/"].size == 100
+    assert set(result) == {"/run", "/", "/home", "/mnt/nas"}
+    assert bounded.stuck() == {"/mnt/nas"}
+
+    # while it is stuck, the next scrape does not wait for it at all
+    t0 = time.monotonic()
+    again = {u.mount.mountpoint: u for u in bounded.stat_all(mounts)}
+    assert time.monotonic() - t0 < 0.25
+    assert again["/mnt/nas"].device_error and not again["/home"].device_error
+
+    # when the kernel answers, the mount is statted normally again
+    release.set()
+    deadline = time.monotonic() + 5
+    while bounded.stuck() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    healed = {u.mount.mountpoint: u for u in bounded.stat_all(mounts)}
+    assert not healed["/mnt/nas"].device_error
+
+
+def test_a_failing_stat_sets_device_error() -> None:
+    """statvfs raising (permission, stale handle) marks only that mount."""
+
+    def stat(mount: Mount) -> FsUsage:
+        if mount.mountpoint == "/home":
+            raise PermissionError(13, os.strerror(13))
+        return _usage(mount)
+
+    mounts = MountFilter().select(parse_mounts(TABLE))
+    result = {u.mount.mountpoint: u for u in BoundedStat(stat, timeout=1).stat_all(mounts)}
+    assert result["/home"].device_error and not result["/run"].device_error

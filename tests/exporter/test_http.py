@@ -1,0 +1,113 @@
+"""HTTP: /metrics in the format and encoding the scraper asks for, /healthz, index, 404."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from exporter.collection import Collection
+from exporter.http import MetricsServer, wants_gzip, wants_openmetrics
+from exporter.prometheus import Exposition
+from exporter.sampling import Sampler
+from tests.exporter.conftest import fake_psutil
+
+PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+
+
+class CountingSampler(Sampler):
+    """Counts CPU reads and makes each take 100 ms, so concurrent scrapes overlap."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.cpu_reads = 0
+
+    def cpu(self):  # type: ignore[no-untyped-def]
+        """Slow and counted."""
+        self.cpu_reads += 1
+        time.sleep(0.1)
+        return super().cpu()
+
+
+@pytest.fixture
+def server(procfs: Path, sysfs: Path) -> Iterator[MetricsServer]:
+    """A MetricsServer on a free loopback port, serving fixture data."""
+    sampler = CountingSampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil())
+    srv = MetricsServer(("127.0.0.1", 0), Exposition(Collection(sampler)))
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _get(srv: MetricsServer, path: str, **headers: str) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", srv.server_address[1], timeout=10)
+    conn.request("GET", path, headers=headers)
+    resp = conn.getresponse()
+    resp.body = resp.read()  # type: ignore[attr-defined]
+    conn.close()
+    return resp
+
+
+def test_plain_scrape_is_text_format(server: MetricsServer) -> None:
+    """Without Accept headers: text format 0.0.4, uncompressed."""
+    resp = _get(server, "/metrics")
+    assert resp.status == 200
+    assert resp.getheader("Content-Type") == "text/plain; version=0.0.4; charset=utf-8"
+    assert resp.getheader("Content-Encoding") is None
+    assert b"node_load1 0.44\n" in resp.body  # type: ignore[attr-defined]
+
+
+def test_prometheus_headers_get_gzipped_openmetrics(server: MetricsServer) -> None:
+    """Prometheus's Accept and Accept-Encoding: OpenMetrics, gzip."""
+    resp = _get(server, "/metrics", Accept=PROMETHEUS_ACCEPT, **{"Accept-Encoding": "gzip"})
+    assert resp.getheader("Content-Type").startswith("application/openmetrics-text")
+    assert resp.getheader("Content-Encoding") == "gzip"
+    text = gzip.decompress(resp.body).decode()  # type: ignore[attr-defined]
+    assert text.endswith("# EOF\n") and "# TYPE node_cpu_seconds counter" in text
+
+
+def test_healthz_index_and_404(server: MetricsServer) -> None:
+    """/healthz answers ok, / links to /metrics, anything else is 404."""
+    assert _get(server, "/healthz").body == b"ok\n"  # type: ignore[attr-defined]
+    assert b'href="/metrics"' in _get(server, "/").body  # type: ignore[attr-defined]
+    assert _get(server, "/nope").status == 404
+
+
+def test_keep_alive_serves_several_scrapes_on_one_connection(server: MetricsServer) -> None:
+    """HTTP/1.1 keep-alive, as Prometheus scrapes."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    for _ in range(3):
+        conn.request("GET", "/metrics")
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.read()
+    conn.close()
+
+
+def test_concurrent_scrapes_share_one_collection(server: MetricsServer) -> None:
+    """Five scrapes at once read the CPU source once, not five times."""
+    sampler = server.exposition.collection.sampler
+    assert isinstance(sampler, CountingSampler)
+    threads = [threading.Thread(target=_get, args=(server, "/metrics")) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sampler.cpu_reads <= 2  # one collection, or two if one arrived after it ended
+
+
+def test_negotiation_helpers() -> None:
+    """q=0 refuses a type or encoding."""
+    assert wants_openmetrics(PROMETHEUS_ACCEPT)
+    assert not wants_openmetrics("text/plain")
+    assert not wants_openmetrics("application/openmetrics-text;q=0")
+    assert wants_gzip("deflate, gzip;q=0.5") and not wants_gzip("gzip;q=0") and not wants_gzip("")

@@ -1,0 +1,271 @@
+"""InfluxDB output: Telegraf-shaped line protocol, and the v2 API's answers (through `responses`).
+
+No InfluxDB 2 or 3 server can run on these machines, so the v2 write endpoint is simulated with
+`responses`, which intercepts `requests`; the writer's transport is a constructor argument and
+these tests give it a requests-based one. The default http.client transport is exercised against
+a real InfluxDB 1.x in tests/integration/test_exporter_influx.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from pathlib import Path
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from exporter import schema
+from exporter.collection import Snapshot
+from exporter.config import InfluxConfig
+from exporter.influx import InfluxWriter, Response, line, retry_after_seconds, to_lines
+from exporter.sampling import (
+    CpuTimes,
+    DiskIO,
+    FsUsage,
+    KernelStats,
+    MemInfo,
+    NetIO,
+    Temperature,
+    parse_mounts,
+)
+
+V2_URL = "http://influx.test:8086/api/v2/write"
+
+
+class RequestsTransport:
+    """The writer's Transport over requests, so that `responses` can answer it."""
+
+    def __init__(self) -> None:
+        self.session = requests.Session()
+
+    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Response:
+        """POST with requests; connection errors become OSError like http.client's."""
+        try:
+            r = self.session.post(url, data=body, headers=headers, timeout=timeout)
+        except requests.ConnectionError as exc:
+            raise OSError(str(exc)) from exc
+        return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.text)
+
+
+def _cpu(user: float, idle: float, cpu: str = "0") -> CpuTimes:
+    return CpuTimes(cpu, user, 0.0, 10.0, idle, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+MEM = MemInfo(
+    {
+        "MemTotal": 1000,
+        "MemFree": 200,
+        "MemAvailable": 600,
+        "Buffers": 50,
+        "Cached": 100,
+        "SReclaimable": 50,
+        "SwapTotal": 400,
+        "SwapFree": 100,
+        "Active": 300,
+    }
+)
+SNAP = Snapshot(
+    time=1_700_000_000.5,
+    cpus=(_cpu(110.0, 880.0), _cpu(60.0, 930.0, "1")),
+    memory=MEM,
+    kernel=KernelStats(1_699_990_000.0, 1, 2, 3, 4, 5),
+    load=(0.5, 0.25, 0.125),
+    filesystems=(
+        FsUsage(parse_mounts("/dev/sda1 / ext4 rw 0 0")[0], 1000, 300, 200, 100, 40),
+    ),
+    disks=(DiskIO("sda", 1, 2, 512, 1024, 3, 4, 5, 6, 7),),
+    network=(
+        NetIO("eth0", 10, 20, 1, 2, 0, 0, 0, 0, True),
+        NetIO("lo", 5, 5, 1, 1, 0, 0, 0, 0, False),
+    ),
+    temperatures=(Temperature("platform_coretemp_0", "temp1", 45.0, "coretemp", "Core 0"),),
+)
+PREV = Snapshot(time=1_699_999_990.5, cpus=(_cpu(100.0, 800.0), _cpu(50.0, 900.0, "1")))
+
+
+def _points(lines: list[str]) -> dict[tuple[str, str], dict[str, str]]:
+    """measurement,sorted-tags -> fields, parsed loosely from line protocol."""
+    out = {}
+    for ln in lines:
+        key, fields, ts = ln.split(" ")
+        measurement, _, tags = key.partition(",")
+        out[(measurement, tags)] = dict(f.split("=") for f in fields.split(",")) | {"_ts": ts}
+    return out
+
+
+def test_telegraf_measurements_fields_and_tags() -> None:
+    """cpu, mem, swap, disk, diskio, net, system and temp, each with a host tag."""
+    lines = to_lines(SNAP, PREV, "nas")
+    assert all(",host=nas" in ln for ln in lines)
+    p = _points(lines)
+    total = p[("cpu", "cpu=cpu-total,host=nas")]
+    # 20 s of user and 110 s of idle out of 130 s: 15.38 % user, 84.6 % idle
+    assert float(total["usage_user"]) == pytest.approx(100 * 20 / 130)
+    assert float(total["usage_idle"]) == pytest.approx(100 * 110 / 130)
+    assert ("cpu", "cpu=cpu0,host=nas") in p and ("cpu", "cpu=cpu1,host=nas") in p
+    mem = p[("mem", "host=nas")]
+    assert mem["total"] == "1000i" and mem["available"] == "600i"
+    assert mem["used"] == "600i"  # total - free - buffers - (cached + sreclaimable)
+    assert float(mem["used_percent"]) == 60.0 and float(mem["available_percent"]) == 60.0
+    swap = p[("swap", "host=nas")]
+    assert (swap["total"], swap["used"], swap["free"]) == ("400i", "300i", "100i")
+    disk = p[("disk", "device=sda1,fstype=ext4,host=nas,mode=rw,path=/")]
+    assert (disk["total"], disk["free"], disk["used"]) == ("1000i", "200i", "700i")
+    assert disk["inodes_used"] == "60i"
+    diskio = p[("diskio", "host=nas,name=sda")]
+    assert (diskio["read_bytes"], diskio["write_time"], diskio["io_time"]) == ("512i", "4i", "7i")
+    net = p[("net", "host=nas,interface=eth0")]
+    assert (net["bytes_recv"], net["bytes_sent"]) == ("10i", "20i")
+    assert ("net", "host=nas,interface=lo") not in p  # Telegraf leaves loopback out
+    system = p[("system", "host=nas")]
+    assert system["load1"] == "0.5" and system["n_cpus"] == "2i" and system["uptime"] == "10000i"
+    temp = p[("temp", "host=nas,sensor=coretemp_core0_input")]
+    assert temp["temp"] == "45.0"
+    assert {v["_ts"] for v in p.values()} == {"1700000000500"}
+
+
+def test_first_sample_has_no_cpu_usage() -> None:
+    """Usage needs two samples: the first interval writes everything but cpu."""
+    assert not any(ln.startswith("cpu,") for ln in to_lines(SNAP, None, "nas"))
+
+
+def test_line_protocol_escaping() -> None:
+    """Spaces, commas and equals signs in tags are escaped; strings are quoted."""
+    ln = line("disk", {"path": "/mnt/my disk,1", "host": "a=b", "empty": ""}, {"s": 'x"y'}, 5)
+    assert ln == 'disk,host=a\\=b,path=/mnt/my\\ disk\\,1 s="x\\"y" 5'
+
+
+def test_retry_after_forms() -> None:
+    """Seconds and HTTP dates; garbage is ignored."""
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def _writer(tmp_path: Path, **overrides: object) -> InfluxWriter:
+    cfg = InfluxConfig(
+        enabled=True, url="http://influx.test:8086", api="v2", org="home", bucket="metrics",
+        token="s3cret-token", spool_dir=str(tmp_path / "spool"), **overrides,  # type: ignore[arg-type]
+    )  # fmt: skip
+    w = InfluxWriter(cfg, "nas", lambda: SNAP, transport=RequestsTransport())
+    w.sample_once()
+    return w
+
+
+V2_MATCH = [
+    matchers.query_param_matcher({"org": "home", "bucket": "metrics", "precision": "ms"}),
+    matchers.header_matcher(
+        {"Authorization": "Token s3cret-token", "Content-Encoding": "gzip"}
+    ),
+]
+
+
+@responses.activate
+def test_v2_204_writes_gzipped_batch_with_token(tmp_path: Path) -> None:
+    """A 204 empties the spool; the body is gzipped line protocol; org, bucket, token are sent."""
+    responses.add(responses.POST, V2_URL, status=204, match=V2_MATCH)
+    w = _writer(tmp_path)
+    spooled = w.spool.points()
+    outcome = w.deliver_once()
+    assert outcome.delivered == spooled and w.spool.points() == 0
+    body = gzip.decompress(responses.calls[0].request.body).decode()
+    assert body.splitlines() == to_lines(SNAP, None, "nas")
+    assert w.stats()[schema.INFLUX_POINTS_WRITTEN] == spooled
+
+
+@responses.activate
+def test_v2_400_is_logged_with_the_message_and_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bad data is not retried: logged with InfluxDB's message, counted as dropped."""
+    responses.add(
+        responses.POST, V2_URL, status=400,
+        json={"code": "invalid", "message": "unable to parse 'mem x': missing fields"},
+    )  # fmt: skip
+    w = _writer(tmp_path)
+    n = w.spool.points()
+    with caplog.at_level(logging.ERROR):
+        outcome = w.deliver_once()
+    assert outcome.dropped == n and w.spool.points() == 0
+    assert "missing fields" in caplog.text
+    assert w.stats()[schema.INFLUX_POINTS_DROPPED] == n
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize("status", [401, 404])
+@responses.activate
+def test_v2_auth_or_bucket_errors_are_retried_a_few_times_then_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    """401 (bad token) and 404 (no such bucket) back off, then give up after 5 attempts."""
+    responses.add(responses.POST, V2_URL, status=status, json={"message": f"problem {status}"})
+    w = _writer(tmp_path)
+    n = w.spool.points()
+    with caplog.at_level(logging.ERROR):
+        outcomes = [w.deliver_once() for _ in range(5)]
+    assert all(o.retry_in > 0 for o in outcomes[:4]) and outcomes[4].dropped == n
+    assert w.deliver_once().delivered == 0 and len(responses.calls) == 5
+    assert f"problem {status}" in caplog.text and "s3cret-token" not in caplog.text
+    assert w.stats()[schema.INFLUX_WRITE_ERRORS] == 5
+
+
+@responses.activate
+def test_v2_413_halves_the_request_until_it_fits(tmp_path: Path) -> None:
+    """Too large: the same points go out in smaller requests, none lost."""
+    responses.add(responses.POST, V2_URL, status=413, json={"message": "too large"})
+    responses.add(responses.POST, V2_URL, status=204)
+    w = _writer(tmp_path)
+    n = w.spool.points()
+    delivered = 0
+    for _ in range(10):
+        delivered += w.deliver_once().delivered
+        if not w.spool.points():
+            break
+    assert delivered == n
+    sizes = [len(gzip.decompress(c.request.body).splitlines()) for c in responses.calls]
+    assert sizes[0] == n and sizes[1] == n // 2 and sum(sizes[1:]) == n
+
+
+@responses.activate
+def test_v2_429_waits_as_long_as_retry_after_says(tmp_path: Path) -> None:
+    """Rate limited: the next attempt is Retry-After seconds away; the points stay spooled."""
+    responses.add(responses.POST, V2_URL, status=429, headers={"Retry-After": "7"})
+    responses.add(responses.POST, V2_URL, status=204)
+    w = _writer(tmp_path)
+    n = w.spool.points()
+    assert w.deliver_once().retry_in == 7.0 and w.spool.points() == n
+    assert w.deliver_once().delivered == n
+
+
+@responses.activate
+def test_v2_503_backs_off_exponentially_and_keeps_points(tmp_path: Path) -> None:
+    """Server errors are retried for as long as it takes, with growing waits."""
+    responses.add(responses.POST, V2_URL, status=503, body="unavailable")
+    w = _writer(tmp_path, max_backoff_seconds=4.0)
+    waits = [w.deliver_once().retry_in for _ in range(6)]
+    assert waits[1] > waits[0] and waits[2] > waits[1]
+    assert max(waits) <= 4.0 and waits[-1] >= 0.8 * 4.0
+    assert w.spool.points() > 0 and w.stats()[schema.INFLUX_POINTS_DROPPED] == 0
+
+
+def test_unreachable_server_backs_off(tmp_path: Path) -> None:
+    """Connection refused: an error is counted and the points wait."""
+    cfg = InfluxConfig(enabled=True, url="http://127.0.0.1:9", spool_dir=str(tmp_path))
+    w = InfluxWriter(cfg, "nas", lambda: SNAP)
+    w._database_ok = True
+    w.sample_once()
+    assert w.deliver_once().retry_in > 0 and w.stats()[schema.INFLUX_WRITE_ERRORS] == 1
+    assert w.spool.points() > 0
+
+
+def test_v1_url_carries_database_rp_and_credentials(tmp_path: Path) -> None:
+    """The 1.x endpoint is /write?db=&rp=&u=&p= with millisecond precision."""
+    cfg = InfluxConfig(
+        enabled=True, url="http://h:8086", database="tg", retention_policy="weekly",
+        username="u", password="pw", spool_dir=str(tmp_path),
+    )  # fmt: skip
+    w = InfluxWriter(cfg, "nas", lambda: SNAP)
+    assert w._write_url == "http://h:8086/write?db=tg&precision=ms&rp=weekly&u=u&p=pw"

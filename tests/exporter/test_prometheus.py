@@ -1,0 +1,183 @@
+"""Exposition: node_exporter's names, labels, units; the renderer agrees with prometheus_client."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as om_generate_latest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter import schema
+from exporter.collection import Collection, Snapshot
+from exporter.prometheus import (
+    CounterGuard,
+    Exposition,
+    Family,
+    HostCollector,
+    format_value,
+    host_families,
+    render,
+)
+from exporter.sampling import FsUsage, Sampler, Temperature, parse_mounts
+from tests.exporter.conftest import fake_psutil, scputimes
+
+
+class FixedSampler(Sampler):
+    """Fixture /proc and /sys, one fixed filesystem and one hwmon sensor."""
+
+    def fs_usage(self, mount):  # type: ignore[no-untyped-def]
+        """A fixed statvfs."""
+        return FsUsage(mount, size=1000, free=600, avail=500, files=100, files_free=90)
+
+    def temperatures(self) -> tuple[Temperature, ...]:
+        """One sensor."""
+        return (Temperature("platform_coretemp_0", "temp1", 45.0, "coretemp", "Package id 0"),)
+
+
+@pytest.fixture
+def exposition(procfs: Path, sysfs: Path) -> Exposition:
+    """An Exposition over fixture data, InfluxDB figures included."""
+    collection = Collection(FixedSampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil()))
+    collection.refresh_temperatures()
+    stats = {schema.INFLUX_POINTS_WRITTEN: 7, schema.INFLUX_POINTS_DROPPED: 1}
+    return Exposition(collection, lambda: stats)
+
+
+def _parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
+    return out
+
+
+def test_names_labels_and_units_are_node_exporters(exposition: Exposition) -> None:
+    """The series dashboards query exist with node_exporter's label names and base units."""
+    m = _parse(exposition.render().decode())
+    assert m[schema.CPU_SECONDS][(("cpu", "1"), ("mode", "user"))] == 200.0
+    assert len(m[schema.CPU_SECONDS]) == 16
+    assert m[schema.MEM_TOTAL][()] == 24684092 * 1024
+    assert m["node_memory_Active_anon_bytes"][()] == 1536 * 1024
+    assert m["node_memory_HugePages_Total"][()] == 0
+    root = (("device", "/dev/vda"), ("fstype", "ext4"), ("mountpoint", "/"))
+    assert m[schema.FS_SIZE][root] == 1000 and m[schema.FS_AVAIL][root] == 500
+    assert m[schema.FS_DEVICE_ERROR][root] == 0 and m[schema.FS_READONLY][root] == 0
+    assert m[schema.DISK_READ_TIME][(("device", "vda"),)] == pytest.approx(0.030)
+    assert m[schema.DISK_IO_TIME][(("device", "nvme0n1"),)] == pytest.approx(0.5)
+    assert (("device", "vda1"),) not in m[schema.DISK_READ_BYTES]
+    assert m[schema.NETWORK_RECEIVE_BYTES][(("device", "eth0"),)] == 2000
+    assert m[schema.NETWORK_UP][(("device", "eth0"),)] == 1
+    assert m[schema.LOAD15][()] == 0.12 and m[schema.BOOT_TIME][()] == 1795630812
+    assert m[schema.PRESSURE_IO_STALLED][()] == pytest.approx(2.647529)
+    assert m[schema.HWMON_TEMP][(("chip", "platform_coretemp_0"), ("sensor", "temp1"))] == 45.0
+    (uname,) = m[schema.UNAME_INFO]
+    assert {k for k, _ in uname} == {
+        "sysname", "release", "version", "machine", "nodename", "domainname",
+    }  # fmt: skip
+    for name in (schema.CONTEXT_SWITCHES, schema.FORKS, schema.INTR, schema.PROCS_RUNNING,
+                 schema.PROCS_BLOCKED, schema.TIME):  # fmt: skip
+        assert name in m
+
+
+def test_own_health_is_exported(exposition: Exposition) -> None:
+    """Per-collector success and duration, cache age, build info and writer figures."""
+    m = _parse(exposition.render().decode())
+    assert m[schema.COLLECTOR_SUCCESS][(("collector", "cpu"),)] == 1
+    assert (("collector", "hwmon"),) in m[schema.CACHE_AGE]
+    assert m[schema.COLLECTOR_DURATION][(("collector", "filesystem"),)] >= 0
+    (build,) = m[schema.BUILD_INFO]
+    assert dict(build)["version"]
+    assert m[schema.INFLUX_POINTS_WRITTEN][()] == 7
+    assert m["process_resident_memory_bytes"][()] > 0
+
+
+def test_fast_renderer_agrees_with_prometheus_client(exposition: Exposition) -> None:
+    """prometheus_client's own exposition of HostCollector parses to the same samples."""
+    registry = CollectorRegistry()
+    registry.register(HostCollector(exposition))
+    theirs = _parse(generate_latest(registry).decode())
+    ours = _parse(exposition.render().decode())
+    volatile = {schema.COLLECTOR_DURATION, schema.CACHE_AGE, schema.TIME}
+    volatile |= {n for n in ours if n.startswith("process_")}
+    assert set(theirs) == set(ours)
+    for name in set(ours) - volatile:
+        assert ours[name] == theirs[name], name
+
+
+def test_openmetrics_output_parses_and_ends_with_eof(exposition: Exposition) -> None:
+    """The OpenMetrics rendering is valid for prometheus_client's strict OpenMetrics parser."""
+    text = exposition.render(openmetrics=True).decode()
+    assert text.endswith("# EOF\n")
+    fams = {f.name: f for f in om_parse(text)}
+    assert fams["node_cpu_seconds"].type == "counter"
+    assert fams["node_cpu_seconds"].samples[0].name == "node_cpu_seconds_total"
+    registry = CollectorRegistry()
+    registry.register(HostCollector(exposition))
+    assert {f.name for f in om_parse(om_generate_latest(registry).decode())} == set(fams)
+
+
+def test_counters_never_go_down() -> None:
+    """iowait can step back in /proc/stat; the exported counter holds its previous value."""
+    guard = CounterGuard()
+    first = [Family("c_total", "counter", "h", [((("cpu", "0"),), 10.0)])]
+    guard.apply(first)
+    second = [Family("c_total", "counter", "h", [((("cpu", "0"),), 9.5)])]
+    guard.apply(second)
+    assert second[0].samples[0][1] == 10.0
+    third = [Family("c_total", "counter", "h", [((("cpu", "0"),), 11.0)])]
+    guard.apply(third)
+    assert third[0].samples[0][1] == 11.0
+    gauge = [Family("g", "gauge", "h", [((), 1.0)]), Family("g", "gauge", "h", [((), 0.5)])]
+    guard.apply(gauge)
+    assert gauge[1].samples[0][1] == 0.5
+
+
+def test_exposition_counters_are_monotonic_across_scrapes(procfs: Path, sysfs: Path) -> None:
+    """A CPU counter that the kernel reports lower on the next read is exported unchanged."""
+    readings = [
+        [scputimes(100.0, 0, 10, 500, 5.0, 0, 0, 0, 0, 0)],
+        [scputimes(101.0, 0, 10, 501, 4.9, 0, 0, 0, 0, 0)],
+    ]
+    ps = fake_psutil(cpu_times=lambda percpu=False: readings.pop(0))
+    exp = Exposition(Collection(FixedSampler(procfs=procfs, sysfs=sysfs, ps=ps)))
+    key = (("cpu", "0"), ("mode", "iowait"))
+    assert _parse(exp.render().decode())[schema.CPU_SECONDS][key] == 5.0
+    assert _parse(exp.render().decode())[schema.CPU_SECONDS][key] == 5.0
+
+
+def test_label_values_are_escaped() -> None:
+    """Quotes, backslashes and newlines in a mount point survive the round trip."""
+    snap = Snapshot(
+        time=1.0,
+        filesystems=(
+            FsUsage(parse_mounts('/dev/x /mnt/a"b\\134c ext4 rw 0 0')[0], 1, 1, 1, 1, 1),
+        ),
+    )
+    text = render(host_families(snap)).decode()
+    m = _parse(text)
+    ((labels, _),) = m[schema.FS_SIZE].items()
+    assert dict(labels)["mountpoint"] == '/mnt/a"b\\c'
+
+
+def test_value_formatting() -> None:
+    """Integers stay integers; NaN and infinities use the exposition spellings."""
+    assert format_value(12) == "12"
+    assert format_value(0.5) == "0.5"
+    assert (format_value(math.nan), format_value(math.inf), format_value(-math.inf)) == (
+        "NaN", "+Inf", "-Inf",
+    )  # fmt: skip
+
+
+def test_failed_filesystem_reports_only_error_and_readonly() -> None:
+    """A mount with device_error has no size series (as node_exporter), only the error flag."""
+    mount = parse_mounts("nas:/x /mnt/nas nfs4 ro 0 0")[0]
+    snap = Snapshot(time=1.0, filesystems=(FsUsage(mount, device_error=True),))
+    m = _parse(render(host_families(snap)).decode())
+    assert schema.FS_SIZE not in m
+    ((_, err),) = m[schema.FS_DEVICE_ERROR].items()
+    ((_, ro),) = m[schema.FS_READONLY].items()
+    assert (err, ro) == (1, 1)

@@ -1,0 +1,183 @@
+"""Sampler: psutil namedtuples and /proc, /sys files become frozen dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import psutil
+import pytest
+
+from exporter.sampling import (
+    DEFAULT_DISK_EXCLUDE,
+    CpuTimes,
+    Sampler,
+    compile_exclude,
+    hwmon_chip_name,
+    parse_mounts,
+    parse_os_release,
+    parse_pressure,
+)
+from tests.exporter.conftest import fake_psutil
+
+
+def test_cpu_times_come_from_psutil_per_cpu(procfs: Path) -> None:
+    """Each psutil scputimes tuple becomes one CpuTimes numbered by position."""
+    cpus = Sampler(procfs=procfs, ps=fake_psutil()).cpu()
+    assert [c.cpu for c in cpus] == ["0", "1"]
+    assert cpus[1] == CpuTimes("1", 200.0, 2.0, 40.0, 700.0, 6.0, 1.0, 0.5, 0.25, 3.0, 0.5)
+
+
+def test_samples_are_frozen(procfs: Path) -> None:
+    """Samples cannot be mutated after the fact."""
+    cpu = Sampler(procfs=procfs, ps=fake_psutil()).cpu()[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cpu.user = 1.0  # type: ignore[misc]
+
+
+def test_meminfo_keeps_every_key_in_bytes(procfs: Path) -> None:
+    """kB lines are scaled to bytes; unit-less HugePages counts are kept as counts."""
+    mem = Sampler(procfs=procfs, ps=fake_psutil()).memory()
+    assert mem.get("MemTotal") == 24684092 * 1024
+    assert mem.get("Active(anon)") == 1536 * 1024
+    assert mem.get("HugePages_Total") == 0 and "HugePages_Total" in mem.unitless
+    assert len(mem.values) == 54
+
+
+def test_kernel_counters_from_proc_stat(procfs: Path) -> None:
+    """/proc/stat gives boot time, context switches, interrupts, forks and process states."""
+    k = Sampler(procfs=procfs, ps=fake_psutil()).kernel()
+    assert (k.boot_time, k.context_switches, k.interrupts, k.forks) == (
+        1795630812.0, 517610, 304967, 9998,
+    )  # fmt: skip
+    assert (k.procs_running, k.procs_blocked) == (1, 0)
+
+
+def test_load_average(procfs: Path) -> None:
+    """/proc/loadavg's three averages."""
+    assert Sampler(procfs=procfs, ps=fake_psutil()).load() == (0.44, 0.26, 0.12)
+
+
+def test_disks_exclude_partitions_loop_and_ram_by_default(procfs: Path) -> None:
+    """node_exporter's default device exclusion drops vda1 and loop0, keeps whole disks."""
+    disks = Sampler(procfs=procfs, ps=fake_psutil()).disks(DEFAULT_DISK_EXCLUDE)
+    assert [d.device for d in disks] == ["vda", "nvme0n1"]
+    assert disks[0].read_bytes == 4096 and disks[0].busy_time_ms == 50
+
+
+def test_network_reads_operstate_from_sysfs(procfs: Path, sysfs: Path) -> None:
+    """`up` is operstate == "up" (lo reports "unknown", so it is down, as in node_exporter)."""
+    nics = Sampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil()).network()
+    up = {n.device: n.up for n in nics}
+    assert up == {"eth0": True, "lo": False, "ifb0": False}
+    eth0 = nics[0]
+    assert (eth0.bytes_recv, eth0.bytes_sent, eth0.errin, eth0.dropout) == (2000, 1000, 1, 4)
+
+
+def test_network_exclusion(procfs: Path, sysfs: Path) -> None:
+    """A device-exclude regex leaves those interfaces out."""
+    nics = Sampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil()).network(compile_exclude("^lo$"))
+    assert [n.device for n in nics] == ["eth0", "ifb0"]
+
+
+def test_pressure_reads_each_resource_present(procfs: Path) -> None:
+    """PSI totals are microseconds in /proc and seconds in the sample; absent files are skipped."""
+    psi = {p.resource: p for p in Sampler(procfs=procfs, ps=fake_psutil()).pressure()}
+    assert set(psi) == {"cpu", "io", "memory"}
+    assert psi["io"].some == pytest.approx(2.828030)
+    assert psi["io"].full == pytest.approx(2.647529)
+
+
+def test_pressure_without_full_line() -> None:
+    """Older kernels have no `full` line for cpu: full is None, not 0."""
+    p = parse_pressure("cpu", "some avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\n")
+    assert (p.some, p.full) == (1.5, None)
+
+
+def test_mounts_come_from_pid_1_and_unescape_octal(procfs: Path) -> None:
+    """The mount table is /proc/1/mounts, and "\\040" in a path is a space."""
+    mounts = Sampler(procfs=procfs, ps=fake_psutil()).mounts()
+    root = next(m for m in mounts if m.mountpoint == "/")
+    assert (root.device, root.fstype, root.readonly) == ("/dev/vda", "ext4", False)
+    odd = parse_mounts("//nas/share /mnt/my\\040share cifs ro,relatime 0 0\n")[0]
+    assert (odd.mountpoint, odd.readonly) == ("/mnt/my share", True)
+
+
+def test_fs_usage_uses_statvfs_under_rootfs(tmp_path: Path, procfs: Path) -> None:
+    """Sizes are blocks * fragment size; with rootfs=/host the path stat'ed is /host/<mount>."""
+    seen: list[str] = []
+
+    def statvfs(path: str) -> os.statvfs_result:
+        seen.append(path)
+        return os.statvfs_result((4096, 4096, 1000, 400, 300, 50, 20, 20, 0, 255))
+
+    sampler = Sampler(procfs=procfs, rootfs=tmp_path, ps=fake_psutil(), statvfs=statvfs)
+    mount = parse_mounts("/dev/sda1 /data ext4 rw 0 0")[0]
+    usage = sampler.fs_usage(mount)
+    assert seen == [f"{tmp_path}/data"]
+    assert (usage.size, usage.free, usage.avail) == (4096000, 1638400, 1228800)
+    assert (usage.files, usage.files_free) == (50, 20)
+
+
+def test_hwmon_temperatures_named_like_node_exporter(tmp_path: Path) -> None:
+    """chip = <bus>_<device> of the device link, sensor = tempN, value in celsius."""
+    sysfs = tmp_path / "sys"
+    dev = sysfs / "devices" / "platform" / "coretemp.0"
+    hw = sysfs / "class" / "hwmon" / "hwmon3"
+    dev.mkdir(parents=True)
+    hw.mkdir(parents=True)
+    (hw / "device").symlink_to(dev)
+    (hw / "name").write_text("coretemp\n")
+    (hw / "temp1_input").write_text("45000\n")
+    (hw / "temp1_label").write_text("Package id 0\n")
+    (hw / "temp2_input").write_text("41500\n")
+    temps = Sampler(sysfs=sysfs, ps=fake_psutil()).temperatures()
+    assert [(t.chip, t.sensor, t.celsius) for t in temps] == [
+        ("platform_coretemp_0", "temp1", 45.0),
+        ("platform_coretemp_0", "temp2", 41.5),
+    ]
+    assert (temps[0].chip_name, temps[0].label) == ("coretemp", "Package id 0")
+
+
+def test_hwmon_chip_without_device_link_uses_name(tmp_path: Path) -> None:
+    """Without a device link the chip label falls back to the cleaned name file."""
+    hw = tmp_path / "hwmon0"
+    hw.mkdir()
+    (hw / "name").write_text("ACPI Thermal\n")
+    assert hwmon_chip_name(hw) == "acpi_thermal"
+
+
+def test_no_hwmon_means_no_temperatures(tmp_path: Path) -> None:
+    """A host without /sys/class/hwmon has no temperatures, and that is not an error."""
+    assert Sampler(sysfs=tmp_path, ps=fake_psutil()).temperatures() == ()
+
+
+def test_host_info_reads_uname_and_os_release(tmp_path: Path, procfs: Path) -> None:
+    """uname fields plus the NIS domain name, and os-release under the root path."""
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "os-release").write_text(
+        'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
+    )
+    info = Sampler(procfs=procfs, rootfs=tmp_path, ps=fake_psutil()).host_info()
+    assert info.uname["nodename"] == os.uname().nodename
+    assert info.uname["domainname"] == "(none)"
+    assert info.os_release["pretty_name"] == "Debian GNU/Linux 12 (bookworm)"
+    assert info.os_release["id"] == "debian" and info.os_release["version_id"] == "12"
+    assert info.os_release["variant"] == ""
+
+
+def test_os_release_ignores_junk() -> None:
+    """Comments and unknown keys do not end up as labels."""
+    assert parse_os_release("# c\nFOO=bar\nNAME='Arch'\n")["name"] == "Arch"
+    assert "foo" not in parse_os_release("FOO=bar\n")
+
+
+def test_real_psutil_honours_procfs_path(procfs: Path) -> None:
+    """With the real psutil, PROCFS_PATH points it at the given /proc (a container's host /proc)."""
+    sampler = Sampler(procfs=procfs)
+    assert str(procfs) == psutil.PROCFS_PATH
+    nics = {n.device for n in sampler.network()}
+    assert "eth0" in nics
+    stat = (procfs / "stat").read_text().splitlines()
+    assert len(sampler.cpu()) == sum(1 for ln in stat if ln[:3] == "cpu" and ln[3].isdigit())
