@@ -1,0 +1,200 @@
+"""docker-compose.yml, deploy/Dockerfile and .env.example: schema, mounts, pins, secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+SCHEMA = Path(__file__).parent / "fixtures" / "compose-spec.json"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+ENV_EXAMPLE = ROOT / ".env.example"
+SERVICES = {"prometheus", "alertmanager", "influxdb", "grafana", "exporter", "bot"}
+HOST_PATHS = {"/proc", "/sys", "/"}
+
+
+def compose() -> dict[str, Any]:
+    """The parsed compose file."""
+    return yaml.safe_load(COMPOSE.read_text())  # type: ignore[no-any-return]
+
+
+def schema_errors(doc: dict[str, Any]) -> list[str]:
+    """Compose Specification violations of `doc`."""
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.Draft201909Validator(schema)
+    return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(doc)]
+
+
+def bind_mounts() -> list[tuple[str, str, str]]:
+    """(service, host path, container path) of every bind mount."""
+    found = []
+    for name, svc in compose()["services"].items():
+        for vol in svc.get("volumes", []):
+            source, target = vol.split(":")[:2]
+            if source.startswith((".", "/")):
+                found.append((name, source, target))
+    return found
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    """docker-compose.yml validates against the Compose Specification JSON schema."""
+    assert schema_errors(compose()) == []
+
+
+def test_schema_check_rejects_a_misspelt_key() -> None:
+    """The schema check is live: a misspelt service key is reported."""
+    doc = compose()
+    doc["services"]["bot"]["helthcheck"] = doc["services"]["bot"].pop("healthcheck")
+    errors = schema_errors(doc)
+    assert errors and "helthcheck" in errors[0]
+
+
+def test_stack_has_the_six_services_each_with_a_healthcheck() -> None:
+    """prometheus, alertmanager, influxdb, grafana, exporter and bot, all health-checked."""
+    services = compose()["services"]
+    assert set(services) == SERVICES
+    for name, svc in services.items():
+        test = svc["healthcheck"]["test"]
+        assert test[0] in {"CMD", "CMD-SHELL"} and "127.0.0.1" in " ".join(test), name
+
+
+def test_images_are_pinned() -> None:
+    """Every image has an explicit version tag; none is `latest`."""
+    for name, svc in compose()["services"].items():
+        image = re.sub(r"\$\{[A-Z_]+:-([^}]+)\}", r"\1", svc["image"])  # the default tag
+        tag = image.rsplit(":", 1)[1] if ":" in image else ""
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: image {image} is not pinned"
+
+
+def test_every_mounted_repository_file_exists() -> None:
+    """Bind-mounted paths from the repository exist; the rest are the host's /proc, /sys, /."""
+    for service, source, _ in bind_mounts():
+        if source.startswith("/"):
+            assert source in HOST_PATHS, f"{service} mounts unexpected host path {source}"
+        else:
+            assert (ROOT / source).exists(), f"{service} mounts {source}, which does not exist"
+    build = {s["build"]["dockerfile"] for s in compose()["services"].values() if "build" in s}
+    assert build == {"deploy/Dockerfile"} and DOCKERFILE.is_file()
+
+
+def test_secret_files_are_documented_and_git_ignored() -> None:
+    """Secret files live under var/ (git-ignored) and .env.example says how to create them."""
+    ignored = (ROOT / ".gitignore").read_text().split()
+    for name, secret in compose()["secrets"].items():
+        path = secret["file"].removeprefix("./")
+        assert path.startswith("var/") and "var/" in ignored, name
+        assert path in ENV_EXAMPLE.read_text(), f"{path} is not explained in .env.example"
+
+
+def test_every_variable_is_in_env_example_and_secrets_are_required() -> None:
+    """Each ${VAR} of the compose file is listed in .env.example; secrets have no default."""
+    text = COMPOSE.read_text()
+    used = set(re.findall(r"\$\{([A-Z_]+)", text))
+    listed = set(re.findall(r"^([A-Z_]+)=", ENV_EXAMPLE.read_text(), flags=re.M))
+    assert used == listed
+    secrets = ("DISCORD_TOKEN", "INFLUXDB_PASSWORD", "INFLUXDB_TOKEN", "GRAFANA_ADMIN_PASSWORD")
+    for secret in secrets:
+        assert re.search(rf"\$\{{{secret}:\?", text), f"{secret} must be required, not defaulted"
+
+
+def test_exporter_sees_the_host_read_only() -> None:
+    """The exporter: host network and pid namespace, /proc and /sys read-only, paths set."""
+    svc = compose()["services"]["exporter"]
+    assert svc["network_mode"] == "host" and svc["pid"] == "host"
+    assert svc["read_only"] is True
+    mounts = {v.split(":")[0]: v.split(":", 1)[1] for v in svc["volumes"]}
+    assert mounts["/proc"] == "/host/proc:ro" and mounts["/sys"] == "/host/sys:ro"
+    assert mounts["/"].startswith("/host/root:ro")
+    env = svc["environment"]
+    assert env["HOMELAB_EXPORTER__PROCFS_PATH"] == "/host/proc"
+    assert env["HOMELAB_EXPORTER__SYSFS_PATH"] == "/host/sys"
+
+
+def test_bot_state_is_on_a_named_volume() -> None:
+    """The bot's database and images live on a named volume."""
+    doc = compose()
+    svc = doc["services"]["bot"]
+    volume, target = svc["volumes"][0].split(":")
+    assert volume in doc["volumes"]
+    assert svc["environment"]["HOMELAB_BOT__DATABASE_PATH"].startswith(target + "/")
+
+
+def _container_files(service: dict[str, Any]) -> dict[PurePosixPath, str]:
+    """Container path -> source, for bind mounts and secrets."""
+    files = {}
+    for vol in service.get("volumes", []):
+        source, target = vol.split(":")[:2]
+        files[PurePosixPath(target)] = source
+    for secret in service.get("secrets", []):
+        files[PurePosixPath(secret["target"])] = secret["source"]
+    return files
+
+
+def _inside(path: PurePosixPath, files: dict[PurePosixPath, str]) -> bool:
+    return any(path == f or f in path.parents for f in files)
+
+
+def test_relative_paths_in_the_configs_resolve_inside_the_containers() -> None:
+    """Rule files, file_sd and the webhook token file resolve to mounted paths in compose."""
+    services = compose()["services"]
+    prom = services["prometheus"]
+    conf = PurePosixPath(next(a for a in prom["command"] if "--config.file" in a).split("=")[1])
+    files = _container_files(prom)
+    assert _inside(conf, files)
+    cfg = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    paths = list(cfg["rule_files"]) + [
+        f for job in cfg["scrape_configs"] for sd in job.get("file_sd_configs", [])
+        for f in sd["files"]
+    ]
+    for rel in paths:
+        resolved = PurePosixPath(*_normalise(conf.parent / rel).parts)
+        assert _inside(resolved.parent, files), f"{rel} -> {resolved} is not mounted"
+    am = services["alertmanager"]
+    conf = PurePosixPath(next(a for a in am["command"] if "--config.file" in a).split("=")[1])
+    hook = yaml.safe_load((ROOT / "deploy" / "alertmanager.yml").read_text())["receivers"][0]
+    rel = hook["webhook_configs"][0]["http_config"]["authorization"]["credentials_file"]
+    token = _normalise(conf.parent / rel)
+    assert token in _container_files(am), f"{token} is not mounted into alertmanager"
+    assert token in _container_files(services["bot"]), "the bot needs the same token file"
+
+
+def _normalise(path: PurePosixPath) -> PurePosixPath:
+    parts: list[str] = []
+    for part in path.parts:
+        if part == "..":
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return PurePosixPath(*parts)
+
+
+def test_dockerfile_is_pinned_unprivileged_and_builds_from_existing_paths() -> None:
+    """Base image pinned, runs as a non-root user, COPY sources exist, commands are installed."""
+    text = DOCKERFILE.read_text()
+    for base in re.findall(r"^FROM (\S+)", text, flags=re.M):
+        assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base), base
+    user = re.findall(r"^USER (\S+)", text, flags=re.M)
+    assert user and user[-1] not in {"root", "0"}
+    for line in re.findall(r"^COPY (?!--from)(.+)$", text, flags=re.M):
+        for source in line.split()[:-1]:
+            assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    for name in ("exporter", "bot"):
+        command = compose()["services"][name]["command"][0]
+        assert command in scripts, f"{name} runs {command}, which pyproject does not install"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_services_listen_on_loopback_by_default(name: str) -> None:
+    """Nothing but the exporter (scraped from other hosts) listens beyond 127.0.0.1."""
+    svc = compose()["services"][name]
+    text = yaml.safe_dump(svc)
+    assert "0.0.0.0" not in text or name == "exporter"

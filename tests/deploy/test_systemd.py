@@ -1,0 +1,70 @@
+"""deploy/systemd units: systemd accepts them and they carry the usual hardening."""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+UNITS = sorted((ROOT / "deploy" / "systemd").glob("*.service"))
+VENV_BIN = "/opt/homelab/venv/bin/"
+HARDENING = {
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "PrivateTmp": "yes",
+    "PrivateDevices": "yes",
+    "ProtectKernelTunables": "yes",
+    "ProtectKernelModules": "yes",
+    "ProtectControlGroups": "yes",
+    "RestrictNamespaces": "yes",
+    "RestrictSUIDSGID": "yes",
+    "LockPersonality": "yes",
+    "SystemCallArchitectures": "native",
+    "CapabilityBoundingSet": "",
+    "DynamicUser": "yes",
+}
+
+
+def _service(unit: Path) -> configparser.SectionProxy:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(unit.read_text())
+    return parser["Service"]
+
+
+def test_one_unit_per_program() -> None:
+    """A unit for the exporter and one for the bot, each starting its installed command."""
+    assert [u.name for u in UNITS] == ["homelab-bot.service", "homelab-exporter.service"]
+    for unit in UNITS:
+        assert _service(unit)["ExecStart"] == VENV_BIN + unit.stem
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+def test_unit_is_hardened(unit: Path) -> None:
+    """Each unit sets the usual systemd sandboxing options."""
+    service = _service(unit)
+    for key, value in HARDENING.items():
+        assert service.get(key) == value, f"{unit.name}: {key}={value} expected"
+    assert service["Restart"] == "on-failure"
+    assert service["StateDirectory"] == unit.stem
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+def test_systemd_analyze_verify_accepts_unit(unit: Path, tmp_path: Path) -> None:
+    """`systemd-analyze verify` reports nothing (unknown keys, bad values) for the unit."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (Debian package 'systemd')")
+    # verify insists that ExecStart exists: point it at this checkout's installed command.
+    installed = Path(shutil.which(unit.stem) or ROOT / ".venv" / "bin" / unit.stem)
+    assert installed.exists(), f"{unit.stem} is not installed in the virtualenv"
+    copy = tmp_path / unit.name
+    copy.write_text(unit.read_text().replace(VENV_BIN + unit.stem, str(installed)))
+    proc = subprocess.run(
+        [analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
