@@ -137,7 +137,9 @@ async def run(runtime: Any, console: Any) -> int:
             tasks.append(asyncio.create_task(bot.start(token), name="discord"))
             log.info("Discord face starting")
         else:
-            log.info("no Discord token: console face (web on %s:%d)", web.host, web.port)
+            log.info(
+                "no Discord token set, so the console face runs (web %s:%d)", web.host, web.port
+            )
             if sys.stdin.isatty():
                 tasks.append(asyncio.create_task(console.shell(), name="console"))
         waiter = asyncio.create_task(stop.wait(), name="stop")

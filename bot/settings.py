@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from homelab.settings import SectionSettings
 
@@ -42,6 +42,12 @@ class PrometheusSettings(BaseModel):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> PrometheusSettings:
+        if self.bearer_token.get_secret_value() and self.username:
+            raise ValueError("set bearer_token or username/password, not both")
+        return self
 
 
 class WebSettings(BaseModel):

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from bot.services.ports import MetricsUnavailable, Sample
+from homelab.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class PrometheusClient:
         if bearer_token and username:
             raise ValueError("[bot.prometheus]: set bearer_token or username/password, not both")
         self.url = url.rstrip("/")
+        # Servers may echo credentials in error bodies; those reach users, so scrub them.
+        self._secrets = [s for s in (bearer_token, password) if s]
         self.timeout = timeout
         self._headers = dict(headers or {})
         if bearer_token:
@@ -103,7 +106,7 @@ class PrometheusClient:
             raise MetricsUnavailable(
                 self.source, f"request failed ({type(exc).__name__})"
             ) from None
-        return _parse(self.source, status, text)
+        return _parse(self.source, status, redact(text, self._secrets))
 
 
 def _parse(source: str, status: int, text: str) -> list[Sample]:

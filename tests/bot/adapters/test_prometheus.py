@@ -85,7 +85,9 @@ async def test_bearer_and_basic_together_are_refused() -> None:
         (502, "<html>bad gateway</html>", "not JSON"),
     ],
 )
-async def test_errors_become_clear_reasons(fake_api: Any, status: int, body: str, reason: str) -> None:
+async def test_errors_become_clear_reasons(
+    fake_api: Any, status: int, body: str, reason: str
+) -> None:
     """HTTP errors turn into MetricsUnavailable with a reason a user can act on."""
 
     async def handler(request: web.Request) -> web.Response:
@@ -104,7 +106,7 @@ async def test_slow_server_times_out(fake_api: Any) -> None:
         return web.json_response(VECTOR)
 
     async with PrometheusClient(await fake_api(handler), timeout=0.3) as c:
-        with pytest.raises(MetricsUnavailable, match="no answer within 0.3 s"):
+        with pytest.raises(MetricsUnavailable, match=r"no answer within 0\.3 s"):
             await c.query("up")
 
 

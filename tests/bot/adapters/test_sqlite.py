@@ -52,7 +52,7 @@ async def test_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
 
 async def test_database_work_runs_off_the_event_loop(tmp_path: Path) -> None:
     """Every statement runs in a worker thread, never on the loop's thread."""
-    db, repo = await _filled(tmp_path / "bot.sqlite3", 1)
+    db, _repo = await _filled(tmp_path / "bot.sqlite3", 1)
     loop_thread = threading.get_ident()
     seen = await db.run(lambda c: threading.get_ident())
     assert seen != loop_thread
@@ -93,7 +93,10 @@ async def test_concurrent_appends_keep_one_chain(tmp_path: Path) -> None:
     ids=["edited", "deleted", "deleted-last", "reordered"],
 )
 async def test_audit_verify_cli_names_the_tampered_row(
-    tmp_path: Path, tamper: str, named: str, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    tamper: str,
+    named: str,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`homelab-bot audit verify` exits 1 and names the row that was edited, deleted or moved."""

@@ -15,8 +15,7 @@ from bot.domain.permissions import Role
 from bot.interfaces.discord.client import HomelabBot
 from bot.interfaces.discord.guard import spec_of
 from bot.interfaces.discord.render import render
-from bot.interfaces.runtime import Runtime
-from bot.interfaces.runtime import role_map
+from bot.interfaces.runtime import Runtime, role_map
 from tests.bot.conftest import ADMIN_ID, make_settings
 
 # Values for each option type, to invoke any command generically.
@@ -51,7 +50,6 @@ def _options(command: app_commands.Command[Any, Any, Any], target: Any) -> dict[
         elif p.required:
             out[p.name] = SAMPLES[p.type]
     return out
-
 
 
 async def test_tree_matches_the_catalogue(simcord_env: Any) -> None:
@@ -115,13 +113,13 @@ async def test_admin_audit_tail_and_verify_button(simcord_env: Any) -> None:
     assert clicked.ephemeral and "intact" in clicked.response.embeds[0].title
 
 
-
 async def test_owner_is_admin_without_any_role(simcord_env: Any) -> None:
     """The configured bot owner is admin with no Discord role at all."""
     guild, channel, *_ = _world(simcord_env)
     owner = guild.add_member(simcord_env.create_user("owner"))
-    settings = make_settings(Path(simcord_env.bot.settings.database_path).parent,
-                             discord={"owner_ids": [owner.id]})
+    settings = make_settings(
+        Path(simcord_env.bot.settings.database_path).parent, discord={"owner_ids": [owner.id]}
+    )
     simcord_env.bot.owner_user_ids = set(settings.discord.owner_ids)
     result = await owner.slash(channel, "whoami")
     assert "role **admin** (bot owner)" in result.response.content

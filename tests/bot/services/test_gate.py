@@ -38,8 +38,10 @@ async def repo(tmp_path: Path) -> AsyncIterator[SqliteAuditRepository]:
 def _gate(repo: SqliteAuditRepository, clock: Clock, capacity: int = 100) -> Gate:
     return Gate(
         RoleMap(roles={70: Role.ADMIN}, default=Role.VIEWER),
-        RateLimiter({"query": BucketRule(capacity, 60), "admin": BucketRule(100, 60)},
-                    Backoff(after=2, base_seconds=10)),
+        RateLimiter(
+            {"query": BucketRule(capacity, 60), "admin": BucketRule(100, 60)},
+            Backoff(after=2, base_seconds=10),
+        ),
         repo,
         clock=clock,
     )

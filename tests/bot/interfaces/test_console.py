@@ -1,0 +1,56 @@
+"""The console face: the same commands from a terminal, images written to a folder."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from bot.domain.messages import Embed, Field, Image, Message
+from bot.interfaces.console.face import Console, UsageError, format_message, parse_line
+from bot.interfaces.runtime import Runtime
+
+
+@pytest.mark.parametrize(
+    ("line", "parsed"),
+    [
+        ("status", ("status", {"host": None})),
+        ("status --host nas", ("status", {"host": "nas"})),
+        ("status nas", ("status", {"host": "nas"})),
+        ("audit tail -n 5", ("audit tail", {"n": 5})),
+        ("audit verify", ("audit verify", {})),
+        ("limits reset 42", ("limits reset", {"user_id": 42})),
+    ],
+)
+def test_parse_line(line: str, parsed: tuple[str, dict[str, object]]) -> None:
+    """Console lines map to catalogue commands and their arguments."""
+    assert parse_line(line.split()) == parsed
+
+
+def test_unknown_command_says_what_to_do() -> None:
+    """An unknown line is a usage error pointing at 'help'."""
+    with pytest.raises(UsageError, match="type 'help'"):
+        parse_line(["reboot", "everything"])
+
+
+def test_format_writes_images_and_prints_plain_text(tmp_path: Path) -> None:
+    """Embeds print as text without markdown escapes; images land in the folder."""
+    msg = Message(
+        embeds=(Embed("nas\\_01", fields=(Field("CPU", "12 %"),), image="cpu.png"),),
+        images=(Image("cpu.png", b"\x89PNG-bytes"),),
+    )
+    text = format_message(msg, tmp_path / "img")
+    assert "== nas_01 ==" in text and "CPU: 12 %" in text
+    assert (tmp_path / "img" / "cpu.png").read_bytes() == b"\x89PNG-bytes"
+    assert f"[image: {tmp_path / 'img' / 'cpu.png'}]" in text
+
+
+async def test_shell_runs_commands_as_the_local_admin(runtime: Runtime, tmp_path: Path) -> None:
+    """The interactive shell answers whoami as admin and audit verify as intact."""
+    out = io.StringIO()
+    console = Console(runtime.core, tmp_path, out=out)
+    await console.shell(io.StringIO("whoami\naudit verify\nbogus\nquit\n"))
+    text = out.getvalue()
+    assert "console: role admin (bot owner)" in text
+    assert "Audit log intact" in text and "unknown command 'bogus'" in text

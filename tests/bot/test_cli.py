@@ -1,0 +1,139 @@
+"""`homelab-bot run` keeps serving until SIGTERM; `do` prints answers; secrets never leak."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from tests.harness.services import free_port, http
+
+CANARY = "canary-Zq8rT3xW9vKp2LmN5bHj"
+BOT = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
+
+
+def _config(tmp_path: Path, **extra: str) -> Path:
+    cfg = tmp_path / "homelab.toml"
+    lines = [
+        "[bot]",
+        f'database_path = "{tmp_path / "bot.sqlite3"}"',
+        f'image_dir = "{tmp_path / "img"}"',
+        *(f"{k} = {v}" for k, v in extra.items()),
+    ]
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg
+
+
+def _env(cfg: Path, **env: str) -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_")}
+    out.update(HOMELAB_CONFIG=str(cfg), **env)
+    return out
+
+
+def test_run_serves_web_without_a_tty_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """Without a token or a TTY, `run` serves /healthz until SIGTERM, then exits 0."""
+    port = free_port()
+    cfg = _config(tmp_path)
+    env = _env(cfg, HOMELAB_BOT__WEB__PORT=str(port))
+    proc = subprocess.Popen(
+        [*BOT, "run"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        status = 0
+        while time.monotonic() < deadline and status != 200:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                status, body = http("GET", f"http://127.0.0.1:{port}/healthz", timeout=1)
+            except OSError:
+                time.sleep(0.1)
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        time.sleep(0.5)
+        assert proc.poll() is None  # still serving: no shell, no exit
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        out = proc.stdout.read().decode() if proc.stdout else ""
+        assert "console face" in out and "shutting down" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+async def echoing_prometheus() -> AsyncIterator[str]:
+    """A hostile Prometheus that echoes the credentials it receives in its error body."""
+
+    async def handler(request: web.Request) -> web.Response:
+        echoed = request.headers.get("Authorization", "")
+        return web.json_response({"status": "error", "error": f"rejected {echoed}"}, status=403)
+
+    app = web.Application()
+    app.router.add_route("*", "/api/v1/query", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"HOMELAB_BOT__PROMETHEUS__BEARER_TOKEN": CANARY},
+        {"HOMELAB_BOT__PROMETHEUS__USERNAME": "ops", "HOMELAB_BOT__PROMETHEUS__PASSWORD": CANARY},
+    ],
+    ids=["bearer", "basic"],
+)
+async def test_canary_secrets_never_reach_any_output(
+    tmp_path: Path, echoing_prometheus: str, auth: dict[str, str]
+) -> None:
+    """At DEBUG, with a canary token and credentials, no output of `do status` contains them."""
+    import asyncio
+
+    cfg = _config(tmp_path, log_level='"DEBUG"')
+    env = _env(
+        cfg,
+        HOMELAB_BOT__DISCORD__TOKEN=CANARY + "-discord",
+        HOMELAB_BOT__PROMETHEUS__URL=echoing_prometheus,
+        PYTHONASYNCIODEBUG="1",
+        **auth,
+    )
+    proc = await asyncio.create_subprocess_exec(
+        *BOT,
+        "do",
+        "status",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    text = out.decode() + err.decode()
+    assert proc.returncode == 0, text
+    assert "Status unavailable" in text and "HTTP 403 rejected" in text
+    assert "DEBUG" in text  # the run really logged at DEBUG
+    assert CANARY not in text
+    tail = await asyncio.create_subprocess_exec(
+        *BOT,
+        "audit",
+        "tail",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    audit_out, _ = await asyncio.wait_for(tail.communicate(), 30)
+    assert tail.returncode == 0 and b"status" not in audit_out  # unprivileged: not audited
+    assert CANARY.encode() not in audit_out
