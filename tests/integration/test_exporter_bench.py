@@ -1,0 +1,23 @@
+"""The benchmark's code runs end to end with a handful of scrapes, so it cannot rot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.exporter import compare, format_table
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_measures_both_exporters_and_prints_ratios(tmp_path: Path) -> None:
+    """Five scrapes each: figures are positive and the table carries the three ratios."""
+    result = compare(scrapes=5, workdir=tmp_path)
+    for m in (result.baseline, result.ours):
+        assert m.scrapes == 5 and m.p50_ms > 0 and m.p99_ms >= m.p50_ms and m.rss_mb > 5
+        assert m.body_bytes > 1000
+    table = format_table(result)
+    for label in ("CPU ms per scrape", "p99 latency ms", "resident memory MB"):
+        assert label in table
+    assert table.count("x ") >= 3
