@@ -1,0 +1,65 @@
+"""docs/monitoring-setup.md: its configuration snippets are valid where they claim to be."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import _missing
+from tests.harness.services import BinaryMissing, find_binary
+
+ROOT = Path(__file__).resolve().parents[2]
+SETUP = ROOT / "docs" / "monitoring-setup.md"
+
+
+def yaml_blocks() -> list[Any]:
+    """Every ```yaml block of the setup guide, parsed."""
+    return [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", SETUP.read_text(), re.S)]
+
+
+def test_setup_guide_covers_the_topics_of_the_issue() -> None:
+    """Adding hosts, rules and thresholds, Grafana, routing and each way of scaling out."""
+    text = SETUP.read_text()
+    for heading in ("## Adding a host", "## The rules and their thresholds", "## Grafana",
+                    "## Alertmanager routing", "## Scaling out"):
+        assert heading in text
+    for word in ("Federation", "remote_write", "Thanos", "Mimir", "VictoriaMetrics",
+                 "Alertmanager cluster"):
+        assert word in text
+
+
+@pytest.mark.integration
+def test_prometheus_snippets_pass_promtool_on_top_of_the_deploy_config(tmp_path: Path) -> None:
+    """The federation, remote_write and cluster snippets, merged into deploy/prometheus.yml,
+    are a configuration `promtool check config` accepts."""
+    try:
+        promtool = find_binary("promtool")
+    except BinaryMissing as exc:
+        _missing(exc)
+    base = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    base["rule_files"] = [str(ROOT / "rules" / "*.yml")]
+    for job in base["scrape_configs"]:
+        for sd in job.get("file_sd_configs", []):
+            sd["files"] = [str(ROOT / "deploy" / f) for f in sd["files"]]
+    snippets = [b for b in yaml_blocks() if isinstance(b, dict) and set(b) & {
+        "scrape_configs", "remote_write", "alerting"}]
+    assert len(snippets) == 3
+    for snippet in snippets:
+        cfg = dict(base)
+        for key, value in snippet.items():
+            if key == "scrape_configs":
+                cfg[key] = base[key] + value
+            elif key == "global":
+                cfg[key] = {**base[key], **value}
+            else:
+                cfg[key] = value
+        path = tmp_path / "prometheus.yml"
+        path.write_text(yaml.safe_dump(cfg))
+        proc = subprocess.run([promtool, "check", "config", str(path)],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
