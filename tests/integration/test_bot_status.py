@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import simcord
 
+from bot.domain.text import escape
 from bot.interfaces.discord.client import HomelabBot
 from bot.interfaces.runtime import Runtime
 from bot.settings import BotSettings
@@ -73,7 +74,7 @@ async def test_status_fleet_and_host_through_discord(
     (fleet, refreshed), _, _calls = await _slash_status(settings)
     embed = fleet.response.embeds[0]
     assert embed.title == "Fleet: 1 hosts up"
-    assert name.replace("-", "\\-") in embed.description and "CPU " in embed.description
+    assert escape(name) in embed.description and "CPU " in embed.description
     assert refreshed is not None and refreshed.response.embeds[0].title == "Fleet: 1 hosts up"
     (host, _), _, _ = await _slash_status(settings, host=name)
     fields = {f.name: f.value for f in host.response.embeds[0].fields}
