@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import http.client
 import logging
@@ -384,10 +385,16 @@ class InfluxWriter:
         params = {"db": c.database, "precision": "ms"}
         if c.retention_policy:
             params["rp"] = c.retention_policy
-        if c.username:
-            params["u"] = c.username
-            params["p"] = c.password
+        headers.update(self._basic_auth())
         return f"{c.url}/write?{urllib.parse.urlencode(params)}", headers
+
+    def _basic_auth(self) -> dict[str, str]:
+        """v1 credentials as a Basic header, so they never sit in a URL (or a proxy's log)."""
+        c = self.config
+        if not c.username:
+            return {}
+        raw = f"{c.username}:{c.password}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
     # -- figures ----------------------------------------------------------------------------
     def stats(self) -> dict[str, float]:
@@ -551,14 +558,10 @@ class InfluxWriter:
     def _create_database(self) -> None:
         c = self.config
         params = {"q": f'CREATE DATABASE "{c.database}"'}
-        if c.username:
-            params["u"] = c.username
-            params["p"] = c.password
         url = f"{c.url}/query?{urllib.parse.urlencode(params)}"
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **self._basic_auth()}
         try:
-            resp = self.transport.post(
-                url, b"", {"Content-Type": "application/x-www-form-urlencoded"}, c.timeout_seconds
-            )
+            resp = self.transport.post(url, b"", headers, c.timeout_seconds)
         except OSError:
             return  # unreachable: the write will report it
         if resp.status == 200:

@@ -261,11 +261,12 @@ def test_unreachable_server_backs_off(tmp_path: Path) -> None:
     assert w.spool.points() > 0
 
 
-def test_v1_url_carries_database_rp_and_credentials(tmp_path: Path) -> None:
-    """The 1.x endpoint is /write?db=&rp=&u=&p= with millisecond precision."""
+def test_v1_url_carries_database_and_rp_credentials_go_in_a_header(tmp_path: Path) -> None:
+    """The 1.x endpoint is /write?db=&rp= (ms precision); user and password are Basic auth."""
     cfg = InfluxConfig(
         enabled=True, url="http://h:8086", database="tg", retention_policy="weekly",
         username="u", password="pw", spool_dir=str(tmp_path),
     )  # fmt: skip
     w = InfluxWriter(cfg, "nas", lambda: SNAP)
-    assert w._write_url == "http://h:8086/write?db=tg&precision=ms&rp=weekly&u=u&p=pw"
+    assert w._write_url == "http://h:8086/write?db=tg&precision=ms&rp=weekly"
+    assert w._headers["Authorization"] == "Basic dTpwdw=="  # u:pw
