@@ -17,7 +17,7 @@ import logging
 import math
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -41,7 +41,11 @@ class PrometheusClient:
     ) -> None:
         if bearer_token and username:
             raise ValueError("[bot.prometheus]: set bearer_token or username/password, not both")
-        self.url = url.rstrip("/")
+        parts = urlsplit(url)
+        if parts.username is not None and not username and not bearer_token:
+            # user:password@ in the URL is basic auth; it goes in a header, never in messages.
+            username, password = unquote(parts.username), unquote(parts.password or "")
+        self.url = self._without_userinfo(url).rstrip("/")
         # Servers may echo credentials in error bodies; those reach users, so scrub them.
         self._secrets = [s for s in (bearer_token, password) if s]
         self.timeout = timeout
@@ -53,14 +57,20 @@ class PrometheusClient:
             self._headers["Authorization"] = f"Basic {pair}"
         self._session: aiohttp.ClientSession | None = None
 
-    @property
-    def source(self) -> str:
-        """The base URL without any user:password part."""
-        parts = urlsplit(self.url)
+    @staticmethod
+    def _without_userinfo(url: str) -> str:
+        parts = urlsplit(url)
         host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
         if parts.port:
             host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+        return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+
+    @property
+    def source(self) -> str:
+        """The base URL, safe to show: credentials never stay in it."""
+        return self.url
 
     async def __aenter__(self) -> PrometheusClient:
         return self

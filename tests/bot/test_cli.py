@@ -137,3 +137,69 @@ async def test_canary_secrets_never_reach_any_output(
     audit_out, _ = await asyncio.wait_for(tail.communicate(), 30)
     assert tail.returncode == 0 and b"status" not in audit_out  # unprivileged: not audited
     assert CANARY.encode() not in audit_out
+
+
+def test_run_with_a_terminal_opens_the_shell(tmp_path: Path) -> None:
+    """With stdin a terminal, `run` offers the shell; 'whoami' answers as the local admin."""
+    import pty
+
+    port = free_port()
+    env = _env(_config(tmp_path), HOMELAB_BOT__WEB__PORT=str(port))
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [*BOT, "run"], env=env, stdin=follower, stdout=follower, stderr=subprocess.DEVNULL
+    )
+    os.close(follower)
+    try:
+        seen = _read_until(leader, b"homelab> ")
+        os.write(leader, b"whoami\n")
+        seen += _read_until(leader, b"(bot owner)")
+        os.write(leader, b"quit\n")
+        assert proc.wait(10) == 0
+        assert b"console: role admin (bot owner)" in seen
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(leader)
+
+
+def _read_until(fd: int, needle: bytes, timeout: float = 15) -> bytes:
+    import select
+
+    data = b""
+    deadline = time.monotonic() + timeout
+    while needle not in data:
+        left = deadline - time.monotonic()
+        assert left > 0, data
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            data += os.read(fd, 4096)
+    return data
+
+
+def test_sync_commands_without_a_token_says_which_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sync-commands` with no token exits 2 naming the setting and its variable."""
+    from bot.cli import main
+
+    monkeypatch.setenv("HOMELAB_CONFIG", str(_config(tmp_path)))
+    monkeypatch.delenv("HOMELAB_BOT__DISCORD__TOKEN", raising=False)
+    assert main(["sync-commands"]) == 2
+    err = capsys.readouterr().err
+    assert "[bot.discord] token" in err and "HOMELAB_BOT__DISCORD__TOKEN" in err
+
+
+def test_bearer_and_basic_auth_together_fail_check_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setting both kinds of Prometheus auth is refused at start, without echoing the secret."""
+    from bot.cli import main
+
+    monkeypatch.setenv("HOMELAB_CONFIG", str(_config(tmp_path)))
+    monkeypatch.setenv("HOMELAB_BOT__PROMETHEUS__BEARER_TOKEN", CANARY)
+    monkeypatch.setenv("HOMELAB_BOT__PROMETHEUS__USERNAME", "ops")
+    assert main(["check-config"]) == 2
+    err = capsys.readouterr().err
+    assert "bot.prometheus" in err and "not both" in err and CANARY not in err

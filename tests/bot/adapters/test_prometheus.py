@@ -113,3 +113,18 @@ async def test_slow_server_times_out(fake_api: Any) -> None:
 def test_source_hides_credentials() -> None:
     """The URL shown to users drops any user:password part."""
     assert PrometheusClient("https://u:secret@prom.lan:9090/p").source == "https://prom.lan:9090/p"
+
+
+async def test_credentials_in_the_url_become_basic_auth(fake_api: Any) -> None:
+    """user:password@ in the URL is sent as basic auth and dropped from the URL shown."""
+    seen: dict[str, str] = {}
+
+    async def handler(request: web.Request) -> web.Response:
+        seen["auth"] = request.headers.get("Authorization", "")
+        return web.json_response(VECTOR)
+
+    url = (await fake_api(handler)).replace("http://", "http://u:p@")
+    async with PrometheusClient(url) as c:
+        await c.query("up")
+        assert "p@" not in c.source
+    assert seen["auth"] == "Basic dTpw"

@@ -166,3 +166,41 @@ async def test_commands_sync_to_configured_guilds(
         assert "status" not in user.available_commands(channel)
         assert "to guild" in await bot.sync_commands()
         assert "status" in user.available_commands(channel)
+
+
+async def test_canary_token_never_reaches_logs_or_discord(
+    runtime: Runtime, settings_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At DEBUG, a canary Discord token and Prometheus password appear in no log and no message."""
+    import logging
+
+    import simcord
+
+    from homelab.logs import RedactingFilter
+    from homelab.settings import secrets_of
+
+    canary = "canary-7fQ2mZx9Lk3Vb8Nw"
+    settings = settings_factory(
+        discord={"token": canary + "-token", "owner_ids": []},
+        prometheus={
+            "username": "ops",
+            "password": canary,
+            "url": "http://ops:" + canary + "@127.0.0.1:9",
+        },
+    )
+    filt = RedactingFilter(secrets_of(settings))
+    caplog.handler.addFilter(filt)
+    caplog.set_level(logging.DEBUG)
+    rt = await Runtime.build(settings)
+    try:
+        async with simcord.run(HomelabBot(settings, rt.core)) as env:
+            guild = env.create_guild()
+            channel = guild.create_text_channel("ops")
+            user = guild.add_member(env.create_user("vic"))
+            result = await user.slash(channel, "status", host="nas")
+            wire = repr([(r.path, r.json) for r in env.http_requests])
+    finally:
+        await rt.close()
+    assert "Status unavailable" in result.response.embeds[0].title
+    assert canary not in wire
+    assert canary not in caplog.text and "DEBUG" in caplog.text
