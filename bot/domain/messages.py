@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from bot.domain.commands import component, parse_custom_id
 from bot.domain.permissions import Role
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,7 @@ def _component_problems(rows: tuple[Row, ...]) -> list[str]:
                 )
             if c.custom_id in seen:
                 out.append(f"custom_id {c.custom_id!r} is used twice")
+            out.extend(_route_problems(c))
             seen.add(c.custom_id)
             if isinstance(c, Button) and not 0 < len(c.label) <= Limits.BUTTON_LABEL:
                 out.append(
@@ -257,6 +259,23 @@ def _component_problems(rows: tuple[Row, ...]) -> list[str]:
                         0 < len(o.value) <= Limits.SELECT_OPTION_TEXT
                     ):
                         out.append(f"select {c.custom_id!r} option label/value must have 1 to 100")
+    return out
+
+
+def _route_problems(c: Component) -> list[str]:
+    """A component must route to a catalogue entry and declare that entry's permission."""
+    parsed = parse_custom_id(c.custom_id)
+    spec = component(parsed[0]) if parsed else None
+    if spec is None:
+        return [f"custom_id {c.custom_id[:40]!r} routes to no catalogued component"]
+    out = []
+    if spec.permission != c.permission:
+        out.append(
+            f"{c.custom_id[:40]!r} declares {c.permission.label} but its route needs "
+            f"{spec.permission.label}"
+        )
+    if spec.select != isinstance(c, Select):
+        out.append(f"{c.custom_id[:40]!r} is the wrong kind of component for its route")
     return out
 
 

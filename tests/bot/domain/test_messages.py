@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.domain.commands import AUDIT_VERIFY_BUTTON, STATUS_REFRESH
 from bot.domain.messages import (
     CONTINUATION,
     Button,
@@ -27,7 +28,7 @@ from bot.domain.permissions import Role
 
 
 def _btn(i: int) -> Button:
-    return Button(f"hl:x:{i}", "go", Role.VIEWER)
+    return Button(STATUS_REFRESH.custom_id(str(i)), "go", Role.VIEWER)
 
 
 @pytest.mark.parametrize(
@@ -50,6 +51,11 @@ def _btn(i: int) -> Button:
         (Message(rows=((_btn(1),),) * 6), "6 action rows"),
         (Message(rows=(tuple(_btn(i) for i in range(6)),)), "6 buttons"),
         (Message(rows=((Button("x" * 101, "go", Role.VIEWER),),)), "custom_id"),
+        (Message(rows=((Button("hl:nowhere:", "go", Role.VIEWER),),)), "no catalogued"),
+        (
+            Message(rows=((Button(AUDIT_VERIFY_BUTTON.custom_id(), "go", Role.VIEWER),),)),
+            "declares viewer but its route needs admin",
+        ),
         (Message(rows=((_btn(1), _btn(1)),)), "used twice"),
         (
             Message(rows=((Select("hl:s:", (SelectOption("a", "a"),), Role.VIEWER), _btn(1)),)),
@@ -73,9 +79,7 @@ def test_validator_accepts_a_message_at_every_limit() -> None:
         text="x" * 2000,
         embeds=(Embed(title="t" * 256, description="d" * 4096, footer="f" * 1648),),
         images=(Image("a.png", b"x" * Limits.FILE_BYTES),),
-        rows=tuple(
-            tuple(Button(f"hl:r:{r}{c}", "b", Role.VIEWER) for c in range(5)) for r in range(5)
-        ),
+        rows=tuple(tuple(_btn(r * 5 + c) for c in range(5)) for r in range(5)),
     )
     assert validate(msg) == []
 
