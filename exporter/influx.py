@@ -444,7 +444,11 @@ class InfluxWriter:
 
     def _send_loop(self) -> None:
         while not self._stop.is_set():
-            outcome = self.deliver_once()
+            try:
+                outcome = self.deliver_once()
+            except Exception:  # a broken spool file must not end delivery for good
+                log.exception("delivering to InfluxDB failed; trying again")
+                outcome = Outcome(retry_in=self._next_backoff())
             if outcome.retry_in > 0:
                 self._wake.clear()
                 self._stop.wait(outcome.retry_in)
