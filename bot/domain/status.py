@@ -205,8 +205,8 @@ def _refresh(host: str) -> Button:
     return Button(STATUS_REFRESH.custom_id(host), "Refresh", STATUS_REFRESH.permission)
 
 
-def unavailable_message(source: str, reason: str) -> Message:
-    """What the user reads when Prometheus is down, slow or refuses the query."""
+def unavailable_message(source: str, reason: str, host: str = "") -> Message:
+    """What the user reads when Prometheus is down, slow or refuses the query (with a retry)."""
     return Message(
         embeds=(
             Embed(
@@ -217,6 +217,7 @@ def unavailable_message(source: str, reason: str) -> Message:
                 colour=GREY,
             ),
         ),
+        rows=((_refresh(host),),),
     )
 
 

@@ -51,7 +51,7 @@ class StatusService:
         except MetricsUnavailable as exc:
             reason = exc.reason
         log.warning("status unavailable from %s: %s", self.metrics.source, reason)
-        return unavailable_message(self.metrics.source, reason)
+        return unavailable_message(self.metrics.source, reason, host or "")
 
     async def targets(self) -> list[tuple[Target, bool]]:
         """Every host Prometheus scrapes, and whether it is up."""

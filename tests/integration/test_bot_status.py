@@ -124,6 +124,28 @@ async def test_stopped_prometheus_gets_a_clear_message_in_time(
     assert "connection refused" in desc and "[bot.prometheus] url" in desc
 
 
+async def test_refresh_after_prometheus_returns_shows_the_fleet(
+    prometheus_factory: Callable[..., Prometheus], tmp_path: Path
+) -> None:
+    """The 'unavailable' answer keeps a Refresh button that works once Prometheus is back."""
+    prom = prometheus_factory()
+    prom.stop()
+    settings = make_settings(tmp_path, prometheus={"url": prom.url})
+    rt = await Runtime.build(settings)
+    try:
+        async with simcord.run(HomelabBot(settings, rt.core)) as env:
+            guild = env.create_guild()
+            channel = guild.create_text_channel("ops")
+            user = guild.add_member(env.create_user("vic"))
+            down = await user.slash(channel, "status")
+            assert down.response.embeds[0].title == "Status unavailable"
+            await asyncio.to_thread(prom.start)
+            again = await user.click(down.response.message, label="Refresh")
+            assert again.response.embeds[0].title.startswith("Fleet")
+    finally:
+        await rt.close()
+
+
 class _Slow(BaseHTTPRequestHandler):
     delay = 4.0
 
