@@ -18,10 +18,9 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 from exporter.collection import Collection
-from exporter.config import RuntimeConfig
+from exporter.config import RuntimeConfig, SettingsModel
 from exporter.filesystems import MountFilter
 from exporter.http import MetricsServer
 from exporter.prometheus import Exposition
@@ -32,8 +31,12 @@ log = logging.getLogger(__name__)
 NO_REEXEC_ENV = "HOMELAB_EXPORTER_NO_REEXEC"
 
 
-def run(settings: Any) -> int:
-    """Serve with validated ExporterSettings (re-executing lean unless told not to)."""
+def run(settings: SettingsModel) -> int:
+    """Serve with validated ExporterSettings (re-executing lean unless told not to).
+
+    `settings` is an `exporter.settings.ExporterSettings`; the annotation is structural so
+    that this module, which the lean process imports, never imports pydantic.
+    """
     config = RuntimeConfig.from_settings(settings)
     if os.environ.get(NO_REEXEC_ENV, "") not in ("1", "true", "yes"):
         reexec(config)  # returns only if exec failed

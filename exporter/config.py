@@ -17,9 +17,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from exporter import schema
+
+
+class SettingsModel(Protocol):
+    """What RuntimeConfig needs of ExporterSettings (kept structural: no pydantic import here)."""
+
+    def model_dump(self) -> dict[str, Any]:
+        """The settings as plain data."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +74,7 @@ class RuntimeConfig:
     influx: InfluxConfig = InfluxConfig()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> RuntimeConfig:
+    def from_settings(cls, settings: SettingsModel) -> RuntimeConfig:
         """Convert an ExporterSettings (secrets revealed, paths as strings)."""
         data = _plain(settings.model_dump())
         return cls.from_dict(data)
