@@ -24,9 +24,9 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 ENV_PREFIX = "HOMELAB_"
@@ -61,7 +61,7 @@ class SectionSettings(BaseSettings):
     """Base class of a program's settings: one TOML table and one environment prefix."""
 
     section: ClassVar[str] = ""
-    _toml_path: ClassVar[Path | None] = None
+    _file_table: ClassVar[dict[str, Any]] = {}
 
     model_config = SettingsConfigDict(
         env_nested_delimiter="__",
@@ -85,14 +85,8 @@ class SectionSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Priority: constructor arguments, environment, TOML table, defaults."""
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if cls._toml_path is not None:
-            sources.append(
-                TomlConfigSettingsSource(
-                    settings_cls, toml_file=cls._toml_path, toml_table_header=(cls.section,)
-                )
-            )
-        return tuple(sources)
+        file_source = InitSettingsSource(settings_cls, init_kwargs=dict(cls._file_table))
+        return (init_settings, env_settings, file_source)
 
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data, every secret replaced by '********'."""
@@ -135,15 +129,21 @@ def secrets_of(model: BaseModel) -> list[str]:
 
 def load_settings(cls: type[S], path: Path | None = None) -> S:
     """Load `cls` from the file and environment, or raise ConfigError naming each bad setting."""
-    if path is not None and not path.is_file():
-        raise ConfigError([f"config file {path} does not exist"], path)
+    table: dict[str, Any] = {}
     if path is not None:
+        if not path.is_file():
+            raise ConfigError([f"config file {path} does not exist"], path)
         try:
             with path.open("rb") as fh:
-                tomllib.load(fh)
+                document = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError([f"{path} is not valid TOML: {exc}"], path) from exc
-    bound = type(cls.__name__, (cls,), {"_toml_path": path, "__module__": cls.__module__})
+        # A file may hold only the other program's table: then this one uses its defaults.
+        found = document.get(cls.section, {})
+        if not isinstance(found, dict):
+            raise ConfigError([f"[{cls.section}] in {path} must be a table"], path)
+        table = found
+    bound = type(cls.__name__, (cls,), {"_file_table": table, "__module__": cls.__module__})
     try:
         return bound()  # type: ignore[no-any-return]
     except ValidationError as exc:

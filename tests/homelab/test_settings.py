@@ -95,3 +95,12 @@ def test_masked_hides_secrets() -> None:
     """masked() shows every setting but replaces secret values."""
     s = Demo(inner=Inner(token=SecretStr("abc123")))
     assert s.masked() == {"port": 1, "name": "n", "inner": {"url": "http://x", "token": "********"}}
+
+
+def test_file_without_this_programs_table_uses_defaults(tmp_path: Path) -> None:
+    """A file holding only another program's table is fine: this one keeps its defaults."""
+    path = _toml(tmp_path, "[other]\nport = 3\n")
+    assert load_settings(Demo, path).port == 1
+    bad = _toml(tmp_path, "demo = 3\n")
+    with pytest.raises(ConfigError, match=r"\[demo\] .* must be a table"):
+        load_settings(Demo, bad)
