@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from homelab import __version__
 
@@ -76,3 +78,29 @@ def test_example_settings_files_are_valid(example: Path) -> None:
     for module in PROGRAMS.values():
         out = _run(module, "--config", str(example), "check-config")
         assert out.returncode == 0, out.stderr
+
+
+def _leaf_names(model: type[BaseModel]) -> set[str]:
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            names |= _leaf_names(ann)
+        else:
+            names.add(name)
+    return names
+
+
+def test_example_documents_every_setting() -> None:
+    """deploy/homelab.example.toml mentions every setting of both programs."""
+    from bot.settings import BotSettings
+    from exporter.settings import ExporterSettings
+
+    text = (ROOT / "deploy" / "homelab.example.toml").read_text()
+    for cls in (ExporterSettings, BotSettings):
+        missing = [
+            n
+            for n in _leaf_names(cls)
+            if not re.search(rf"^#? ?{n} =|^\[[\w.]*\b{n}[.\]]", text, re.M)
+        ]
+        assert missing == [], f"{cls.__name__} settings absent from the example: {missing}"
