@@ -36,7 +36,7 @@ layers: $(STAMP)
 	$(BIN)/lint-imports
 
 test: $(STAMP) services lint typecheck layers
-	$(BIN)/pytest --basetemp=$(BASETEMP) --cov --cov-report=term $(PYTEST_ARGS)
+	HOMELAB_TEST_SESSION=$(BASETEMP) $(BIN)/pytest --basetemp=$(BASETEMP) --cov --cov-report=term $(PYTEST_ARGS)
 	@scripts/check-orphans $(BASETEMP)
 
 run: $(STAMP) services
