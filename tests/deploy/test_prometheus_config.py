@@ -133,7 +133,7 @@ def test_thresholds_from_the_bots_metrics_take_effect_without_reload(
 
     # The clock offset on loopback is milliseconds: below the 1 s default, above -1.
     serve(per_host=-1, fleet=1000)
-    prom.wait_for(expr, fires)
+    prom.wait_for(expr, fires, timeout=60)
     stored = prom.query("homelab_alert_threshold")
     labels = sorted((sorted(r["metric"].items()) for r in stored), key=len)
     assert labels == [
@@ -143,11 +143,11 @@ def test_thresholds_from_the_bots_metrics_take_effect_without_reload(
          ("instance", host), ("job", "homelab-bot")],
     ]
     serve(per_host=1000, fleet=-1)
-    prom.wait_for(expr, lambda r: r == [])
+    prom.wait_for(expr, lambda r: r == [], timeout=60)
     serve(per_host=None, fleet=-1)
-    prom.wait_for(expr, fires)
+    prom.wait_for(expr, fires, timeout=60)
     serve(per_host=None, fleet=None)
-    prom.wait_for(expr, lambda r: r == [])
+    prom.wait_for(expr, lambda r: r == [], timeout=60)
     assert prom.query("homelab_alert_threshold") == []
 
 

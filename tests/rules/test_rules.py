@@ -94,6 +94,17 @@ def test_every_alert_has_promtool_unit_tests() -> None:
     assert not problems, "add promtool tests under rules/tests/:\n" + "\n".join(problems)
 
 
+def test_unit_tests_evaluate_recording_rules_before_alerts() -> None:
+    """Test files that load alerts fix group order, recording first, so values are stable."""
+    groups = [g["name"] for path in RULE_FILES for g in yaml.safe_load(path.read_text())["groups"]]
+    for path in TEST_FILES:
+        doc = yaml.safe_load(path.read_text())
+        if "../alerts.yml" in doc["rule_files"]:
+            order = doc.get("group_eval_order", [])
+            assert order and order[0] == "homelab.recording", path.name
+            assert sorted(order) == sorted(groups), f"{path.name}: list every rule group"
+
+
 def test_coverage_check_names_an_alert_without_tests() -> None:
     """The coverage check reports an alert that no promtool test mentions."""
     alerts = dict(ALERTS)
