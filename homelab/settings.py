@@ -16,10 +16,12 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import (
@@ -101,13 +103,40 @@ def _mask(model: BaseModel) -> dict[str, Any]:
     return out
 
 
+MASK = "********"
+# Mapping keys (HTTP header names, mostly) whose values are credentials.
+_SECRET_KEY = re.compile(r"(?i)auth|key|token|secret|pass|cookie|session|credential")
+
+
+def _url_password(value: str) -> str | None:
+    """The password of a URL with user:password@, or None."""
+    if "://" not in value or "@" not in value:
+        return None
+    try:
+        return urlsplit(value).password or None
+    except ValueError:
+        return None
+
+
+def _mask_url(value: str) -> str:
+    parts = urlsplit(value)
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{netloc[1]}"))
+
+
 def _mask_value(value: Any) -> Any:
     if isinstance(value, SecretStr):
-        return "********" if value.get_secret_value() else ""
+        return MASK if value.get_secret_value() else ""
+    if isinstance(value, str) and _url_password(value):
+        return _mask_url(value)
     if isinstance(value, BaseModel):
         return _mask(value)
     if isinstance(value, Mapping):
-        return {k: _mask_value(v) for k, v in value.items()}
+        return {
+            k: (MASK if _SECRET_KEY.search(str(k)) and v else _mask_value(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_mask_value(v) for v in value]
     if isinstance(value, Path):
@@ -116,15 +145,36 @@ def _mask_value(value: Any) -> Any:
 
 
 def secrets_of(model: BaseModel) -> list[str]:
-    """Every non-empty secret value in a settings tree (for the log redaction filter)."""
+    """Every secret in a settings tree (for the log redaction filter).
+
+    Secrets are SecretStr values, passwords inside URLs, and the values of mapping keys that
+    name a credential (an `X-Api-Key` header, say).
+    """
     found: list[str] = []
     for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, SecretStr) and value.get_secret_value():
-            found.append(value.get_secret_value())
-        elif isinstance(value, BaseModel):
-            found.extend(secrets_of(value))
+        found.extend(_secrets_in(getattr(model, name)))
     return found
+
+
+def _secrets_in(value: Any) -> list[str]:
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()] if value.get_secret_value() else []
+    if isinstance(value, str):
+        password = _url_password(value)
+        return [password, unquote(password)] if password else []
+    if isinstance(value, BaseModel):
+        return secrets_of(value)
+    if isinstance(value, Mapping):
+        found: list[str] = []
+        for k, v in value.items():
+            if _SECRET_KEY.search(str(k)) and isinstance(v, str) and v:
+                found.append(v)
+            else:
+                found.extend(_secrets_in(v))
+        return found
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _secrets_in(v)]
+    return []
 
 
 def load_settings(cls: type[S], path: Path | None = None) -> S:
@@ -155,6 +205,8 @@ def _describe(cls: type[SectionSettings], err: Any) -> str:
     dotted = ".".join([cls.section, *loc])
     env = f"{ENV_PREFIX}{cls.section.upper()}__" + "__".join(p.upper() for p in loc)
     given = err.get("input")
+    if isinstance(given, str) and _url_password(given):
+        given = _mask_url(given)
     shown = "" if err["type"] == "missing" or isinstance(given, dict) else f" (got {given!r})"
     if any(s in dotted.lower() for s in ("token", "password", "secret", "key")):
         shown = ""

@@ -104,3 +104,23 @@ def test_file_without_this_programs_table_uses_defaults(tmp_path: Path) -> None:
     bad = _toml(tmp_path, "demo = 3\n")
     with pytest.raises(ConfigError, match=r"\[demo\] .* must be a table"):
         load_settings(Demo, bad)
+
+
+class WithUrls(SectionSettings, section="urls"):
+    """Settings holding credentials outside SecretStr."""
+
+    url: str = "http://127.0.0.1:9090"
+    headers: dict[str, str] = {}
+
+
+def test_url_passwords_and_credential_headers_are_masked_and_registered() -> None:
+    """user:password@ in URLs and credential-named headers are masked and redacted from logs."""
+    s = WithUrls(
+        url="http://ops:pw%2F12345@prom:9090/",
+        headers={"X-Api-Key": "key-canary-777", "X-Scope-OrgID": "homelab"},
+    )
+    shown = str(s.masked())
+    assert "pw%2F12345" not in shown and "key-canary-777" not in shown
+    assert "http://ops:********@prom:9090/" in shown
+    assert "'X-Scope-OrgID': 'homelab'" in shown  # a tenant id is not a secret
+    assert set(secrets_of(s)) == {"pw%2F12345", "pw/12345", "key-canary-777"}

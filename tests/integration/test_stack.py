@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,8 +35,33 @@ def _wait_for_line(log: Path, needle: str, proc: subprocess.Popen[bytes], timeou
     raise AssertionError(f"{needle!r} not printed in {timeout} s; output:\n{log.read_text()}")
 
 
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def _wait_for_query(expr: str, timeout: float) -> None:
+    url = "http://127.0.0.1:9090/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _get_json(url)["data"]["result"]:
+            return
+        time.sleep(1)
+    raise AssertionError(f"{expr} never held in {timeout} s")
+
+
+def _wait_for_influx(q: str, timeout: float) -> None:
+    url = "http://127.0.0.1:8086/query?" + urllib.parse.urlencode({"q": q, "db": "telegraf"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _get_json(url)["results"][0].get("series"):
+            return
+        time.sleep(1)
+    raise AssertionError(f"InfluxDB never answered {q!r} with data in {timeout} s")
+
+
 def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
-    """The stack prints each URL, every component answers, and SIGINT leaves nothing running."""
+    """The stack prints each URL, the pieces work together, and SIGINT leaves nothing running."""
     for service in ("prometheus", "alertmanager", "influxd"):
         try:
             find_binary(service)
@@ -56,6 +86,20 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         for c in COMPONENTS:
             assert c.url in text
         assert (var / "prometheus").is_dir() and (var / "influxdb" / "meta").is_dir()
+        # Prometheus scrapes the exporter and the bot through deploy/prometheus.yml.
+        _wait_for_query('up{job="homelab-exporter"} == 1', timeout=60)
+        _wait_for_query('up{job="homelab-bot"} == 1', timeout=60)
+        # The exporter's points reach InfluxDB in Telegraf's schema.
+        _wait_for_influx("SELECT count(usage_idle) FROM cpu WHERE cpu = 'cpu-total'", timeout=60)
+        # The bot's console face answers /status from the live Prometheus.
+        env = {**os.environ, "HOMELAB_CONFIG": str(var / "homelab.toml")}
+        status = subprocess.run(
+            [str(Path(sys.executable).parent / "homelab-bot"), "do", "status"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert status.returncode == 0, status.stderr
+        assert "Fleet: 1 hosts up" in status.stdout, status.stdout
+        assert socket.gethostname() in status.stdout
         # Run again while up: refused with a clear message naming the taken ports.
         again = subprocess.run(
             [sys.executable, "-m", "homelab.stack", "--check", "--var", str(var)],
