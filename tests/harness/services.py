@@ -57,7 +57,10 @@ def free_port() -> int:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Ask the kernel to SIGKILL this child when the test process dies."""
+    """Ask the kernel to SIGKILL this child when the test process dies.
+
+    The signal follows the *thread* that forked: start services from the main thread.
+    """
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
