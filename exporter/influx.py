@@ -42,8 +42,10 @@ from exporter.spool import Batch, Spool
 
 log = logging.getLogger(__name__)
 
-GIVE_UP_ATTEMPTS = 5  # for 4xx answers that might be fixed by the operator (401, 403, 404)
+GIVE_UP_ATTEMPTS = 5  # refusals in a row (401, 403, 404, ...) before the writer stops retrying
+PAUSED_RETRY_SECONDS = 900.0  # then one attempt per quarter hour, in case the server was fixed
 MAX_RETRY_AFTER = 3600.0
+DATA_ERRORS = (400, 413, 422)  # the points themselves are refused: sending them again fails again
 
 
 # -- line protocol ------------------------------------------------------------------------
@@ -367,6 +369,7 @@ class InfluxWriter:
         self._attempts_4xx = 0
         self._max_lines = config.batch_size
         self._database_ok = config.api != "v1" or not config.create_database
+        self._may_create_database = True  # until InfluxDB says the user is no admin
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -508,22 +511,59 @@ class InfluxWriter:
                 self._max_lines,
             )
             return Outcome(retry_in=0.01)
-        if resp.status in (400, 413):
+        if resp.status in DATA_ERRORS:
             return self._reject(batch, len(lines), resp.status, message)
-        if resp.status == 404 and self.config.api == "v1" and self.config.create_database:
+        return self._refused(resp.status, message)
+
+    def _refused(self, status: int, message: str) -> Outcome:
+        """A 4xx about the configuration (credentials, rights, database): keep the points.
+
+        The same request would be refused again until someone fixes the settings or the
+        server, so after GIVE_UP_ATTEMPTS the writer stops retrying and only checks once per
+        PAUSED_RETRY_SECONDS. The points stay in the spool (bounded: past spool_max_bytes
+        the oldest are dropped and counted) and go out once InfluxDB accepts them.
+        """
+        c = self.config
+        if status == 404 and c.api == "v1" and c.create_database and self._may_create_database:
             self._database_ok = False
         self._attempts_4xx += 1
-        if self._attempts_4xx >= GIVE_UP_ATTEMPTS:
-            return self._reject(batch, len(lines), resp.status, message)
-        log.error(
-            "InfluxDB refused the write with %d: %s (attempt %d of %d; check url, "
-            "credentials, org and bucket or database in [exporter.influx])",
-            resp.status,
-            message,
-            self._attempts_4xx,
-            GIVE_UP_ATTEMPTS,
-        )
-        return Outcome(retry_in=self._next_backoff())
+        hint = self._refusal_hint(status)
+        if self._attempts_4xx < GIVE_UP_ATTEMPTS:
+            log.error(
+                "InfluxDB refused the write with %d: %s (attempt %d of %d; %s)",
+                status, message, self._attempts_4xx, GIVE_UP_ATTEMPTS, hint,
+            )  # fmt: skip
+            return Outcome(retry_in=self._next_backoff())
+        if self._attempts_4xx == GIVE_UP_ATTEMPTS:
+            log.error(
+                "InfluxDB refused the write %d times in a row (%d: %s); stopped retrying. "
+                "The %d points stay in the spool and are sent once InfluxDB accepts them "
+                "(%s; a changed setting needs a restart); checking again every %d minutes",
+                GIVE_UP_ATTEMPTS, status, message, self.spool.points(), hint,
+                PAUSED_RETRY_SECONDS // 60,
+            )  # fmt: skip
+        else:
+            log.error(
+                "InfluxDB still refuses the write (%d: %s); %d points wait in the spool; %s",
+                status, message, self.spool.points(), hint,
+            )  # fmt: skip
+        return Outcome(retry_in=PAUSED_RETRY_SECONDS)
+
+    def _refusal_hint(self, status: int) -> str:
+        c = self.config
+        if c.api == "v2":
+            return {
+                401: "check token in [exporter.influx]",
+                403: f'the token needs write permission on bucket "{c.bucket}"',
+                404: "check org and bucket in [exporter.influx]",
+            }.get(status, "check url, org, bucket and token in [exporter.influx]")
+        return {
+            401: "check username and password in [exporter.influx]",
+            403: f'user "{c.username}" needs WRITE on database "{c.database}" '
+            f'(GRANT WRITE ON "{c.database}" TO "{c.username}")',
+            404: f'database "{c.database}" does not exist: create it as an admin '
+            f'(CREATE DATABASE "{c.database}") or check database in [exporter.influx]',
+        }.get(status, "check url, database, username and password in [exporter.influx]")
 
     def _done(self, batch: Batch, count: int) -> None:
         if count >= len(batch.lines):
@@ -568,9 +608,17 @@ class InfluxWriter:
             resp = self.transport.post(url, b"", headers, c.timeout_seconds)
         except OSError:
             return  # unreachable: the write will report it
+        self._database_ok = True  # created, or not ours to create: the write says what's next
         if resp.status == 200:
-            self._database_ok = True
+            return
+        message = resp.text.strip()[:300]
+        if resp.status == 403:
+            self._may_create_database = False
+            log.warning(
+                'InfluxDB user "%s" may not create databases (403: %s); writing to "%s" '
+                "anyway, assuming it exists. Create it as an admin, or set "
+                "[exporter.influx] create_database = false to skip this step",
+                c.username, message, c.database,
+            )  # fmt: skip
         else:
-            log.warning("CREATE DATABASE %s answered %d: %s", c.database, resp.status,
-                        resp.text.strip()[:300])  # fmt: skip
-            self._database_ok = True  # no rights to create it: let the write say why
+            log.warning("CREATE DATABASE %s answered %d: %s", c.database, resp.status, message)

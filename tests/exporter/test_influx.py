@@ -20,7 +20,14 @@ from responses import matchers
 from exporter import schema
 from exporter.collection import Snapshot
 from exporter.config import InfluxConfig
-from exporter.influx import InfluxWriter, Response, line, retry_after_seconds, to_lines
+from exporter.influx import (
+    PAUSED_RETRY_SECONDS,
+    InfluxWriter,
+    Response,
+    line,
+    retry_after_seconds,
+    to_lines,
+)
 from exporter.sampling import (
     CpuTimes,
     DiskIO,
@@ -195,21 +202,46 @@ def test_v2_400_is_logged_with_the_message_and_dropped(
     assert len(responses.calls) == 1
 
 
-@pytest.mark.parametrize("status", [401, 404])
+@pytest.mark.parametrize("status", [401, 403, 404])
 @responses.activate
-def test_v2_auth_or_bucket_errors_are_retried_a_few_times_then_dropped(
+def test_v2_refusals_stop_retrying_after_five_attempts_and_keep_the_points(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, status: int
 ) -> None:
-    """401 (bad token) and 404 (no such bucket) back off, then give up after 5 attempts."""
+    """401 (token), 403 (rights), 404 (bucket): 5 attempts, then a 15-minute pause; none dropped."""
     responses.add(responses.POST, V2_URL, status=status, json={"message": f"problem {status}"})
     w = _writer(tmp_path)
     n = w.spool.points()
     with caplog.at_level(logging.ERROR):
         outcomes = [w.deliver_once() for _ in range(5)]
-    assert all(o.retry_in > 0 for o in outcomes[:4]) and outcomes[4].dropped == n
-    assert w.deliver_once().delivered == 0 and len(responses.calls) == 5
-    assert f"problem {status}" in caplog.text and "s3cret-token" not in caplog.text
-    assert w.stats()[schema.INFLUX_WRITE_ERRORS] == 5
+    assert all(0 < o.retry_in <= 60 for o in outcomes[:4])
+    assert outcomes[4].retry_in == PAUSED_RETRY_SECONDS and outcomes[4].dropped == 0
+    assert len(responses.calls) == 5 and w.spool.points() == n
+    assert f"problem {status}" in caplog.text and "stopped retrying" in caplog.text
+    assert "s3cret-token" not in caplog.text
+    stats = w.stats()
+    assert stats[schema.INFLUX_WRITE_ERRORS] == 5 and stats[schema.INFLUX_POINTS_DROPPED] == 0
+
+
+@responses.activate
+def test_v2_a_paused_writer_resumes_when_the_server_accepts(tmp_path: Path) -> None:
+    """After the pause, one attempt that succeeds sends every kept point."""
+    responses.add(responses.POST, V2_URL, status=401, json={"message": "unauthorized"})
+    w = _writer(tmp_path)
+    n = w.spool.points()
+    for _ in range(5):
+        w.deliver_once()
+    responses.replace(responses.POST, V2_URL, status=204)
+    assert w.deliver_once().delivered == n and w.spool.points() == 0
+    assert w.stats()[schema.INFLUX_POINTS_WRITTEN] == n
+
+
+@responses.activate
+def test_v2_422_is_a_data_error_and_dropped(tmp_path: Path) -> None:
+    """422 (points beyond retention, schema conflict) refuses the data itself: dropped once."""
+    responses.add(responses.POST, V2_URL, status=422, json={"message": "beyond retention"})
+    w = _writer(tmp_path)
+    n = w.spool.points()
+    assert w.deliver_once().dropped == n and len(responses.calls) == 1
 
 
 @responses.activate
@@ -270,3 +302,34 @@ def test_v1_url_carries_database_and_rp_credentials_go_in_a_header(tmp_path: Pat
     w = InfluxWriter(cfg, "nas", lambda: SNAP)
     assert w._write_url == "http://h:8086/write?db=tg&precision=ms&rp=weekly"
     assert w._headers["Authorization"] == "Basic dTpwdw=="  # u:pw
+
+
+V1_QUERY = "http://influx.test:8086/query"
+V1_WRITE = "http://influx.test:8086/write"
+
+
+@responses.activate
+def test_v1_non_admin_403_on_create_database_is_explained_and_writes_go_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user without admin rights: one clear warning, no second CREATE, the write proceeds."""
+    responses.add(
+        responses.POST, V1_QUERY, status=403,
+        json={"error": "writer not authorized to execute statement 'CREATE DATABASE telegraf', "
+                       "requires admin privilege"},
+    )  # fmt: skip
+    responses.add(responses.POST, V1_WRITE, status=204)
+    cfg = InfluxConfig(
+        enabled=True, url="http://influx.test:8086", username="writer", password="pw-of-writer",
+        spool_dir=str(tmp_path / "spool"),
+    )  # fmt: skip
+    w = InfluxWriter(cfg, "nas", lambda: SNAP, transport=RequestsTransport())
+    n = w.sample_once()
+    with caplog.at_level(logging.WARNING):
+        assert w.deliver_once().delivered == n
+        w.sample_once()
+        w.deliver_once()
+    assert [c.request.url.split("?")[0] for c in responses.calls] == [V1_QUERY, V1_WRITE, V1_WRITE]
+    assert 'user "writer" may not create databases' in caplog.text
+    assert "requires admin privilege" in caplog.text and "create_database = false" in caplog.text
+    assert "pw-of-writer" not in caplog.text
