@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,15 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import _missing
 from tests.deploy.stubs import BotStub
-from tests.harness.services import Alertmanager, NodeExporter, Prometheus
+from tests.harness.services import (
+    Alertmanager,
+    BinaryMissing,
+    NodeExporter,
+    Prometheus,
+    find_binary,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +53,21 @@ def deploy_config(sd_dir: Path, bot: str, alertmanager: str) -> dict[str, Any]:
             job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
     cfg["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [alertmanager]}]
     return cfg
+
+
+def test_promtool_accepts_the_file_as_make_run_uses_it() -> None:
+    """`promtool check config deploy/prometheus.yml` passes, finding rules/ and file_sd from
+    deploy/, as under `make run`."""
+    try:
+        promtool = find_binary("promtool")
+    except BinaryMissing as exc:
+        _missing(exc)
+    proc = subprocess.run([promtool, "check", "config", str(CONFIG)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    rule_files = sorted((ROOT / "rules").glob("*.yml"))
+    assert f"SUCCESS: {len(rule_files)} rule files found" in out
 
 
 @pytest.fixture
