@@ -93,7 +93,10 @@ async def _dispatch(args: argparse.Namespace, settings: BotSettings) -> int:
 
 
 async def _sync_commands(runtime: Any) -> int:
-    from bot.interfaces.discord.client import HomelabBot
+    """Log in, sync, print one line per guild (or global); exit 2 on a refused token, 1 else."""
+    import discord
+
+    from bot.interfaces.discord.client import HomelabBot, SyncError, explain
 
     token = runtime.settings.discord.token.get_secret_value()
     if not token:
@@ -103,9 +106,19 @@ async def _sync_commands(runtime: Any) -> int:
         )
         return 2
     bot = HomelabBot(runtime.settings, runtime.core, sync_on_start=False)
-    async with bot:
-        await bot.login(token)  # runs setup_hook: extensions load, no sync yet
-        print(await bot.sync_commands())
+    try:
+        async with bot:
+            await bot.login(token)  # runs setup_hook: extensions load, no sync yet
+            print(await bot.sync_commands())
+    except SyncError as exc:
+        for line in exc.synced:
+            print(line)
+        for line in exc.failed:
+            print(f"error: {line}", file=sys.stderr)
+        return 2 if exc.token_refused else 1
+    except (discord.LoginFailure, discord.HTTPException, OSError) as exc:
+        print(f"error: {explain(exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, discord.LoginFailure) else 1
     return 0
 
 
@@ -145,8 +158,14 @@ async def run(runtime: Any, console: Any) -> int:
         waiter = asyncio.create_task(stop.wait(), name="stop")
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for t in done:
-            if t is not waiter and not t.cancelled() and t.exception() is not None:
-                log.error("%s stopped: %s", t.get_name(), t.exception())
+            failure = None if t is waiter or t.cancelled() else t.exception()
+            if failure is not None:
+                if t.get_name() == "discord":
+                    from bot.interfaces.discord.client import explain
+
+                    log.error("the Discord face stopped: %s", explain(failure))
+                else:
+                    log.error("%s stopped: %s", t.get_name(), failure)
                 return 1
         waiter.cancel()
         return 0

@@ -24,10 +24,71 @@ from bot.settings import BotSettings
 
 log = logging.getLogger(__name__)
 
+LOGIN_HINT = (
+    "set the bot token from the Developer Portal (your application > Bot > Reset Token) "
+    "in [bot.discord] token or HOMELAB_BOT__DISCORD__TOKEN"
+)
+INVITE_HINT = (
+    "invite the bot there with the scopes bot and applications.commands (docs/bot.md, "
+    "'Invite it'), or remove the guild from [bot.discord] guild_ids"
+)
+
 EXTENSIONS = (
     "bot.interfaces.discord.cogs.status",
     "bot.interfaces.discord.cogs.admin",
 )
+
+
+class SyncError(Exception):
+    """Discord refused some or all of a command sync; the message says what was done and why."""
+
+    def __init__(
+        self, failed: list[str], synced: list[str] | None = None, *, token_refused: bool = False
+    ) -> None:
+        self.failed = failed
+        self.synced = synced or []
+        self.token_refused = token_refused
+        super().__init__("\n".join([*self.synced, *self.failed]))
+
+
+def explain(exc: BaseException) -> str:
+    """A sentence for an operator on why a request to Discord failed, and what to do."""
+    if isinstance(exc, discord.LoginFailure) or (
+        isinstance(exc, discord.HTTPException) and exc.status == 401
+    ):
+        return f"Discord refused the bot token (401 Unauthorized): {LOGIN_HINT}"
+    if isinstance(exc, app_commands.CommandSyncFailure):
+        return f"Discord rejected the command definitions (400): {exc}"
+    if isinstance(exc, discord.RateLimited):
+        return f"Discord rate-limits this bot for {exc.retry_after:.0f} s: try again later"
+    if isinstance(exc, discord.HTTPException):
+        if exc.status == 429:
+            # discord.py retries real 429s itself; one without Discord's Via header is Cloudflare.
+            return (
+                "Discord's edge (Cloudflare) is blocking this address (429 without Via), "
+                "usually after many invalid requests: wait an hour before retrying"
+            )
+        detail = exc.text or exc.response.reason
+        return f"Discord answered HTTP {exc.status} (code {exc.code}): {detail}"
+    if isinstance(exc, OSError):
+        return f"cannot reach Discord ({type(exc).__name__}: {exc}): check the network and DNS"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _leaf_names(synced: list[app_commands.AppCommand]) -> list[str]:
+    """'/status', '/audit tail', ... from what Discord answered to a sync."""
+    names: list[str] = []
+
+    def walk(prefix: str, options: list[Any]) -> None:
+        subs = [o for o in options if isinstance(o, app_commands.AppCommandGroup)]
+        if not subs:
+            names.append(prefix)
+        for sub in subs:
+            walk(f"{prefix} {sub.name}", sub.options)
+
+    for cmd in synced:
+        walk(f"/{cmd.name}", cmd.options)
+    return names
 
 
 class GuardedTree(app_commands.CommandTree["HomelabBot"]):
@@ -43,6 +104,7 @@ class GuardedTree(app_commands.CommandTree["HomelabBot"]):
         """Refusals were answered already; anything else gets a plain apology and an audit row."""
         if isinstance(error, app_commands.CheckFailure):
             return
+        original = getattr(error, "original", error)
         log.error(
             "command %s failed", getattr(interaction.command, "qualified_name", "?"), exc_info=error
         )
@@ -54,13 +116,12 @@ class GuardedTree(app_commands.CommandTree["HomelabBot"]):
                 target_of(interaction),
                 f"error: {type(error).__name__}",
             )
-        await send(
-            interaction,
-            Message(
-                text="Something went wrong on the bot's side; the error is in its log.",
-                ephemeral=True,
-            ),
+        text = (
+            str(original)
+            if isinstance(original, SyncError)
+            else "Something went wrong on the bot's side; the error is in its log."
         )
+        await send(interaction, Message(text=text, ephemeral=True))
 
 
 class HomelabBot(commands.Bot):
@@ -95,27 +156,62 @@ class HomelabBot(commands.Bot):
             await self.load_extension(name)
         self.add_dynamic_items(RoutedButton, RoutedSelect)
         if not self.owner_user_ids:
-            try:
-                info = await self.application_info()
+            # login() has just read the application; asking again would cost a request.
+            info = self.application
+            if info is None:
+                log.warning("cannot read the application's owner; set discord.owner_ids")
+            else:
                 owners = info.team.members if info.team else [info.owner]
                 self.owner_user_ids = {u.id for u in owners}
-            except discord.HTTPException as exc:
-                log.warning("cannot read the application's owner (%s); set discord.owner_ids", exc)
         if self.sync_on_start:
-            log.info("%s", await self.sync_commands())
+            try:
+                log.info("%s", await self.sync_commands())
+            except SyncError as exc:
+                # Commands synced earlier stay usable; an admin can fix the guild and /sync.
+                log.error("%s", exc)
 
     async def sync_commands(self) -> str:
-        """Sync app commands to each configured guild, or globally when none is configured."""
+        """Sync app commands to each configured guild, or globally when none is configured.
+
+        Returns one line per scope naming the commands Discord acknowledged. Raises SyncError
+        (after trying every guild, except on a refused token) naming what failed and why.
+        """
         guild_ids = self.settings.discord.guild_ids
         if not guild_ids:
-            synced = await self.tree.sync()
-            return f"synced {len(synced)} commands globally (may take up to an hour to show)"
-        counts = []
+            try:
+                synced = await self.tree.sync()
+            except discord.HTTPException as exc:
+                refused = exc.status == 401
+                raise SyncError(
+                    [f"FAILED to sync globally: {explain(exc)}"], token_refused=refused
+                ) from exc
+            names = _leaf_names(synced)
+            return (
+                f"synced {len(names)} commands globally: {', '.join(names)} "
+                "(Discord may take up to an hour to show them)"
+            )
+        synced_lines: list[str] = []
+        failed: list[str] = []
         for gid in guild_ids:
             guild = discord.Object(gid)
             self.tree.copy_global_to(guild=guild)
-            counts.append(f"{len(await self.tree.sync(guild=guild))} to guild {gid}")
-        return "synced " + ", ".join(counts)
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except discord.HTTPException as exc:
+                if exc.status == 401:  # every further try would be one more invalid request
+                    raise SyncError([explain(exc)], synced_lines, token_refused=True) from exc
+                reason = (
+                    f"Discord refused access (403 Missing Access): {INVITE_HINT}"
+                    if isinstance(exc, discord.Forbidden)
+                    else explain(exc)
+                )
+                failed.append(f"FAILED to sync to guild {gid}: {reason}")
+                continue
+            names = _leaf_names(synced)
+            synced_lines.append(f"synced {len(names)} commands to guild {gid}: {', '.join(names)}")
+        if failed:
+            raise SyncError(failed, synced_lines)
+        return "\n".join(synced_lines)
 
     async def on_app_command_completion(
         self, interaction: discord.Interaction[Any], command: app_commands.Command[Any, Any, Any]

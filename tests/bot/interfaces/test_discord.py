@@ -204,3 +204,23 @@ async def test_canary_token_never_reaches_logs_or_discord(
     assert "Status unavailable" in result.response.embeds[0].title
     assert canary not in wire
     assert canary not in caplog.text and "DEBUG" in caplog.text
+
+
+async def test_a_failed_sync_tells_the_admin_why(simcord_env: Any) -> None:
+    """/sync that Discord partly refuses shows the admin the reason, and is audited as an error."""
+    from bot.interfaces.discord.client import SyncError
+
+    _, channel, _, _, admin = _world(simcord_env)
+    reason = "FAILED to sync to guild 1: Discord refused access (403 Missing Access): invite it"
+
+    async def refused() -> str:
+        raise SyncError([reason])
+
+    simcord_env.bot.core.syncer = refused
+    result = await admin.slash(channel, "sync")
+    assert result.ephemeral and result.response.content == reason
+    entries = await simcord_env.bot.core.audit.entries()
+    assert entries[-1].record.action == "sync"
+    assert entries[-1].record.outcome == "error: CommandInvokeError"
+    errors = simcord_env.errors  # reading them acknowledges the one expected failure
+    assert [type(getattr(e, "original", e)) for e in errors] == [SyncError]
