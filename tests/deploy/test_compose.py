@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import re
 import tomllib
 from pathlib import Path, PurePosixPath
@@ -11,6 +13,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
+from homelab.settings import load_settings
+from tests.deploy.envcheck import unknown_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -198,3 +203,33 @@ def test_services_listen_on_loopback_by_default(name: str) -> None:
     svc = compose()["services"][name]
     text = yaml.safe_dump(svc)
     assert "0.0.0.0" not in text or name == "exporter"
+
+
+def _settings_env(env: dict[str, str]) -> dict[str, str]:
+    """Compose values with ${VAR:-default} replaced by the default, ${VAR:?...} by 'x'."""
+    out = {}
+    for key, value in env.items():
+        value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+        out[key] = re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "x", value)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("service", "loader"),
+    [("exporter", "exporter.settings:ExporterSettings"), ("bot", "bot.settings:BotSettings")],
+)
+def test_compose_environment_is_accepted_by_the_programs_settings(
+    service: str, loader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every HOMELAB_* variable the compose file sets is a valid setting of that program."""
+    module, cls = loader.split(":")
+    settings_cls = getattr(importlib.import_module(module), cls)
+    for key in list(os.environ):
+        if key.startswith("HOMELAB_"):
+            monkeypatch.delenv(key)
+    env = _settings_env(compose()["services"][service]["environment"])
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert unknown_settings(env) == [], f"{service} has no such setting"
+    settings = load_settings(settings_cls, None)
+    assert settings.masked()  # loaded without ConfigError

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.envcheck import unknown_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = sorted((ROOT / "deploy" / "systemd").glob("*.service"))
 VENV_BIN = "/opt/homelab/venv/bin/"
@@ -68,3 +70,22 @@ def test_systemd_analyze_verify_accepts_unit(unit: Path, tmp_path: Path) -> None
         [analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+def test_unit_environment_names_real_settings(unit: Path) -> None:
+    """Every HOMELAB_* variable a unit sets is a setting of the program it starts."""
+    lines = [v for k, v in _items(unit) if k == "Environment"]
+    keys = [line.split("=", 1)[0] for line in lines]
+    assert keys and unknown_settings(keys) == []
+    assert all(k.startswith(("HOMELAB_CONFIG", f"HOMELAB_{unit.stem.split('-')[1].upper()}__"))
+               for k in keys)
+
+
+def _items(unit: Path) -> list[tuple[str, str]]:
+    """(key, value) of every line, repeated keys kept."""
+    return [
+        tuple(line.split("=", 1))  # type: ignore[misc]
+        for line in unit.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    ]
