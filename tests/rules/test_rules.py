@@ -155,6 +155,15 @@ def test_alerting_doc_lists_every_threshold_alert_with_its_default() -> None:
         assert row, f"docs/alerting.md has no row for {name} with default {default}"
 
 
+def test_alerting_doc_lists_every_alert_with_severity_and_duration() -> None:
+    """docs/alerting.md's alert table matches each rule's severity and `for`."""
+    doc = ALERTING_DOC.read_text()
+    for name, rule in ALERTS.items():
+        severity, for_ = rule["labels"]["severity"], rule.get("for", "-")
+        row = rf"^\| `{name}` \| {severity} \|.*\| {re.escape(for_)} \|$"
+        assert re.search(row, doc, flags=re.M), f"docs/alerting.md: no row '{name} {severity}'"
+
+
 def test_recording_rules_follow_naming_convention_and_schema() -> None:
     """Names are level:metric:operations, and exporter.schema's recorded names exist."""
     for name in RECORDS:
