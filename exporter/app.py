@@ -86,7 +86,9 @@ class Agent:
         if config.influx.enabled:
             from exporter.influx import InfluxWriter  # only when enabled: keeps RSS down
 
-            self.writer = InfluxWriter(config.influx, config.hostname, self.collection.snapshot)
+            self.writer = InfluxWriter(
+                config.influx, config.hostname, self.collection.influx_snapshot
+            )
         self.exposition = Exposition(
             self.collection, self.writer.stats if self.writer is not None else None
         )

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from exporter import schema
@@ -26,13 +26,16 @@ from exporter.filesystems import BoundedStat, MountFilter
 from exporter.sampling import (
     CpuTimes,
     DiskIO,
+    DiskQueue,
     FsUsage,
     HostInfo,
     KernelStats,
+    Logins,
     MemInfo,
     NetIO,
     Pressure,
     Sampler,
+    SwapActivity,
     Temperature,
     compile_exclude,
 )
@@ -67,6 +70,10 @@ class Snapshot:
     temperatures: tuple[Temperature, ...] = ()
     host: HostInfo | None = None
     statuses: tuple[CollectorStatus, ...] = field(default=())
+    # Telegraf-only sources, filled by Collection.influx_snapshot (scrapes never read them)
+    disk_queues: tuple[DiskQueue, ...] = ()
+    swap_activity: SwapActivity | None = None
+    logins: Logins | None = None
 
 
 class _Call(Generic[T]):
@@ -246,6 +253,28 @@ class Collection:
             host=self._host.value,
             statuses=tuple(statuses),
         )
+
+    def influx_snapshot(self) -> Snapshot:
+        """A shared snapshot plus the sources only Telegraf's schema uses (disk queues, swap
+        activity, logins), read at the InfluxDB interval so that scrapes never pay for them.
+        A failing one is left out of the points and logged once, like a collector."""
+        snap = self.snapshot()
+        return replace(
+            snap,
+            disk_queues=self._extra("diskstats_queue", self.sampler.disk_queues, ()),
+            swap_activity=self._extra("vmstat", self.sampler.swap_activity, None),
+            logins=self._extra("users", self.sampler.logins, None),
+        )
+
+    def _extra(self, name: str, fn: Callable[[], T], default: T) -> T:
+        try:
+            value = fn()
+        except Exception as exc:
+            self._failed(name, exc)
+            return default
+        if self._failing:
+            self._recovered(name)
+        return value
 
     def _disks(self) -> tuple[DiskIO, ...]:
         return self.sampler.disks(self.disk_exclude)

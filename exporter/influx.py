@@ -125,6 +125,13 @@ _MEM_FIELDS = {
 }  # fmt: skip
 
 
+def format_uptime(seconds: int) -> str:
+    """Telegraf's uptime_format: "%d day(s), " when a day has passed, then "%2d:%02d"."""
+    days, rest = divmod(seconds, 86400)
+    prefix = f"{days} day{'s' if days > 1 else ''}, " if days else ""
+    return f"{prefix}{rest // 3600:2d}:{rest % 3600 // 60:02d}"
+
+
 def to_lines(snap: Snapshot, previous: Snapshot | None, host: str) -> list[str]:
     """Telegraf-shaped points of one snapshot (cpu usage needs the previous snapshot)."""
     ts = int(snap.time * 1000)
@@ -143,35 +150,34 @@ def to_lines(snap: Snapshot, previous: Snapshot | None, host: str) -> list[str]:
         total = m.get("MemTotal")
         cached = m.get("Cached") + m.get("SReclaimable")  # as gopsutil, which Telegraf uses
         used = total - m.get("MemFree") - m.get("Buffers") - cached
-        avail = m.get("MemAvailable", m.get("MemFree"))
+        # Kernels before 3.14 have no MemAvailable: gopsutil then counts cached + free.
+        avail = m.get("MemAvailable", cached + m.get("MemFree"))
         mem: dict[str, float | int | str | bool] = {
             "total": total,
             "available": avail,
             "used": used,
             "cached": cached,
         }
+        # Telegraf writes every Linux field, 0 where the kernel has no such line (HighTotal
+        # and LowTotal exist on 32-bit kernels only), so the series have the same field set.
         for field_, key in _MEM_FIELDS.items():
-            if key in m.values:
-                mem[field_] = m.values[key]
+            mem[field_] = m.values.get(key, 0)
         if total:
             mem["used_percent"] = 100.0 * used / total
             mem["available_percent"] = 100.0 * avail / total
         out.append(line(schema.INFLUX_MEM, h, mem, ts))
         swap_total, swap_free = m.get("SwapTotal"), m.get("SwapFree")
         swap_used = swap_total - swap_free
-        out.append(
-            line(
-                schema.INFLUX_SWAP,
-                h,
-                {
-                    "total": swap_total,
-                    "used": swap_used,
-                    "free": swap_free,
-                    "used_percent": 100.0 * swap_used / swap_total if swap_total else 0.0,
-                },
-                ts,
-            )
-        )
+        swap: dict[str, float | int | str | bool] = {
+            "total": swap_total,
+            "used": swap_used,
+            "free": swap_free,
+            "used_percent": 100.0 * swap_used / swap_total if swap_total else 0.0,
+        }
+        if snap.swap_activity is not None:
+            swap["in"] = snap.swap_activity.swapped_in
+            swap["out"] = snap.swap_activity.swapped_out
+        out.append(line(schema.INFLUX_SWAP, h, swap, ts))
     for fs in snap.filesystems:
         if fs.device_error:
             continue
@@ -200,25 +206,24 @@ def to_lines(snap: Snapshot, previous: Snapshot | None, host: str) -> list[str]:
                 ts,
             )
         )
+    queues = {q.device: q for q in snap.disk_queues}
     for d in snap.disks:
-        out.append(
-            line(
-                schema.INFLUX_DISKIO,
-                {**h, "name": d.device},
-                {
-                    "reads": d.reads,
-                    "writes": d.writes,
-                    "read_bytes": d.read_bytes,
-                    "write_bytes": d.write_bytes,
-                    "read_time": d.read_time_ms,
-                    "write_time": d.write_time_ms,
-                    "io_time": d.busy_time_ms,
-                    "merged_reads": d.reads_merged,
-                    "merged_writes": d.writes_merged,
-                },
-                ts,
-            )
-        )
+        diskio: dict[str, float | int | str | bool] = {
+            "reads": d.reads,
+            "writes": d.writes,
+            "read_bytes": d.read_bytes,
+            "write_bytes": d.write_bytes,
+            "read_time": d.read_time_ms,
+            "write_time": d.write_time_ms,
+            "io_time": d.busy_time_ms,
+            "merged_reads": d.reads_merged,
+            "merged_writes": d.writes_merged,
+        }
+        q = queues.get(d.device)
+        if q is not None:
+            diskio["weighted_io_time"] = q.weighted_time_ms
+            diskio["iops_in_progress"] = q.in_progress
+        out.append(line(schema.INFLUX_DISKIO, {**h, "name": d.device}, diskio, ts))
     for n in snap.network:
         if n.device == "lo":  # Telegraf leaves out loopback unless asked
             continue
@@ -244,8 +249,13 @@ def to_lines(snap: Snapshot, previous: Snapshot | None, host: str) -> list[str]:
         system.update(load1=snap.load[0], load5=snap.load[1], load15=snap.load[2])
     if snap.cpus:
         system["n_cpus"] = len(snap.cpus)
+    if snap.logins is not None:
+        system["n_users"] = snap.logins.sessions
+        system["n_unique_users"] = snap.logins.users
     if snap.kernel is not None:
-        system["uptime"] = max(0, int(snap.time - snap.kernel.boot_time))
+        uptime = max(0, int(snap.time - snap.kernel.boot_time))
+        system["uptime"] = uptime
+        system["uptime_format"] = format_uptime(uptime)
     if system:
         out.append(line(schema.INFLUX_SYSTEM, h, system, ts))
     for t in snap.temperatures:

@@ -121,6 +121,31 @@ class DiskIO:
 
 
 @dataclass(frozen=True, slots=True)
+class DiskQueue:
+    """What psutil leaves out of /proc/diskstats: requests in flight, and their weighted ms."""
+
+    device: str
+    in_progress: int
+    weighted_time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SwapActivity:
+    """Bytes swapped in and out since boot: /proc/vmstat pswpin, pswpout times the page size."""
+
+    swapped_in: int
+    swapped_out: int
+
+
+@dataclass(frozen=True, slots=True)
+class Logins:
+    """utmp login sessions (psutil.users()): how many, and how many distinct user names."""
+
+    sessions: int
+    users: int
+
+
+@dataclass(frozen=True, slots=True)
 class NetIO:
     """Counters of one network interface (psutil.net_io_counters(pernic=True)) and operstate."""
 
@@ -174,17 +199,22 @@ class Sampler:
         rootfs: Path = Path("/"),
         ps: ModuleType | Any = psutil,
         statvfs: Any = os.statvfs,
+        utmp: Path = Path("/var/run/utmp"),
     ) -> None:
         self.procfs = Path(procfs)
         self.sysfs = Path(sysfs)
         self.rootfs = Path(rootfs)
         self.ps = ps
         self.statvfs = statvfs
+        self.utmp = Path(utmp)
+        self.page_size = os.sysconf("SC_PAGE_SIZE")
         if ps is psutil:
             psutil.PROCFS_PATH = str(self.procfs)
         self._stat_path = str(self.procfs / "stat")
         self._meminfo_path = str(self.procfs / "meminfo")
         self._loadavg_path = str(self.procfs / "loadavg")
+        self._vmstat_path = str(self.procfs / "vmstat")
+        self._diskstats_path = str(self.procfs / "diskstats")
         self._net_class = str(self.sysfs / "class" / "net")
         self._operstate_paths: dict[str, str] = {}
         self._meminfo_names: dict[str, tuple[str, int]] = {}
@@ -300,6 +330,28 @@ class Sampler:
             out.append(parse_pressure(resource, text))
         return tuple(out)
 
+    # -- sources only Telegraf's schema has: read at the InfluxDB interval ----------------
+    def disk_queues(self) -> tuple[DiskQueue, ...]:
+        """In-flight requests and weighted I/O ms of every device in /proc/diskstats."""
+        with open(self._diskstats_path, "rb") as fh:
+            raw = fh.read()
+        return parse_diskstats_queues(raw.decode("ascii", "replace"))
+
+    def swap_activity(self) -> SwapActivity:
+        """Bytes swapped in and out since boot."""
+        with open(self._vmstat_path, "rb") as fh:
+            raw = fh.read()
+        return parse_vmstat_swap(raw.decode("ascii", "replace"), self.page_size)
+
+    def logins(self) -> Logins | None:
+        """utmp sessions and distinct users; None where there is no utmp (Telegraf then omits
+        n_users). psutil reads the compiled-in /var/run/utmp, so `utmp` only says whether
+        it exists."""
+        if not self.utmp.exists():
+            return None
+        users = self.ps.users()
+        return Logins(len(users), len({u.name for u in users}))
+
     # -- slow or static sources: refreshed in the background -------------------------------
     def temperatures(self) -> tuple[Temperature, ...]:
         """Every hwmon temp*_input, named as node_exporter names chips and sensors."""
@@ -385,6 +437,30 @@ def parse_stat(text: str) -> KernelStats:
         procs_running=found.get("procs_running", 0),
         procs_blocked=found.get("procs_blocked", 0),
     )
+
+
+def parse_diskstats_queues(text: str) -> tuple[DiskQueue, ...]:
+    """Fields 9 (I/Os in progress) and 11 (weighted ms doing I/O) of /proc/diskstats."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 14:
+            out.append(DiskQueue(parts[2], int(parts[11]), int(parts[13])))
+    return tuple(out)
+
+
+def parse_vmstat_swap(text: str, page_size: int) -> SwapActivity:
+    """pswpin and pswpout of /proc/vmstat (pages) in bytes.
+
+    gopsutil, which Telegraf uses, multiplies by 4 KiB whatever the page size; the real page
+    size gives the same figure on 4 KiB-page hosts and the right one on the others.
+    """
+    found = {"pswpin": 0, "pswpout": 0}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key in found:
+            found[key] = int(value)
+    return SwapActivity(found["pswpin"] * page_size, found["pswpout"] * page_size)
 
 
 def _unescape_mount(field_: str) -> str:

@@ -11,9 +11,9 @@ import psutil
 import pytest
 
 try:  # psutil >= 7.1 keeps its namedtuples here
-    from psutil._ntuples import scputimes, sdiskio, snetio
+    from psutil._ntuples import scputimes, sdiskio, snetio, suser
 except ImportError:  # pragma: no cover - older psutil
-    from psutil._common import snetio  # type: ignore[no-redef]
+    from psutil._common import snetio, suser  # type: ignore[no-redef]
     from psutil._pslinux import scputimes, sdiskio  # type: ignore[no-redef,attr-defined]
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -32,6 +32,12 @@ NICS = {
     "ifb0": snetio(0, 0, 0, 0, 0, 0, 0, 0),
 }
 
+USERS = [  # two sessions of alice, one of bob
+    suser("alice", "pts/0", "10.0.0.2", 1700000000.0, 4100),
+    suser("alice", "pts/1", "10.0.0.2", 1700000100.0, 4200),
+    suser("bob", "tty1", "", 1700000200.0, 900),
+]
+
 
 def fake_psutil(**overrides: Any) -> SimpleNamespace:
     """A psutil stand-in whose calls return the fixed real namedtuples above."""
@@ -39,6 +45,7 @@ def fake_psutil(**overrides: Any) -> SimpleNamespace:
         "cpu_times": lambda percpu=False: [CPU0, CPU1] if percpu else CPU0,
         "disk_io_counters": lambda perdisk=False, nowrap=True: dict(DISKS),
         "net_io_counters": lambda pernic=False, nowrap=True: dict(NICS),
+        "users": lambda: list(USERS),
     }
     calls.update(overrides)
     return SimpleNamespace(**calls)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from exporter.collection import Collection, SingleFlight
 from exporter.sampling import Sampler, Temperature
@@ -112,3 +115,32 @@ def test_background_refresh_runs_and_stops(procfs: Path, sysfs: Path) -> None:
     collection.stop()
     assert sampler.reads >= 2
     assert collection.snapshot().temperatures
+
+
+def test_influx_snapshot_adds_telegraf_only_sources(
+    tmp_path: Path, procfs: Path, sysfs: Path
+) -> None:
+    """Disk queues, swap activity and logins come with the InfluxDB snapshot only."""
+    utmp = tmp_path / "utmp"
+    utmp.write_bytes(b"")
+    collection = Collection(Sampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil(), utmp=utmp))
+    scrape = collection.snapshot()
+    assert scrape.disk_queues == () and scrape.swap_activity is None and scrape.logins is None
+    snap = collection.influx_snapshot()
+    assert {q.device for q in snap.disk_queues} >= {"vda"}
+    assert snap.swap_activity is not None and snap.swap_activity.swapped_in > 0
+    assert snap.logins is not None and snap.logins.sessions == 3
+    assert snap.memory is not None and len(snap.cpus) == 2
+
+
+def test_a_failing_telegraf_only_source_leaves_only_itself_out(
+    procfs: Path, sysfs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No /proc/vmstat: swap activity is absent, logged once; the rest is there."""
+    (procfs / "vmstat").unlink()
+    collection = Collection(Sampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil()))
+    with caplog.at_level(logging.WARNING):
+        first = collection.influx_snapshot()
+        collection.influx_snapshot()
+    assert first.swap_activity is None and first.disk_queues and first.memory is not None
+    assert caplog.text.count("collector vmstat failed") == 1

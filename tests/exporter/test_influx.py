@@ -8,8 +8,10 @@ a real InfluxDB 1.x in tests/integration/test_exporter_influx.py.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from exporter.influx import (
     PAUSED_RETRY_SECONDS,
     InfluxWriter,
     Response,
+    format_uptime,
     line,
     retry_after_seconds,
     to_lines,
@@ -31,13 +34,18 @@ from exporter.influx import (
 from exporter.sampling import (
     CpuTimes,
     DiskIO,
+    DiskQueue,
     FsUsage,
     KernelStats,
+    Logins,
     MemInfo,
     NetIO,
+    SwapActivity,
     Temperature,
+    parse_meminfo,
     parse_mounts,
 )
+from tests.exporter.conftest import FIXTURES
 
 V2_URL = "http://influx.test:8086/api/v2/write"
 
@@ -93,13 +101,19 @@ SNAP = Snapshot(
 PREV = Snapshot(time=1_699_999_990.5, cpus=(_cpu(100.0, 800.0), _cpu(50.0, 900.0, "1")))
 
 
+_FIELD = re.compile(r'([^,=]+)=("(?:[^"\\]|\\.)*"|[^,]+)(?:,|$)')
+
+
 def _points(lines: list[str]) -> dict[tuple[str, str], dict[str, str]]:
-    """measurement,sorted-tags -> fields, parsed loosely from line protocol."""
+    """measurement,sorted-tags -> fields (as written), parsed from line protocol."""
     out = {}
     for ln in lines:
-        key, fields, ts = ln.split(" ")
+        key, rest = ln.split(" ", 1)  # no escaped spaces in these tags
+        fields, ts = rest.rsplit(" ", 1)
         measurement, _, tags = key.partition(",")
-        out[(measurement, tags)] = dict(f.split("=") for f in fields.split(",")) | {"_ts": ts}
+        parsed = {m.group(1): m.group(2) for m in _FIELD.finditer(fields)}
+        assert ",".join(f"{k}={v}" for k, v in parsed.items()) == fields, ln
+        out[(measurement, tags)] = parsed | {"_ts": ts}
     return out
 
 
@@ -132,6 +146,80 @@ def test_telegraf_measurements_fields_and_tags() -> None:
     temp = p[("temp", "host=nas,sensor=coretemp_core0_input")]
     assert temp["temp"] == "45.0"
     assert {v["_ts"] for v in p.values()} == {"1700000000500"}
+
+
+# Telegraf's mem plugin on Linux (plugins/inputs/mem/README.md): every one, always written.
+TELEGRAF_MEM_LINUX = {
+    "active", "available", "available_percent", "buffered", "cached", "commit_limit",
+    "committed_as", "dirty", "free", "high_free", "high_total", "huge_pages_free",
+    "huge_page_size", "huge_pages_total", "inactive", "low_free", "low_total", "mapped",
+    "page_tables", "shared", "slab", "sreclaimable", "sunreclaim", "swap_cached", "swap_free",
+    "swap_total", "total", "used", "used_percent", "vmalloc_chunk", "vmalloc_total",
+    "vmalloc_used", "write_back", "write_back_tmp",
+}  # fmt: skip
+
+
+def test_mem_has_telegrafs_whole_linux_field_set() -> None:
+    """Captured meminfo: Telegraf's Linux fields exactly, from the right keys, 0 where absent."""
+    meminfo = parse_meminfo((FIXTURES / "proc" / "meminfo").read_text())
+    snap = dataclasses.replace(SNAP, memory=meminfo)
+    mem = _points(to_lines(snap, None, "nas"))[("mem", "host=nas")]
+    assert set(mem) - {"_ts"} == TELEGRAF_MEM_LINUX
+    kb = {k: v // 1024 for k, v in meminfo.values.items()}
+    assert mem["buffered"] == f"{meminfo.get('Buffers')}i"
+    assert mem["shared"] == f"{meminfo.get('Shmem')}i" and kb["Shmem"] > 0
+    assert mem["committed_as"] == f"{meminfo.get('Committed_AS')}i"
+    assert mem["write_back"] == f"{meminfo.get('Writeback')}i"
+    assert mem["huge_page_size"] == f"{meminfo.get('Hugepagesize')}i"
+    assert mem["huge_pages_total"] == f"{meminfo.get('HugePages_Total')}i"
+    assert mem["vmalloc_total"] == f"{meminfo.get('VmallocTotal')}i"
+    assert "HighTotal" not in meminfo.values and mem["high_total"] == "0i"  # 64-bit kernel
+    cached = meminfo.get("Cached") + meminfo.get("SReclaimable")
+    assert mem["cached"] == f"{cached}i"
+
+
+def test_mem_available_without_memavailable_is_cached_plus_free() -> None:
+    """Kernels before 3.14 have no MemAvailable: gopsutil's fallback, cached + free."""
+    values = {k: v for k, v in MEM.values.items() if k != "MemAvailable"}
+    snap = dataclasses.replace(SNAP, memory=MemInfo(values))
+    mem = _points(to_lines(snap, None, "nas"))[("mem", "host=nas")]
+    assert mem["available"] == f"{100 + 50 + 200}i"  # Cached + SReclaimable + MemFree
+
+
+def test_telegraf_only_fields_swap_in_out_disk_queues_and_users() -> None:
+    """swap in/out, diskio weighted_io_time/iops_in_progress, system n_users and uptime_format."""
+    snap = dataclasses.replace(
+        SNAP,
+        disk_queues=(DiskQueue("sda", 2, 345), DiskQueue("loop0", 0, 0)),
+        swap_activity=SwapActivity(4096, 8192),
+        logins=Logins(3, 2),
+    )
+    p = _points(to_lines(snap, None, "nas"))
+    swap = p[("swap", "host=nas")]
+    assert (swap["in"], swap["out"]) == ("4096i", "8192i")
+    diskio = p[("diskio", "host=nas,name=sda")]
+    assert (diskio["weighted_io_time"], diskio["iops_in_progress"]) == ("345i", "2i")
+    assert ("diskio", "host=nas,name=loop0") not in p  # excluded devices stay excluded
+    system = p[("system", "host=nas")]
+    assert (system["n_users"], system["n_unique_users"]) == ("3i", "2i")
+    assert system["uptime_format"] == '" 2:46"'  # 10000 s
+    plain = _points(to_lines(SNAP, None, "nas"))  # sources not read: fields left out
+    assert "in" not in plain[("swap", "host=nas")]
+    assert "n_users" not in plain[("system", "host=nas")]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (59, " 0:00"),
+        (3 * 3600 + 5 * 60, " 3:05"),
+        (86400, "1 day,  0:00"),
+        (14 * 86400 + 11 * 3600 + 7 * 60 + 12, "14 days, 11:07"),
+    ],
+)
+def test_uptime_format_is_telegrafs(seconds: int, text: str) -> None:
+    """Go's "%d day%s, " then "%2d:%02d", as Telegraf's system plugin formats it."""
+    assert format_uptime(seconds) == text
 
 
 def test_first_sample_has_no_cpu_usage() -> None:

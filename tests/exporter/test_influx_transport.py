@@ -85,8 +85,10 @@ def test_retry_after_header_is_read_through_http_client(
     w = _writer(server, tmp_path)
     assert w.deliver_once().retry_in == 3.0
     assert w.deliver_once().delivered == 1
-    assert FakeV2.received == ["system,host=nas load1=1.0,load5=2.0,load15=3.0,uptime=1699999999i "
-                               "1700000000000\n"]  # fmt: skip
+    assert FakeV2.received == [
+        "system,host=nas load1=1.0,load5=2.0,load15=3.0,uptime=1699999999i,"
+        'uptime_format="19675 days, 22:13" 1700000000000\n'
+    ]
 
 
 def test_a_server_closing_the_connection_is_reconnected(

@@ -12,9 +12,11 @@ import pytest
 from exporter.sampling import (
     DEFAULT_DISK_EXCLUDE,
     CpuTimes,
+    DiskQueue,
     Sampler,
     compile_exclude,
     hwmon_chip_name,
+    parse_diskstats_queues,
     parse_mounts,
     parse_os_release,
     parse_pressure,
@@ -181,3 +183,32 @@ def test_real_psutil_honours_procfs_path(procfs: Path) -> None:
     assert "eth0" in nics
     stat = (procfs / "stat").read_text().splitlines()
     assert len(sampler.cpu()) == sum(1 for ln in stat if ln[:3] == "cpu" and ln[3].isdigit())
+
+
+def test_disk_queues_come_from_proc_diskstats(procfs: Path) -> None:
+    """Fields 9 and 11 of each /proc/diskstats line: in-flight requests and weighted ms."""
+    queues = {q.device: q for q in Sampler(procfs=procfs, ps=fake_psutil()).disk_queues()}
+    assert queues["vda"] == DiskQueue("vda", 0, 27994)
+    assert queues["loop0"] == DiskQueue("loop0", 0, 0)
+    # a busy device, in the 4.18+ layout (discard and flush fields after the first 11)
+    line = "   8  0 sda 10 1 80 7 20 2 160 9 3 40 123 0 0 0 0 0 0\n   8  1 sda1 1 2\n"
+    assert parse_diskstats_queues(line) == (DiskQueue("sda", 3, 123),)
+
+
+def test_swap_activity_is_pages_from_vmstat_times_the_page_size(procfs: Path) -> None:
+    """pswpin/pswpout count pages; Telegraf's swap in/out are bytes."""
+    sampler = Sampler(procfs=procfs, ps=fake_psutil())
+    activity = sampler.swap_activity()
+    assert sampler.page_size == os.sysconf("SC_PAGE_SIZE")
+    assert (activity.swapped_in, activity.swapped_out) == (
+        1234 * sampler.page_size, 5678 * sampler.page_size,
+    )  # fmt: skip
+
+
+def test_logins_count_sessions_and_distinct_users(tmp_path: Path, procfs: Path) -> None:
+    """psutil.users() gives three sessions of two users; no utmp file means no figure at all."""
+    utmp = tmp_path / "utmp"
+    utmp.write_bytes(b"")
+    logins = Sampler(procfs=procfs, ps=fake_psutil(), utmp=utmp).logins()
+    assert logins is not None and (logins.sessions, logins.users) == (3, 2)
+    assert Sampler(procfs=procfs, ps=fake_psutil(), utmp=tmp_path / "none").logins() is None

@@ -78,6 +78,12 @@ def test_influxdb_receives_telegraf_shaped_series(
     assert {t[0] for t in influxdb.series("SHOW TAG KEYS FROM diskio", DB)[0]["values"]} == {
         "host", "name",
     }  # fmt: skip
+    diskio_fields = dict(influxdb.series("SHOW FIELD KEYS FROM diskio", DB)[0]["values"])
+    assert diskio_fields["weighted_io_time"] == diskio_fields["iops_in_progress"] == "integer"
+    swap_fields = dict(influxdb.series("SHOW FIELD KEYS FROM swap", DB)[0]["values"])
+    assert swap_fields["in"] == swap_fields["out"] == "integer"
+    system_fields = dict(influxdb.series("SHOW FIELD KEYS FROM system", DB)[0]["values"])
+    assert system_fields["uptime_format"] == "string" and system_fields["uptime"] == "integer"
     hosts = influxdb.series('SHOW TAG VALUES WITH KEY = "host"', DB)
     assert {row[1] for s in hosts for row in s["values"]} == {HOST}
     assert exp.sample_value(schema.INFLUX_POINTS_WRITTEN) > 0
