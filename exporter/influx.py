@@ -12,7 +12,7 @@ constructor argument, so tests can drive the writer through `responses`.
 
 Example::
 
-    writer = InfluxWriter(config.influx, "host1", collection.snapshot)
+    writer = InfluxWriter(config.influx, "host1", collection.influx_snapshot)
     writer.start()
     ...
     writer.stop()
@@ -43,7 +43,10 @@ from exporter.spool import Batch, Spool
 log = logging.getLogger(__name__)
 
 GIVE_UP_ATTEMPTS = 5  # refusals in a row (401, 403, 404, ...) before the writer stops retrying
-PAUSED_RETRY_SECONDS = 900.0  # then one attempt per quarter hour, in case the server was fixed
+# Then one attempt per 5 minutes, in case the server was fixed: rare enough not to hammer it,
+# and frequent enough that ExporterInfluxWritesFailing (write errors over 10 m) stays firing.
+PAUSED_RETRY_SECONDS = 300.0
+PAUSED_LOG_EVERY = 12  # while paused, repeat the error once an hour
 MAX_RETRY_AFTER = 3600.0
 DATA_ERRORS = (400, 413, 422)  # the points themselves are refused: sending them again fails again
 
@@ -553,7 +556,11 @@ class InfluxWriter:
                 PAUSED_RETRY_SECONDS // 60,
             )  # fmt: skip
         else:
-            log.error(
+            level = logging.ERROR if (
+                (self._attempts_4xx - GIVE_UP_ATTEMPTS) % PAUSED_LOG_EVERY == 0
+            ) else logging.DEBUG  # fmt: skip
+            log.log(
+                level,
                 "InfluxDB still refuses the write (%d: %s); %d points wait in the spool; %s",
                 status, message, self.spool.points(), hint,
             )  # fmt: skip

@@ -23,6 +23,7 @@ from exporter import schema
 from exporter.collection import Snapshot
 from exporter.config import InfluxConfig
 from exporter.influx import (
+    PAUSED_LOG_EVERY,
     PAUSED_RETRY_SECONDS,
     InfluxWriter,
     Response,
@@ -295,7 +296,7 @@ def test_v2_400_is_logged_with_the_message_and_dropped(
 def test_v2_refusals_stop_retrying_after_five_attempts_and_keep_the_points(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, status: int
 ) -> None:
-    """401 (token), 403 (rights), 404 (bucket): 5 attempts, then a 15-minute pause; none dropped."""
+    """401 (token), 403 (rights), 404 (bucket): 5 attempts, then a 5-minute pause; none dropped."""
     responses.add(responses.POST, V2_URL, status=status, json={"message": f"problem {status}"})
     w = _writer(tmp_path)
     n = w.spool.points()
@@ -306,8 +307,14 @@ def test_v2_refusals_stop_retrying_after_five_attempts_and_keep_the_points(
     assert len(responses.calls) == 5 and w.spool.points() == n
     assert f"problem {status}" in caplog.text and "stopped retrying" in caplog.text
     assert "s3cret-token" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        for _ in range(2 * PAUSED_LOG_EVERY):  # two hours of checks: the error twice
+            assert w.deliver_once().retry_in == PAUSED_RETRY_SECONDS
+    assert caplog.text.count("still refuses") == 2 and w.spool.points() == n
     stats = w.stats()
-    assert stats[schema.INFLUX_WRITE_ERRORS] == 5 and stats[schema.INFLUX_POINTS_DROPPED] == 0
+    assert stats[schema.INFLUX_WRITE_ERRORS] == 5 + 2 * PAUSED_LOG_EVERY
+    assert stats[schema.INFLUX_POINTS_DROPPED] == 0
 
 
 @responses.activate
