@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     do.add_argument("words", nargs=argparse.REMAINDER, help="the command and its arguments")
     audit = sub.add_parser("audit", help="the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="check the hash chain; exit 1 and name each broken row")
+    audit_sub.add_parser(
+        "verify",
+        help="check the hash chain: exit 0 intact, 1 tampered (each broken row named), "
+        "2 not checked (refused, database unreadable)",
+    )
     tail = audit_sub.add_parser("tail", help="the latest entries")
     tail.add_argument("-n", type=int, default=20, help="how many (default 20)")
     sub.add_parser("sync-commands", help="sync slash commands to the configured guilds and exit")
@@ -83,12 +87,33 @@ async def _dispatch(args: argparse.Namespace, settings: BotSettings) -> int:
             if args.audit_command == "tail":
                 await console.run("audit tail", {"n": args.n})
                 return 0
-            msg = await console.run("audit verify", {})
-            return 0 if msg.embeds and "intact" in msg.embeds[0].title else 1
+            return await _audit_verify(console)
         if args.command == "sync-commands":
             return await _sync_commands(runtime)
         if args.command == "run":
             return await run(runtime, console)
+    return 2
+
+
+async def _audit_verify(console: Any) -> int:
+    """Exit 0 when the chain is intact, 1 when it was tampered with, 2 when it was not checked.
+
+    Not checked: refused (rate limit, or the audit log cannot be written to record the check)
+    or the database could not be read.
+    """
+    from bot.services.core import AUDIT_INTACT, AUDIT_TAMPERED
+
+    try:
+        msg = await console.run("audit verify", {})
+    except Exception as exc:  # any failure means "not checked": exit 2
+        print(f"error: cannot check the audit log: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    title = msg.embeds[0].title if msg.embeds else ""
+    if title == AUDIT_INTACT:
+        return 0
+    if title == AUDIT_TAMPERED:
+        return 1
+    print("error: the audit log was not checked (see the message above)", file=sys.stderr)
     return 2
 
 

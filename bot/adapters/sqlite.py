@@ -45,6 +45,33 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+# How long a statement waits for another connection's write lock (another bot process, or
+# `homelab-bot audit ...` beside a running bot) before failing. Audit writes sit on the path of
+# Discord interactions, so the wait must stay well inside Discord's 3 s; the bot's own writes
+# take milliseconds, so a second is ample.
+BUSY_TIMEOUT_SECONDS = 1.0
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a SQL script into complete statements.
+
+    Semicolons inside string literals, comments and trigger bodies (`BEGIN ...; END`) do not
+    end a statement: SQLite's own `complete_statement` decides where one ends.
+    """
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \t\r\n;"):
+        rest = pending[:-1].strip()
+        raise ValueError(f"incomplete SQL statement at the end of the script: {rest!r}")
+    return statements
+
+
 class StorageError(Exception):
     """The database cannot be opened or migrated; the message names the file."""
 
@@ -52,29 +79,43 @@ class StorageError(Exception):
 class Database:
     """One SQLite connection used from worker threads, one statement batch at a time."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS
+    ) -> None:
         self.path = path
         self._conn = conn
         self._lock = threading.Lock()
+        self._migrations = tuple(migrations)
 
     @classmethod
-    async def open(cls, path: Path) -> Database:
-        """Open (creating folders), switch to WAL, apply pending migrations."""
-        return await asyncio.to_thread(cls._open_sync, path)
+    async def open(
+        cls,
+        path: Path,
+        *,
+        busy_timeout: float = BUSY_TIMEOUT_SECONDS,
+        migrations: Sequence[str] = MIGRATIONS,
+    ) -> Database:
+        """Open (creating folders), switch to WAL, apply pending migrations.
+
+        `busy_timeout` bounds how long a statement waits on another connection's lock.
+        """
+        return await asyncio.to_thread(cls._open_sync, path, busy_timeout, migrations)
 
     @classmethod
-    def _open_sync(cls, path: Path) -> Database:
+    def _open_sync(cls, path: Path, busy_timeout: float, migrations: Sequence[str]) -> Database:
         try:
             if str(path) != ":memory:":
                 path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(
+                str(path), check_same_thread=False, isolation_level=None, timeout=busy_timeout
+            )
+            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=5000")
-            db = cls(path, conn)
+            db = cls(path, conn, migrations)
             db._migrate()
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, ValueError) as exc:
             raise StorageError(
                 f"cannot open the bot database {path}: {exc} "
                 "(check [bot] database_path and the folder's permissions)"
@@ -86,23 +127,29 @@ class Database:
         c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = c.execute("SELECT MAX(version) FROM schema_version").fetchone()
         current = row[0] or 0
-        if current > len(MIGRATIONS):
+        migrations = self._migrations
+        if current > len(migrations):
             raise StorageError(
                 f"{self.path} has schema version {current}, newer than this bot "
-                f"({len(MIGRATIONS)}); upgrade the bot or restore an older database"
+                f"({len(migrations)}); upgrade the bot or restore an older database"
             )
-        for version in range(current + 1, len(MIGRATIONS) + 1):
+        for version in range(current + 1, len(migrations) + 1):
+            # Not executescript: it commits first, so a failing migration would be half applied.
+            statements = split_statements(migrations[version - 1])
             c.execute("BEGIN IMMEDIATE")
             try:
-                for stmt in MIGRATIONS[version - 1].split(";"):
-                    if stmt.strip():
-                        c.execute(stmt)
+                for stmt in statements:
+                    c.execute(stmt)
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
             log.info("database %s migrated to version %d", self.path, version)
+
+    def busy_timeout(self) -> float:
+        """Seconds a statement waits on another connection's lock (blocking: call through `run`)."""
+        return int(self._conn.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
 
     def schema_version(self) -> int:
         """The applied schema version (blocking: call through `run`)."""

@@ -31,6 +31,10 @@ CONSOLE_ACTOR = Actor(user_id=0, name="console", is_owner=True)
 
 Syncer = Callable[[], Awaitable[str]]
 
+# Titles of the two answers of `audit verify` (the CLI's exit code depends on which it got).
+AUDIT_INTACT = "Audit log intact"
+AUDIT_TAMPERED = "Audit log TAMPERED"
+
 
 class Core:
     """Handlers of every command; faces call them after the gate admitted the actor."""
@@ -98,7 +102,7 @@ class Core:
             return Message(
                 embeds=(
                     Embed(
-                        title="Audit log intact",
+                        title=AUDIT_INTACT,
                         description=f"{len(entries)} entries, hash chain verified.",
                         colour=GREEN,
                     ),
@@ -108,7 +112,7 @@ class Core:
         return Message(
             embeds=(
                 Embed(
-                    title="Audit log TAMPERED",
+                    title=AUDIT_TAMPERED,
                     description="\n".join(problems[:40]),
                     colour=RED,
                 ),

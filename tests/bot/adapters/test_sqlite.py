@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.sqlite import MIGRATIONS, Database, SqliteAuditRepository, StorageError
+from bot.adapters.sqlite import (
+    MIGRATIONS,
+    Database,
+    SqliteAuditRepository,
+    StorageError,
+    split_statements,
+)
 from bot.cli import main
 from bot.domain.audit import AuditRecord, verify
 
@@ -123,3 +129,75 @@ async def test_audit_tail_cli_shows_latest_entries(
     assert await asyncio.to_thread(main, ["audit", "tail", "-n", "3"]) == 0
     out = capsys.readouterr().out
     assert "user3" in out and "user4" in out and "user2" not in out
+
+
+# A later migration of the kind that broke a naive split on ';': a trigger, a comment and a
+# string literal holding semicolons.
+TRIGGER_MIGRATION = """
+CREATE TABLE notes (
+    id    INTEGER PRIMARY KEY,
+    body  TEXT    NOT NULL,
+    edits INTEGER NOT NULL DEFAULT 0
+);
+-- count edits; a trigger body holds statements of its own
+CREATE TRIGGER notes_count_edits AFTER UPDATE OF body ON notes
+BEGIN
+    UPDATE notes SET edits = edits + 1 WHERE id = NEW.id;
+END;
+INSERT INTO notes (body) VALUES ('first; note');
+"""
+
+
+async def test_migration_with_a_trigger_is_applied_whole(tmp_path: Path) -> None:
+    """A migration creating a trigger (semicolons in its body and in a string) applies intact."""
+    db = await Database.open(tmp_path / "bot.sqlite3", migrations=(*MIGRATIONS, TRIGGER_MIGRATION))
+    assert await db.run(lambda c: db.schema_version()) == len(MIGRATIONS) + 1
+
+    def edit(c: sqlite3.Connection) -> tuple[str, int]:
+        c.execute("UPDATE notes SET body = 'second; note' WHERE id = 1")
+        return c.execute("SELECT body, edits FROM notes WHERE id = 1").fetchone()
+
+    assert await db.run(edit) == ("second; note", 1)  # the trigger fired
+    await db.close()
+
+
+async def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A migration failing half-way is rolled back whole: no table, no trigger, no version."""
+    path = tmp_path / "bot.sqlite3"
+    broken = f"{TRIGGER_MIGRATION}\nINSERT INTO no_such_table VALUES (1);"
+    with pytest.raises(StorageError, match="no_such_table"):
+        await Database.open(path, migrations=(*MIGRATIONS, broken))
+    db = await Database.open(path)
+    names = await db.run(
+        lambda c: [r[0] for r in c.execute("SELECT name FROM sqlite_master").fetchall()]
+    )
+    assert "notes" not in names and "notes_count_edits" not in names
+    assert await db.run(lambda c: db.schema_version()) == len(MIGRATIONS)
+    await db.close()
+
+
+def test_split_statements_refuses_an_unfinished_trigger() -> None:
+    """A script ending inside a trigger body is refused, naming the unfinished statement."""
+    with pytest.raises(ValueError, match=r"incomplete SQL statement.*CREATE TRIGGER t"):
+        split_statements("CREATE TABLE a (x); CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1;")
+
+
+async def test_audit_verify_cli_exits_2_when_not_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`audit verify` refused (its own audit row cannot be written) exits 2, not 1 (tampered)."""
+    path = tmp_path / "bot.sqlite3"
+    db, _ = await _filled(path)
+    await db.close()
+    _config(tmp_path, path, monkeypatch)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # e.g. a running bot's write, held too long
+    try:
+        assert await asyncio.to_thread(main, ["audit", "verify"]) == 2
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    captured = capsys.readouterr()
+    assert "audit log cannot be written" in captured.out and "TAMPERED" not in captured.out
+    assert "was not checked" in captured.err
+    assert await asyncio.to_thread(main, ["audit", "verify"]) == 0  # lock gone: intact again
