@@ -16,7 +16,14 @@ import discord
 from bot.domain import commands as catalog
 from bot.domain.commands import ComponentSpec
 from bot.domain.messages import Message
-from bot.interfaces.discord.guard import actor_of, enforce, send, target_of
+from bot.interfaces.discord.guard import (
+    actor_of,
+    defer_private,
+    defer_update,
+    enforce,
+    send,
+    target_of,
+)
 
 if TYPE_CHECKING:
     from bot.interfaces.discord.client import HomelabBot
@@ -55,9 +62,19 @@ class _Routed:
     def spec(self) -> ComponentSpec | None:
         return catalog.component(self.route)
 
+    @property
+    def edits(self) -> bool:
+        """Whether a click answers by replacing the clicked message (Refresh) or privately."""
+        entry = HANDLERS.get(self.route)
+        return entry is not None and entry[1]
+
+    async def acknowledge(self, interaction: discord.Interaction[Any]) -> None:
+        """Acknowledge the click the way it will be answered."""
+        await (defer_update if self.edits else defer_private)(interaction)
+
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """The one check, with the permission the catalogue gives this route."""
-        return await enforce(interaction, self.spec)
+        return await enforce(interaction, self.spec, self.acknowledge)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Run the route's handler and answer (editing the message where that fits)."""
@@ -68,8 +85,9 @@ class _Routed:
             return
         handler, edit = entry
         values = [str(v) for v in getattr(getattr(self, "item", None), "values", [])]
-        if not edit:
-            await interaction.response.defer(ephemeral=True, thinking=True)
+        # Acknowledge before the handler runs: Discord allows 3 s for the first answer, and a
+        # Refresh may wait up to [bot.prometheus] timeout_seconds on Prometheus.
+        await self.acknowledge(interaction)
         msg = await bot.core.run_admitted(
             actor_of(interaction),
             spec,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
@@ -68,29 +68,75 @@ def target_of(interaction: discord.Interaction[Any]) -> str:
     return " ".join(parts)
 
 
+Acknowledge = Callable[[discord.Interaction[Any]], Awaitable[None]]
+
+
+async def defer_private(interaction: discord.Interaction[Any]) -> None:
+    """Acknowledge with a private "thinking..." state, unless already acknowledged."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+
+async def defer_public(interaction: discord.Interaction[Any]) -> None:
+    """Acknowledge with a public "thinking..." state, unless already acknowledged."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(thinking=True)
+
+
+async def defer_update(interaction: discord.Interaction[Any]) -> None:
+    """Acknowledge a click that will edit its own message, unless already acknowledged."""
+    if not interaction.response.is_done():
+        await interaction.response.defer()
+
+
 async def enforce(
-    interaction: discord.Interaction[Any], spec: CommandSpec | ComponentSpec | None
+    interaction: discord.Interaction[Any],
+    spec: CommandSpec | ComponentSpec | None,
+    acknowledge: Acknowledge = defer_private,
 ) -> bool:
-    """The one check on Discord: admit, or answer with an ephemeral refusal and return False."""
+    """The one check on Discord: admit, or answer with an ephemeral refusal and return False.
+
+    Discord allows 3 s for the first answer and the audit write may wait on a busy database,
+    so nothing is written before the interaction is answered: a refusal is sent first and
+    audited after; an admitted privileged action is acknowledged with `acknowledge` before
+    its "started" row is written (privileged actions answer privately, so the default
+    private deferral keeps a refusal for an unwritable audit log private too).
+    """
     bot: HomelabBot = interaction.client
-    decision = await bot.core.admit(actor_of(interaction), spec, target_of(interaction))
-    if decision.allowed:
-        return True
-    assert decision.refusal is not None
-    await send(interaction, decision.refusal)
-    return False
+    gate = bot.core.gate
+    decision = gate.decide(actor_of(interaction), spec, target_of(interaction))
+    if not decision.allowed:
+        assert decision.refusal is not None
+        await send(interaction, decision.refusal)
+        await gate.record(decision)
+        return False
+    if decision.record is not None:
+        await acknowledge(interaction)
+        decision = await gate.record(decision)
+        if not decision.allowed:
+            assert decision.refusal is not None
+            await send(interaction, decision.refusal)
+            return False
+    return True
 
 
 async def send(interaction: discord.Interaction[Any], msg: Message, *, edit: bool = False) -> None:
-    """Answer an interaction with `msg` (split if needed): respond, or follow up once deferred."""
+    """Answer an interaction with `msg` (split if needed): respond, or follow up once deferred.
+
+    With `edit`, the first part replaces the clicked message: through the response when the
+    click is not acknowledged yet, else by editing the original response of a deferred update.
+    """
     bot: HomelabBot = interaction.client
     parts = render(msg, bot.settings.discord.allowed_ping_role_ids)
     for i, part in enumerate(parts):
-        if i == 0 and edit and not interaction.response.is_done():
+        if i == 0 and edit:
             kw = part.kwargs(interaction=False)
             kw["attachments"] = kw.pop("files")
             kw.setdefault("view", None)
-            await interaction.response.edit_message(**kw)
+            if interaction.response.is_done():
+                await interaction.edit_original_response(**kw)
+            else:
+                await interaction.response.edit_message(**kw)
         elif i == 0 and not interaction.response.is_done():
             await interaction.response.send_message(**part.kwargs())
         else:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import discord
 import pytest
+from aiohttp import web
 from discord import app_commands
 
+from bot.adapters.sqlite import BUSY_TIMEOUT_SECONDS
 from bot.domain import commands as catalog
 from bot.domain.messages import Button, Message
 from bot.domain.permissions import Role
@@ -16,6 +22,7 @@ from bot.interfaces.discord.client import HomelabBot
 from bot.interfaces.discord.guard import spec_of
 from bot.interfaces.discord.render import render
 from bot.interfaces.runtime import Runtime, role_map
+from bot.services.gate import AUDIT_UNAVAILABLE
 from tests.bot.conftest import ADMIN_ID, make_settings
 
 # Values for each option type, to invoke any command generically.
@@ -224,3 +231,136 @@ async def test_a_failed_sync_tells_the_admin_why(simcord_env: Any) -> None:
     assert entries[-1].record.outcome == "error: CommandInvokeError"
     errors = simcord_env.errors  # reading them acknowledges the one expected failure
     assert [type(getattr(e, "original", e)) for e in errors] == [SyncError]
+
+
+class RecordingPrometheus:
+    """A Prometheus-compatible API on loopback that calls `hook` on each query, then answers
+    after 0.2 s: an error (503) while `down`, else an empty vector."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.down = True
+        self.hook: Callable[[], None] = lambda: None
+
+    async def query(self, request: web.Request) -> web.Response:
+        """The /api/v1/query handler."""
+        self.hook()
+        await asyncio.sleep(0.2)
+        if self.down:
+            return web.json_response({"status": "error", "error": "starting"}, status=503)
+        return web.json_response(
+            {"status": "success", "data": {"resultType": "vector", "result": []}}
+        )
+
+
+@pytest.fixture
+async def recording_prometheus() -> AsyncIterator[RecordingPrometheus]:
+    """A RecordingPrometheus serving on a free loopback port."""
+    prom = RecordingPrometheus()
+    app = web.Application()
+    app.router.add_route("*", "/api/v1/query", prom.query)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    prom.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    yield prom
+    await runner.cleanup()
+
+
+async def test_refresh_is_acknowledged_before_prometheus_is_asked(
+    recording_prometheus: RecordingPrometheus, settings_factory: Any
+) -> None:
+    """A Refresh click is acknowledged (deferred update) before any query reaches Prometheus.
+
+    simcord's clock stands still while the bot waits on a real socket, so the order of the
+    interaction callback and the queries is what proves the 3 s window is kept.
+    """
+    import simcord
+
+    prom = recording_prometheus
+    settings = settings_factory(prometheus={"url": prom.url, "timeout_seconds": 2.9})
+    rt = await Runtime.build(settings)
+    try:
+        async with simcord.run(HomelabBot(settings, rt.core)) as env:
+            guild = env.create_guild()
+            channel = guild.create_text_channel("ops")
+            user = guild.add_member(env.create_user("vic"))
+            first = await user.slash(channel, "status")
+            assert first.response.embeds[0].title == "Status unavailable"
+            before = len(_callbacks(env))
+            seen: list[list[int]] = []
+            prom.hook = lambda: seen.append(_callbacks(env)[before:])
+            prom.down = False
+            clicked = await user.click(first.response.message, label="Refresh")
+            edited = channel.last_message
+    finally:
+        await rt.close()
+    assert seen, "the Refresh click never queried Prometheus"
+    assert all(s == [6] for s in seen), seen  # a deferred update, before every query
+    assert clicked.response.embeds[0].title == "Fleet: no hosts"
+    assert edited.id == first.response.message.id  # the clicked message, edited in place
+    assert edited.embeds[0].title == "Fleet: no hosts"
+
+
+def _callbacks(env: Any) -> list[int]:
+    """The types of the interaction responses the bot has sent so far."""
+    return [r.json["type"] for r in env.http_requests if r.path.endswith("/callback")]
+
+
+@pytest.fixture
+def locked_database(simcord_env: Any) -> Iterator[sqlite3.Connection]:
+    """Another connection holding the bot database's write lock (as a running CLI write would)."""
+    conn = sqlite3.connect(simcord_env.bot.settings.database_path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+async def _trace_writes(env: Any) -> list[list[int]]:
+    """For each audit write the bot starts, the interaction responses sent before it."""
+    seen: list[list[int]] = []
+
+    def trace(statement: str) -> None:
+        if statement.startswith("BEGIN IMMEDIATE"):
+            seen.append(_callbacks(env))
+
+    await env.bot.core.audit.db.run(lambda c: c.set_trace_callback(trace))
+    return seen
+
+
+async def test_refusal_is_answered_before_a_busy_audit_log_is_written(
+    simcord_env: Any, locked_database: sqlite3.Connection
+) -> None:
+    """With the database write-locked elsewhere, a refusal still goes out before the audit write.
+
+    The write then waits at most the bot's busy timeout (1 s) and fails; the refusal stands.
+    """
+    _, channel, viewer, _, _ = _world(simcord_env)
+    db = simcord_env.bot.core.audit.db
+    assert await db.run(lambda c: db.busy_timeout()) == BUSY_TIMEOUT_SECONDS <= 1.0
+    writes = await _trace_writes(simcord_env)
+    started = time.monotonic()
+    result = await viewer.slash(channel, "sync")
+    took = time.monotonic() - started
+    assert result.ephemeral and "**admin**" in result.response.content
+    assert writes == [[4]]  # the refusal (type 4, ephemeral) was sent before the write began
+    assert took < BUSY_TIMEOUT_SECONDS + 1.5  # bounded by the busy timeout, not SQLite's 5 s
+    assert await simcord_env.bot.core.audit.entries() == []  # the refusal row could not be written
+
+
+async def test_privileged_action_is_acknowledged_then_refused_when_audit_is_locked(
+    simcord_env: Any, locked_database: sqlite3.Connection
+) -> None:
+    """An admin's /audit verify is deferred privately before the audit write, then refused."""
+    _, channel, _, _, admin = _world(simcord_env)
+    writes = await _trace_writes(simcord_env)
+    result = await admin.slash(channel, "audit verify")
+    assert writes == [[5]]  # deferred before the "started" row was attempted
+    first = next(r for r in simcord_env.http_requests if r.path.endswith("/callback"))
+    assert first.json["data"]["flags"] & 64  # ephemeral, so the refusal stays private
+    assert result.ephemeral and result.response.content == AUDIT_UNAVAILABLE
+    assert not result.response.embeds  # the verification itself never ran

@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain import commands as catalog
-from bot.interfaces.discord.guard import send, spec_command
+from bot.interfaces.discord.guard import defer_private, send, spec_command
 
 if TYPE_CHECKING:
     from bot.interfaces.discord.client import HomelabBot
@@ -29,13 +29,13 @@ class AuditCog(commands.GroupCog, group_name="audit", group_description="The aud
     @app_commands.describe(count="how many entries (1-50)")
     async def tail(self, interaction: discord.Interaction[Any], count: int = 10) -> None:
         """The latest audit entries."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_private(interaction)  # the gate may have acknowledged already
         await send(interaction, await self.bot.core.audit_tail(count))
 
     @spec_command(catalog.AUDIT_VERIFY)
     async def verify(self, interaction: discord.Interaction[Any]) -> None:
         """Check the hash chain."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_private(interaction)  # the gate may have acknowledged already
         await send(interaction, await self.bot.core.audit_verify())
 
 
@@ -62,7 +62,7 @@ class SyncCog(commands.Cog):
     @spec_command(catalog.SYNC)
     async def sync(self, interaction: discord.Interaction[Any]) -> None:
         """Sync app commands to the configured guilds."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_private(interaction)  # the gate may have acknowledged already
         await send(interaction, await self.bot.core.sync())
 
 

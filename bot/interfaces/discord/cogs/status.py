@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain import commands as catalog
-from bot.interfaces.discord.guard import actor_of, send, spec_command
+from bot.interfaces.discord.guard import actor_of, defer_public, send, spec_command
 
 if TYPE_CHECKING:
     from bot.interfaces.discord.client import HomelabBot
@@ -29,7 +29,7 @@ class StatusCog(commands.Cog):
     async def status(self, interaction: discord.Interaction[Any], host: str | None = None) -> None:
         """Fleet summary, or one host."""
         # Acknowledge first: Prometheus may be slow, and Discord allows 3 s for the first answer.
-        await interaction.response.defer(thinking=True)
+        await defer_public(interaction)
         await send(interaction, await self.bot.core.status(host))
 
     @spec_command(catalog.WHOAMI)
