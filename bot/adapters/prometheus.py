@@ -17,12 +17,12 @@ import logging
 import math
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 import aiohttp
 
 from bot.services.ports import MetricsUnavailable, Sample
-from homelab.logs import redact
+from homelab.logs import redact, redaction_filter
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,19 @@ class PrometheusClient:
             # user:password@ in the URL is basic auth; it goes in a header, never in messages.
             username, password = unquote(parts.username), unquote(parts.password or "")
         self.url = self._without_userinfo(url).rstrip("/")
-        # Servers may echo credentials in error bodies; those reach users, so scrub them.
-        self._secrets = [s for s in (bearer_token, password) if s]
         self.timeout = timeout
         self._headers = dict(headers or {})
+        # Servers may echo credentials in error bodies, raw or encoded; those reach users.
+        self._secrets = [s for s in (bearer_token, password) if s]
         if bearer_token:
             self._headers["Authorization"] = f"Bearer {bearer_token}"
         if username:
             pair = base64.b64encode(f"{username}:{password}".encode()).decode()
             self._headers["Authorization"] = f"Basic {pair}"
+            if password:
+                self._secrets += credential_forms(username, password)
+        for secret in self._secrets:
+            redaction_filter().add_secret(secret)  # and the logs hide every form too
         self._session: aiohttp.ClientSession | None = None
 
     @staticmethod
@@ -117,6 +121,15 @@ class PrometheusClient:
                 self.source, f"request failed ({type(exc).__name__})"
             ) from None
         return _parse(self.source, status, redact(text, self._secrets))
+
+
+def credential_forms(username: str, password: str) -> list[str]:
+    """The forms a basic-auth password travels in: base64 of `user:password`, URL-encoded."""
+    pair = f"{username}:{password}"
+    forms = [base64.b64encode(pair.encode()).decode()]
+    for text in (pair, password):
+        forms += [quote(text, safe=""), quote(text), quote_plus(text)]
+    return sorted({f for f in forms if f != password}, key=len, reverse=True)
 
 
 def _parse(source: str, status: int, text: str) -> list[Sample]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote, quote_plus, unquote
 
 import pytest
 from aiohttp import web
@@ -17,6 +19,21 @@ from aiohttp import web
 from tests.harness.services import free_port, http
 
 CANARY = "canary-Zq8rT3xW9vKp2LmN5bHj"
+# A password whose URL-encoded form differs from the raw one.
+PASSWORD_CANARY = CANARY + "/+ &=@:"
+
+
+def _credential_forms(user: str, password: str) -> list[str]:
+    """Every form a basic-auth password may leak in: raw, base64 header, URL-encoded."""
+    pair = f"{user}:{password}"
+    return [
+        password,
+        base64.b64encode(pair.encode()).decode(),
+        quote(pair, safe=""),
+        quote(password, safe=""),
+        quote_plus(pair),
+        quote_plus(password),
+    ]
 BOT = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
 
 
@@ -74,11 +91,17 @@ def test_run_serves_web_without_a_tty_and_stops_on_sigterm(tmp_path: Path) -> No
 
 @pytest.fixture
 async def echoing_prometheus() -> AsyncIterator[str]:
-    """A hostile Prometheus that echoes the credentials it receives in its error body."""
+    """A hostile Prometheus that echoes the credentials it receives, in every encoding."""
 
     async def handler(request: web.Request) -> web.Response:
         echoed = request.headers.get("Authorization", "")
-        return web.json_response({"status": "error", "error": f"rejected {echoed}"}, status=403)
+        scheme, _, token = echoed.partition(" ")
+        forms = [echoed, token]
+        if scheme == "Basic":
+            decoded = base64.b64decode(token).decode()
+            forms += [decoded, quote(decoded, safe=""), quote_plus(decoded)]
+            forms += [quote(decoded.partition(":")[2], safe="")]
+        return web.json_response({"status": "error", "error": f"rejected {forms}"}, status=403)
 
     app = web.Application()
     app.router.add_route("*", "/api/v1/query", handler)
@@ -94,24 +117,38 @@ async def echoing_prometheus() -> AsyncIterator[str]:
     "auth",
     [
         {"HOMELAB_BOT__PROMETHEUS__BEARER_TOKEN": CANARY},
-        {"HOMELAB_BOT__PROMETHEUS__USERNAME": "ops", "HOMELAB_BOT__PROMETHEUS__PASSWORD": CANARY},
+        {
+            "HOMELAB_BOT__PROMETHEUS__USERNAME": "ops",
+            "HOMELAB_BOT__PROMETHEUS__PASSWORD": PASSWORD_CANARY,
+        },
+        {"URL_USERINFO": f"ops:{quote(PASSWORD_CANARY, safe='')}"},
     ],
-    ids=["bearer", "basic"],
+    ids=["bearer", "basic", "basic-in-url"],
 )
 async def test_canary_secrets_never_reach_any_output(
     tmp_path: Path, echoing_prometheus: str, auth: dict[str, str]
 ) -> None:
-    """At DEBUG, with a canary token and credentials, no output of `do status` contains them."""
+    """At DEBUG, with canary credentials, no output of `do status` holds them in any encoding.
+
+    The basic-auth password is also looked for as base64 of `user:password` (its header) and
+    URL-encoded (its form in a URL), which a server may echo and logs may show.
+    """
     import asyncio
 
     cfg = _config(tmp_path, log_level='"DEBUG"')
+    auth = dict(auth)
+    url = echoing_prometheus
+    if "URL_USERINFO" in auth:
+        url = url.replace("://", "://" + auth.pop("URL_USERINFO") + "@")
     env = _env(
         cfg,
         HOMELAB_BOT__DISCORD__TOKEN=CANARY + "-discord",
-        HOMELAB_BOT__PROMETHEUS__URL=echoing_prometheus,
+        HOMELAB_BOT__PROMETHEUS__URL=url,
         PYTHONASYNCIODEBUG="1",
         **auth,
     )
+    leaks = [CANARY, *_credential_forms("ops", PASSWORD_CANARY)]
+    assert unquote(quote(PASSWORD_CANARY, safe="")) == PASSWORD_CANARY
     proc = await asyncio.create_subprocess_exec(
         *BOT,
         "do",
@@ -125,7 +162,7 @@ async def test_canary_secrets_never_reach_any_output(
     assert proc.returncode == 0, text
     assert "Status unavailable" in text and "HTTP 403 rejected" in text
     assert "DEBUG" in text  # the run really logged at DEBUG
-    assert CANARY not in text
+    assert [form for form in leaks if form in text] == []
     tail = await asyncio.create_subprocess_exec(
         *BOT,
         "audit",
@@ -136,7 +173,7 @@ async def test_canary_secrets_never_reach_any_output(
     )
     audit_out, _ = await asyncio.wait_for(tail.communicate(), 30)
     assert tail.returncode == 0 and b"status" not in audit_out  # unprivileged: not audited
-    assert CANARY.encode() not in audit_out
+    assert [form for form in leaks if form.encode() in audit_out] == []
 
 
 def test_run_with_a_terminal_opens_the_shell(tmp_path: Path) -> None:
