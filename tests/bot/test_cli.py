@@ -34,6 +34,8 @@ def _credential_forms(user: str, password: str) -> list[str]:
         quote_plus(pair),
         quote_plus(password),
     ]
+
+
 BOT = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
 
 
