@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import _missing
+from tests.deploy.stack import deploy_config
 from tests.deploy.stubs import BotStub
 from tests.harness.services import (
     Alertmanager,
@@ -35,24 +36,6 @@ def rules_by_name() -> dict[str, dict[str, Any]]:
             for rule in group["rules"]:
                 found[rule.get("alert") or rule["record"]] = rule
     return found
-
-
-def deploy_config(sd_dir: Path, bot: str, alertmanager: str) -> dict[str, Any]:
-    """deploy/prometheus.yml with this test's addresses, absolute paths and 1 s intervals.
-
-    Jobs, relabelling, rule files and file_sd globs are kept as they are in the file.
-    """
-    cfg: dict[str, Any] = yaml.safe_load(CONFIG.read_text())
-    cfg["global"].update(scrape_interval="1s", evaluation_interval="1s", scrape_timeout="1s")
-    cfg["rule_files"] = [str((CONFIG.parent / p).resolve()) for p in cfg["rule_files"]]
-    targets = {"homelab-bot": bot, "alertmanager": alertmanager}
-    for job in cfg["scrape_configs"]:
-        for sd in job.get("file_sd_configs", []):
-            sd["files"] = [str(sd_dir / Path(f).name) for f in sd["files"]]
-        if job["job_name"] in targets:
-            job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
-    cfg["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [alertmanager]}]
-    return cfg
 
 
 def test_promtool_accepts_the_file_as_make_run_uses_it() -> None:
