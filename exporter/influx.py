@@ -489,6 +489,12 @@ class InfluxWriter:
         batch = self.spool.oldest()
         if batch is None:
             return Outcome()
+        try:
+            return self._send(batch)
+        finally:  # the segment may be dropped again by the size limit from now on
+            self.spool.release(batch.seq)
+
+    def _send(self, batch: Batch) -> Outcome:
         lines = batch.lines[: self._max_lines]
         body = b"\n".join(lines) + b"\n"
         if self.config.gzip:

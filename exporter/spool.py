@@ -4,14 +4,18 @@ Points go to numbered segment files (`0000000000000001.lp`, ...), one line per p
 append is fsynced, so what was sampled survives an InfluxDB outage and an exporter restart.
 The open (newest) segment takes appends; the sender reads the oldest closed segment as one
 batch and removes it once InfluxDB accepted it. When the spool grows past its byte limit the
-oldest segments are dropped and their points counted.
+oldest segments are dropped and their points counted. The segment being sent is never dropped:
+its fate is decided by InfluxDB's answer (written, or released and dropped later), so no point
+is counted both written and dropped; while a request is in flight the spool may exceed its
+limit by that one segment.
 
 Example::
 
     spool = Spool(Path("var/spool"), max_bytes=64 << 20, batch_lines=5000)
     spool.append(["cpu,host=a usage_idle=99 1700000000000"])
-    batch = spool.oldest()            # Batch(seq, lines) or None
+    batch = spool.oldest()            # Batch(seq, lines) or None; now in flight
     spool.remove(batch.seq)           # after InfluxDB accepted it
+    spool.release(batch.seq)          # or: not accepted, may be dropped again
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class Spool:
         self._lock = threading.Lock()
         self._segments: list[_Segment] = []
         self._open: _Segment | None = None
+        self._in_flight: int | None = None  # seq of the segment the sender is posting
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._load()
@@ -125,12 +130,21 @@ class Spool:
             self._enforce_limit()
 
     def _enforce_limit(self) -> None:
+        # The segment in flight is not counted here and never dropped: InfluxDB's answer
+        # decides its fate, and `release` applies the limit to it afterwards.
         dropped = 0
-        while self._segments and self.size() > self.max_bytes:
-            seg = self._segments.pop(0)
+        size = sum(s.size for s in self._segments if s.seq != self._in_flight)
+        i = 0
+        while size > self.max_bytes and i < len(self._segments):
+            seg = self._segments[i]
+            if seg.seq == self._in_flight:
+                i += 1
+                continue
+            del self._segments[i]
             if seg is self._open:
                 self._open = None
             self._path(seg.seq).unlink(missing_ok=True)
+            size -= seg.size
             dropped += seg.lines
         if dropped:
             self.dropped += dropped
@@ -143,7 +157,9 @@ class Spool:
             )
 
     def oldest(self) -> Batch | None:
-        """The oldest segment's points (closing the open segment if it is the only one)."""
+        """The oldest segment's points, now in flight: the size limit no longer drops it
+        until `remove`, `replace` or `release` (it closes the open segment if it is the only
+        one, so appends go to a new one)."""
         with self._lock:
             if not self._segments:
                 return None
@@ -151,11 +167,21 @@ class Spool:
             if seg is self._open:
                 self._open = None
             data = self._path(seg.seq).read_bytes()
+            self._in_flight = seg.seq
         return Batch(seg.seq, data.splitlines())
+
+    def release(self, seq: int) -> None:
+        """The send of `seq` is over: it may be dropped again if the spool is over its limit."""
+        with self._lock:
+            if self._in_flight == seq:
+                self._in_flight = None
+                self._enforce_limit()
 
     def remove(self, seq: int) -> int:
         """Forget a delivered (or rejected) segment; returns its number of points."""
         with self._lock:
+            if self._in_flight == seq:
+                self._in_flight = None
             for i, seg in enumerate(self._segments):
                 if seg.seq == seq:
                     del self._segments[i]

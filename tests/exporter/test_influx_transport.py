@@ -111,3 +111,73 @@ def test_wrong_token_is_an_error_with_the_servers_message(
     with caplog.at_level("ERROR"):
         assert w.deliver_once().retry_in > 0
     assert "unauthorized access" in caplog.text and w.spool.points() == 1
+
+
+class BlockingV2(BaseHTTPRequestHandler):
+    """/api/v2/write that holds each request until the test releases it, then answers 204."""
+
+    protocol_version = "HTTP/1.1"
+    entered = threading.Event()
+    release = threading.Event()
+    received: list[str] = []
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+    def do_POST(self) -> None:
+        """Take the points, wait for the test, accept them."""
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.entered.set()
+        self.release.wait(10)
+        self.received.extend(gzip.decompress(body).decode().splitlines())
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_a_full_spool_never_drops_the_segment_in_flight(tmp_path: Path) -> None:
+    """While a post hangs, appends overflow the limit; once it succeeds, every point is counted
+    exactly once: received == written, and written + dropped + spooled == appended."""
+    BlockingV2.entered = threading.Event()
+    BlockingV2.release = threading.Event()
+    BlockingV2.received = []
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), BlockingV2)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        cfg = InfluxConfig(
+            enabled=True, api="v2", url=f"http://127.0.0.1:{srv.server_address[1]}", org="o",
+            bucket="b", token="t", spool_dir=str(tmp_path / "spool"), batch_size=10,
+            spool_max_bytes=2000,
+        )  # fmt: skip
+        w = InfluxWriter(cfg, "nas", lambda: SNAP)
+        appended: list[str] = []
+
+        def append(n: int) -> None:
+            lines = [f"m,host=nas v={i}i {i}" for i in range(len(appended), len(appended) + n)]
+            w.spool.append(lines)
+            appended.extend(lines)
+
+        for _ in range(3):
+            append(10)
+        sender = threading.Thread(target=w.deliver_once)
+        sender.start()
+        assert BlockingV2.entered.wait(10), "the sender never reached the server"
+        for _ in range(30):  # ~200 bytes each, 6000 past a 2000-byte limit: older ones go
+            append(10)
+        assert w.spool.dropped > 0
+        BlockingV2.release.set()
+        sender.join(10)
+        assert not sender.is_alive()
+        assert w.written == len(BlockingV2.received) == 10
+        assert w.written + w.spool.dropped + w.spool.points() == len(appended)
+        while w.spool.points():
+            assert w.deliver_once().delivered > 0
+        received = BlockingV2.received
+        assert len(set(received)) == len(received) == w.written
+        assert w.written + w.spool.dropped == len(appended)
+        assert len(set(appended) - set(received)) == w.spool.dropped
+        assert w.spool.size() <= cfg.spool_max_bytes
+    finally:
+        BlockingV2.release.set()
+        srv.shutdown()
+        srv.server_close()

@@ -79,3 +79,25 @@ def test_unusable_directory_names_the_setting(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(SpoolError, match="spool_dir"):
         Spool(blocker / "spool", max_bytes=1 << 20)
+
+
+def test_the_segment_in_flight_is_kept_until_released(tmp_path: Path) -> None:
+    """Past the limit the next-oldest segments go, not the one being sent (the limit may be
+    exceeded by it meanwhile); once released, the limit holds again and counts stay exact."""
+    spool = Spool(tmp_path, max_bytes=1000, batch_lines=10)
+    spool.append(_lines(0, 40))  # one segment of ~700 bytes, about to be sent
+    batch = spool.oldest()
+    assert batch is not None
+    for i in range(4, 20):
+        spool.append(_lines(i * 10, 10))
+    assert spool.dropped > 0
+    assert spool.oldest() == batch  # still there, still first
+    assert 1000 < spool.size() <= 1000 + len(b"".join(line + b"\n" for line in batch.lines))
+    assert spool.dropped + spool.points() == 200
+    kept_newest = spool.points() - 40
+    spool.release(batch.seq)
+    assert spool.size() <= 1000
+    assert spool.dropped + spool.points() == 200
+    assert spool.points() == kept_newest  # the oldest, once released, went first
+    first = spool.oldest()
+    assert first is not None and first.seq != batch.seq
