@@ -232,3 +232,26 @@ async def test_the_global_rate_is_enforced() -> None:
     _, headers, body = results[-1]
     assert [r[0] for r in results] == [200, 200, 200, 200, 429]
     assert body["global"] is True and headers["X-RateLimit-Global"] == "true"
+
+
+@pytest.mark.parametrize(("token", "ready"), [(TOKEN, True), ("wrong", False)])
+async def test_gateway_says_hello_then_ready_or_closes_4004(
+    fake: FakeDiscord, token: str, ready: bool
+) -> None:
+    """The gateway announced by GET /gateway/bot says HELLO; IDENTIFY gets READY or close 4004."""
+    _, _, info = await _call(fake, "GET", "/gateway/bot")
+    assert info["url"] == fake.gateway_url and info["shards"] == 1
+    async with aiohttp.ClientSession() as s, s.ws_connect(fake.gateway_url) as ws:
+        hello = await ws.receive_json()
+        assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] > 0
+        await ws.send_json({"op": 2, "d": {"token": token, "intents": 0}})
+        answer = await ws.receive()
+        if ready:
+            event = answer.json()
+            assert event["t"] == "READY" and event["s"] == 1
+            assert event["d"]["user"]["bot"] is True
+            await ws.send_json({"op": 1, "d": 1})
+            assert (await ws.receive_json())["op"] == 11  # heartbeat ACK
+        else:
+            assert answer.type is aiohttp.WSMsgType.CLOSE and answer.data == 4004
+    assert fake.gateway_log[1] == ("identify", ready)

@@ -24,9 +24,15 @@ documented limits of that part, so a payload Discord would refuse is refused her
 Every answer has ``Content-Type: application/json`` exactly, which discord.py requires before
 it parses a body. Every request is recorded in `requests`.
 
-Point discord.py at it by overriding ``discord.http.Route.BASE`` from the test only (monkeypatch
-in-process, or the bootstrap line of a test's subprocess); the bot has no setting for it, so no
-configuration can send its token anywhere but Discord.
+It also serves a minimal gateway (a websocket at `gateway_url`, announced by ``GET
+/gateway/bot``): HELLO, then READY (no guilds) to an IDENTIFY with the right token (close 4004
+otherwise), and heartbeat ACKs. With ``gateway_mode = "silent"`` it accepts the connection but
+never says HELLO, so the client stays connecting. What happened is in `gateway_log`.
+
+Point discord.py at it by overriding ``discord.http.Route.BASE`` (and, for the gateway,
+``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY``) from the test only (monkeypatch
+in-process, or the bootstrap line of a test's subprocess); the bot has no setting for either, so
+no configuration can send its token anywhere but Discord.
 
 Example::
 
@@ -52,7 +58,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +344,10 @@ class FakeDiscord:
         self._ids = itertools.count(APP_ID + 1000)
         self._runner: web.AppRunner | None = None
         self.api_base = ""
+        self.gateway_url = ""
+        self.gateway_mode = "ready"  # or "silent": accept, never say HELLO
+        # ("connect", query), ("identify", token accepted?), ("ready", session), ("closed", code)
+        self.gateway_log: list[tuple[str, Any]] = []
 
     # -- life cycle ---------------------------------------------------------------------
     async def start(self) -> FakeDiscord:
@@ -350,6 +360,7 @@ class FakeDiscord:
         await site.start()
         port = self._runner.addresses[0][1]
         self.api_base = f"http://127.0.0.1:{port}/api/v{API_VERSION}"
+        self.gateway_url = f"ws://127.0.0.1:{port}/gateway"
         return self
 
     async def stop(self) -> None:
@@ -398,6 +409,8 @@ class FakeDiscord:
     # -- request handling ----------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path == "/gateway":  # the websocket authenticates in IDENTIFY, not headers
+            return await self._gateway(request)
         body = _parse(await request.read())
         response = await self._answer(request, body, handler)
         self.requests.append(
@@ -486,6 +499,8 @@ class FakeDiscord:
             return _json(200, self._bot_user())
         if request.method == "GET" and route == "/oauth2/applications/@me":
             return _json(200, self._app_info())
+        if request.method == "GET" and route in ("/gateway", "/gateway/bot"):
+            return _json(200, self._gateway_info())
         m = re.fullmatch(r"/applications/(\d+)(?:/guilds/(\d+))?/commands", route)
         if m:
             if int(m[1]) != APP_ID:
@@ -528,6 +543,62 @@ class FakeDiscord:
             stored.append(entry)
         self.commands[guild] = stored
         return _json(200, stored)
+
+    # -- the gateway ----------------------------------------------------------------------
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        self.gateway_log.append(("connect", dict(request.query)))
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        if self.gateway_mode == "ready":
+            await self._say(ws, 10, {"heartbeat_interval": 41250})
+        seq = 0
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            payload = json.loads(msg.data)
+            op = payload.get("op")
+            if op == 1:  # heartbeat
+                await self._say(ws, 11, None)
+            elif op == 2:  # identify
+                accepted = payload.get("d", {}).get("token") == self.token
+                self.gateway_log.append(("identify", accepted))
+                if not accepted:
+                    await ws.close(code=4004, message=b"Authentication failed.")
+                    break
+                seq += 1
+                session = f"fake-session-{seq}"
+                await self._say(ws, 0, self._ready(session), seq=seq, event="READY")
+                self.gateway_log.append(("ready", session))
+        self.gateway_log.append(("closed", ws.close_code))
+        return ws
+
+    @staticmethod
+    async def _say(
+        ws: web.WebSocketResponse, op: int, data: Any, *, seq: int | None = None, event: str = ""
+    ) -> None:
+        await ws.send_str(json.dumps({"op": op, "d": data, "s": seq, "t": event or None}))
+
+    def _ready(self, session: str) -> dict[str, Any]:
+        return {
+            "v": API_VERSION,
+            "user": self._bot_user(),
+            "guilds": [],
+            "session_id": session,
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(APP_ID), "flags": 0},
+        }
+
+    def _gateway_info(self) -> dict[str, Any]:
+        return {
+            "url": self.gateway_url,
+            "shards": 1,
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 999,
+                "reset_after": 0,
+                "max_concurrency": 1,
+            },
+        }
 
     def _bot_user(self) -> dict[str, Any]:
         return {

@@ -213,6 +213,16 @@ class HomelabBot(commands.Bot):
             raise SyncError(failed, synced_lines)
         return "\n".join(synced_lines)
 
+    async def on_ready(self) -> None:
+        """Log that the gateway session is up: the sign an operator waits for after a start."""
+        user = self.user
+        log.info(
+            "connected to Discord as %s (id %s), in %d guilds",
+            user,
+            user.id if user else "?",
+            len(self.guilds),
+        )
+
     async def on_app_command_completion(
         self, interaction: discord.Interaction[Any], command: app_commands.Command[Any, Any, Any]
     ) -> None:
