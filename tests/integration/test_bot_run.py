@@ -182,5 +182,5 @@ async def test_sigterm_while_connecting_exits_0(
     assert "connected to Discord as" not in bot.output
     assert await bot.terminate() == 0, bot.output
     await asyncio.sleep(0.1)  # let the fake see the socket go
-    assert fake.gateway_log[-1][0] == "closed"
+    assert fake.gateway_log[-1][0] == "closed", fake.gateway_log  # no session to log out of
     _closed_cleanly(bot)
