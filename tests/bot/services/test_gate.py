@@ -11,7 +11,7 @@ from bot.adapters.sqlite import Database, SqliteAuditRepository
 from bot.domain import commands as catalog
 from bot.domain.permissions import Actor, Role, RoleMap
 from bot.domain.ratelimit import Backoff, BucketRule, RateLimiter
-from bot.services.gate import Gate
+from bot.services.gate import AUDIT_UNAVAILABLE, Gate
 
 VIEWER = Actor(1, "vic")
 ADMIN = Actor(2, "ada", frozenset({70}))
@@ -100,3 +100,22 @@ async def test_undeclared_commands_are_refused(repo: SqliteAuditRepository) -> N
     """A command without a catalogue entry is refused even to an admin."""
     d = await _gate(repo, Clock()).admit(ADMIN, None, "")
     assert not d.allowed and d.reason == "undeclared"
+
+
+async def test_decide_touches_no_storage_and_record_writes_later(tmp_path: Path) -> None:
+    """`decide` answers on a closed database; `record` then writes, refusing if it cannot."""
+    db = await Database.open(tmp_path / "a.sqlite3")
+    gate = _gate(SqliteAuditRepository(db), Clock())
+    await db.close()  # any write would fail now
+    refused = gate.decide(VIEWER, catalog.SYNC, "")
+    admitted = gate.decide(ADMIN, catalog.SYNC, "")
+    assert not refused.allowed and refused.record is not None
+    assert refused.record.outcome == "refused: needs admin"
+    assert admitted.allowed and admitted.record is not None
+    assert admitted.record.outcome == "started"
+    assert gate.decide(VIEWER, catalog.STATUS, "").record is None  # nothing to audit
+    still = await gate.record(refused)
+    assert not still.allowed and still.refusal == refused.refusal and still.record is None
+    blocked = await gate.record(admitted)
+    assert not blocked.allowed and blocked.reason == "audit unavailable"
+    assert blocked.refusal is not None and blocked.refusal.text == AUDIT_UNAVAILABLE
