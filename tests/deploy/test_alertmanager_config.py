@@ -135,3 +135,87 @@ def test_host_down_mutes_that_hosts_other_alerts_only(
         ("HostHighCpu", "nas:9101"): "suppressed",
         ("HostHighCpu", "pi:9101"): "active",
     }
+
+
+# The webhook payload's fields (field notes, "Alertmanager webhook semantics").
+WEBHOOK_FIELDS = {"version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels",
+                  "commonLabels", "commonAnnotations", "externalURL", "alerts"}
+WEBHOOK_ALERT_FIELDS = {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL",
+                        "fingerprint"}
+
+
+def _fast(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with every route's group_wait and group_interval at 1 s (repeats at 1 h)."""
+    routes = [config["route"], *config["route"].get("routes", [])]
+    for route in routes:
+        route.update(group_wait="1s", group_interval="1s", repeat_interval="1h")
+    return config
+
+
+@pytest.fixture
+def fast_deployed(
+    start_service: Callable[..., Any],
+) -> Iterator[tuple[Alertmanager, BotStub]]:
+    """deploy/alertmanager.yml with 1 s group timings and the webhook URL on a stub; the
+    receiver, send_resolved, auth and credentials file are as shipped."""
+    with BotStub().running() as stub:
+        cfg = _fast(yaml.safe_load(CONFIG.read_text().replace("127.0.0.1:9102", stub.address)))
+        am: Alertmanager = start_service(Alertmanager, config=cfg)
+        secrets = am.config_path.parent.parent / "var" / "secrets"
+        secrets.mkdir(parents=True, exist_ok=True)
+        (secrets / "alertmanager-webhook-token").write_text(TOKEN + "\n")
+        yield am, stub
+
+
+def _next_post(stub: BotStub, status: str, timeout: float = 20) -> tuple[dict[str, str], Any]:
+    """(headers, body) of the first webhook call whose payload has that status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for _, headers, body in list(stub.posts):
+            if body.get("status") == status:
+                return headers, body
+        time.sleep(0.1)
+    raise AssertionError(f"no {status} notification in {timeout} s; got {stub.posts}")
+
+
+def _when(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def test_firing_then_resolved_notifications_reach_the_bot(
+    fast_deployed: tuple[Alertmanager, BotStub],
+) -> None:
+    """An alert posted firing, then again with endsAt in the past, gives a firing and then a
+    `status: resolved` webhook (send_resolved), both with the bearer token and the payload
+    fields of version 4. Timing intervals are rewritten to 1 s for speed; the rest is the
+    shipped deploy/alertmanager.yml."""
+    am, stub = fast_deployed
+    alert = _alert("HostHighCpu", "nas:9101", "warning")
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    alert["startsAt"] = started.isoformat()
+    am.api("POST", "alerts", [alert])
+    fired_headers, fired = _next_post(stub, "firing")
+    ended = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    am.api("POST", "alerts", [{**alert, "endsAt": ended.isoformat()}])
+    resolved_headers, resolved = _next_post(stub, "resolved")
+
+    for headers, body in ((fired_headers, fired), (resolved_headers, resolved)):
+        assert headers["Authorization"] == f"Bearer {TOKEN}"
+        assert set(body) == WEBHOOK_FIELDS
+        assert body["version"] == "4" and body["receiver"] == "homelab-bot"
+        assert body["truncatedAlerts"] == 0
+        assert body["groupLabels"] == {"alertname": "HostHighCpu", "instance": "nas:9101"}
+        assert body["commonLabels"] == alert["labels"]
+        assert body["commonAnnotations"] == alert["annotations"]
+        assert body["externalURL"].startswith("http")
+        assert len(body["alerts"]) == 1 and set(body["alerts"][0]) == WEBHOOK_ALERT_FIELDS
+        assert body["alerts"][0]["labels"] == alert["labels"]
+    # the warning route's group: the same group key, alert identity and episode in both
+    group_key = '{}/{severity="warning"}:{alertname="HostHighCpu", instance="nas:9101"}'
+    assert fired["groupKey"] == resolved["groupKey"] == group_key
+    first, last = fired["alerts"][0], resolved["alerts"][0]
+    assert first["status"] == "firing" and last["status"] == "resolved"
+    assert first["endsAt"] == "0001-01-01T00:00:00Z", "a firing alert carries Go's zero time"
+    assert first["fingerprint"] == last["fingerprint"] and len(first["fingerprint"]) == 16
+    assert _when(first["startsAt"]) == _when(last["startsAt"]) == started
+    assert abs((_when(last["endsAt"]) - ended).total_seconds()) < 1
