@@ -55,6 +55,9 @@ def _help_escape(value: str) -> str:
 
 
 _LABEL_TEXT: dict[Labels, str] = {}
+# A host has a few hundred label sets; transient ones (docker veths, hot-plugged disks) come
+# and go, so the cache is emptied when it reaches this size rather than kept forever.
+LABEL_CACHE_MAX = 4096
 
 
 def label_text(labels: Labels) -> str:
@@ -62,8 +65,9 @@ def label_text(labels: Labels) -> str:
     text = _LABEL_TEXT.get(labels)
     if text is None:
         text = "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels) + "}" if labels else ""
-        if len(_LABEL_TEXT) < 100_000:
-            _LABEL_TEXT[labels] = text
+        if len(_LABEL_TEXT) >= LABEL_CACHE_MAX:
+            _LABEL_TEXT.clear()
+        _LABEL_TEXT[labels] = text
     return text
 
 
@@ -81,14 +85,26 @@ def format_value(value: float) -> str:
 
 
 class CounterGuard:
-    """Keeps exported counters monotonic: a counter reads max(previous, current)."""
+    """Keeps exported counters monotonic: a counter reads max(previous, current).
+
+    Only the series of the latest scrape are remembered. A series that is absent from a
+    scrape (a docker veth that went away, an unplugged disk) is forgotten, so the guard does
+    not grow with every label set ever seen, and a device recreated under the same name starts
+    from its new, lower value: Prometheus's rate() takes that as a counter reset, as it does
+    for node_exporter. A series present in every scrape never goes down.
+    """
 
     def __init__(self) -> None:
         self._last: dict[tuple[str, Labels], float] = {}
 
+    def __len__(self) -> int:
+        """Number of counter series remembered (those of the latest scrape)."""
+        return len(self._last)
+
     def apply(self, families: Iterable[Family]) -> None:
-        """Rewrite counter samples in place so none is below its previous value."""
+        """Rewrite counter samples in place so none is below its value in the previous scrape."""
         last = self._last
+        seen: dict[tuple[str, Labels], float] = {}
         for fam in families:
             if fam.kind != "counter":
                 continue
@@ -99,8 +115,9 @@ class CounterGuard:
                 prev = last.get(key)
                 if prev is not None and value < prev:
                     samples[i] = (labels, prev)
-                else:
-                    last[key] = value
+                    value = prev
+                seen[key] = value
+        self._last = seen
 
 
 _HEADERS: dict[tuple[str, str, str], tuple[str, str]] = {}

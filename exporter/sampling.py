@@ -216,7 +216,6 @@ class Sampler:
         self._vmstat_path = str(self.procfs / "vmstat")
         self._diskstats_path = str(self.procfs / "diskstats")
         self._net_class = str(self.sysfs / "class" / "net")
-        self._operstate_paths: dict[str, str] = {}
         self._meminfo_names: dict[str, tuple[str, int]] = {}
 
     # -- fast sources: read at every scrape ------------------------------------------------
@@ -304,11 +303,9 @@ class Sampler:
         return tuple(out)
 
     def _operstate_up(self, device: str) -> bool:
-        path = self._operstate_paths.get(device)
-        if path is None:
-            path = self._operstate_paths[device] = f"{self._net_class}/{device}/operstate"
+        # No per-device cache: transient devices (docker veths) would pile up in it.
         try:
-            with open(path, "rb") as fh:
+            with open(f"{self._net_class}/{device}/operstate", "rb") as fh:
                 return fh.read(3) == b"up\n"
         except OSError:
             return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -14,16 +15,19 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter import schema
 from exporter.collection import Collection, Snapshot
 from exporter.prometheus import (
+    _LABEL_TEXT,
+    LABEL_CACHE_MAX,
     CounterGuard,
     Exposition,
     Family,
     HostCollector,
     format_value,
     host_families,
+    label_text,
     render,
 )
 from exporter.sampling import FsUsage, Sampler, Temperature, parse_mounts
-from tests.exporter.conftest import fake_psutil, scputimes
+from tests.exporter.conftest import NICS, fake_psutil, scputimes, snetio
 
 
 class FixedSampler(Sampler):
@@ -147,6 +151,60 @@ def test_exposition_counters_are_monotonic_across_scrapes(procfs: Path, sysfs: P
     key = (("cpu", "0"), ("mode", "iowait"))
     assert _parse(exp.render().decode())[schema.CPU_SECONDS][key] == 5.0
     assert _parse(exp.render().decode())[schema.CPU_SECONDS][key] == 5.0
+
+
+def test_a_recreated_device_starts_from_its_new_counters(procfs: Path, sysfs: Path) -> None:
+    """A veth that vanished for a scrape and came back with lower counters is exported with
+    them (Prometheus sees a counter reset), not frozen at the old device's values."""
+    veth_old = snetio(100, 5000, 1, 50, 0, 0, 0, 0)
+    veth_new = snetio(1, 10, 1, 1, 0, 0, 0, 0)
+    readings = [{**NICS, "veth1": veth_old}, dict(NICS), {**NICS, "veth1": veth_new}]
+    ps = fake_psutil(net_io_counters=lambda pernic=False, nowrap=True: readings.pop(0))
+    exp = Exposition(Collection(FixedSampler(procfs=procfs, sysfs=sysfs, ps=ps)))
+    veth, eth = (("device", "veth1"),), (("device", "eth0"),)
+    first = _parse(exp.render().decode())[schema.NETWORK_RECEIVE_BYTES]
+    assert first[veth] == 5000
+    second = _parse(exp.render().decode())[schema.NETWORK_RECEIVE_BYTES]
+    assert veth not in second and second[eth] == 2000
+    third = _parse(exp.render().decode())[schema.NETWORK_RECEIVE_BYTES]
+    assert third[veth] == 10 and third[eth] == 2000
+
+
+def test_the_guard_remembers_only_the_latest_scrape(procfs: Path, sysfs: Path) -> None:
+    """Fifty scrapes, each with a different transient veth: the guard keeps the series of the
+    last scrape only, instead of every label set ever seen."""
+    scrape = itertools.count()
+    ps = fake_psutil(
+        net_io_counters=lambda pernic=False, nowrap=True: {
+            **NICS, f"veth{next(scrape)}": snetio(1, 2, 3, 4, 0, 0, 0, 0)
+        }
+    )
+    exp = Exposition(Collection(FixedSampler(procfs=procfs, sysfs=sysfs, ps=ps)))
+    for _ in range(50):
+        last = _parse(exp.render().decode())
+    assert (("device", "veth49"),) in last[schema.NETWORK_RECEIVE_BYTES]
+    exported = sum(len(v) for k, v in last.items() if k.endswith("_total"))
+    assert len(exp.guard) == exported
+    assert sum(1 for name, _ in exp.guard._last if name == schema.NETWORK_RECEIVE_BYTES) == len(
+        last[schema.NETWORK_RECEIVE_BYTES]
+    )
+
+
+def test_a_persisting_series_still_never_goes_down_after_others_vanish() -> None:
+    """Forgetting absent series does not weaken the guarantee for series that stay."""
+    guard = CounterGuard()
+    keep, gone = (("device", "eth0"),), (("device", "veth9"),)
+    guard.apply([Family("n_total", "counter", "h", [(keep, 100.0), (gone, 7.0)])])
+    later = [Family("n_total", "counter", "h", [(keep, 99.0)])]
+    guard.apply(later)
+    assert later[0].samples == [(keep, 100.0)] and len(guard) == 1
+
+
+def test_the_label_text_cache_stays_bounded() -> None:
+    """Ten thousand distinct label sets (devices coming and going) do not pile up."""
+    for i in range(10_000):
+        assert label_text((("device", f"veth{i}"),)) == f'{{device="veth{i}"}}'
+    assert len(_LABEL_TEXT) <= LABEL_CACHE_MAX
 
 
 def test_label_values_are_escaped() -> None:
