@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from homelab.binaries import find_binary
 from tests.harness.services import (
     Alertmanager,
     BinaryMissing,
@@ -36,6 +37,16 @@ def _missing(exc: BinaryMissing) -> None:
     if in_ci():
         pytest.fail(f"CI=true and {exc}", pytrace=False)
     pytest.skip(str(exc))
+
+
+def require_binary(service: str) -> str:
+    """Path of a service binary (e.g. "promtool"); if absent, skip naming its package (fail
+    under CI=true), like the service fixtures."""
+    try:
+        return find_binary(service)
+    except BinaryMissing as exc:
+        _missing(exc)
+        raise
 
 
 def shared_fixture(name: str) -> Path:

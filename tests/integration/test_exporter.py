@@ -8,15 +8,16 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import schema
-from tests.conftest import shared_fixture
+from tests.conftest import require_binary, shared_fixture
 from tests.harness.exporter import Exporter
-from tests.harness.services import NodeExporter, Prometheus, find_binary, static_job
+from tests.harness.services import NodeExporter, Prometheus, static_job
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +94,7 @@ def test_promtool_finds_nothing_but_node_exporters_camel_case(exporter: Exporter
     """`promtool check metrics` has no complaint other than node_memory_* camelCase names."""
     text = exporter.scrape()
     proc = subprocess.run(
-        [find_binary("promtool"), "check", "metrics"],
+        [require_binary("promtool"), "check", "metrics"],
         input=text.encode(), capture_output=True, timeout=60, check=False,
     )  # fmt: skip
     camel = re.compile(
@@ -103,6 +104,21 @@ def test_promtool_finds_nothing_but_node_exporters_camel_case(exporter: Exporter
     problems = [ln for ln in output if ln.strip() and not camel.match(ln)]
     assert problems == []
     assert "node_memory_MemTotal_bytes" in text
+
+
+def test_promtool_missing_skips_naming_its_package_outside_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without promtool on PATH the promtool test skips, naming the Debian package to install
+    (it does not error); under CI=true it fails instead, like the service fixtures."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    stub = SimpleNamespace(scrape=lambda: "node_load1 0.5\n")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install prometheus"):
+        test_promtool_finds_nothing_but_node_exporters_camel_case(stub)  # type: ignore[arg-type]
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true and promtool is not installed"):
+        test_promtool_finds_nothing_but_node_exporters_camel_case(stub)  # type: ignore[arg-type]
 
 
 def test_values_agree_with_node_exporter_on_this_host(
