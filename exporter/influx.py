@@ -49,6 +49,10 @@ PAUSED_RETRY_SECONDS = 300.0
 PAUSED_LOG_EVERY = 12  # while paused, repeat the error once an hour
 MAX_RETRY_AFTER = 3600.0
 DATA_ERRORS = (400, 413, 422)  # the points themselves are refused: sending them again fails again
+# After a 413 halved the request size, it grows back by a quarter after this many accepted
+# requests of the reduced size in a row, up to batch_size: a limit that was lifted (a proxy's
+# body size, fixed) is left behind, and one still in force costs one 413 per few dozen writes.
+GROW_AFTER = 10
 
 
 # -- line protocol ------------------------------------------------------------------------
@@ -380,7 +384,8 @@ class InfluxWriter:
         self._previous: Snapshot | None = None
         self._failures = 0
         self._attempts_4xx = 0
-        self._max_lines = config.batch_size
+        self._max_lines = config.batch_size  # halved by a 413, grown back by accepted writes
+        self._full_writes = 0  # accepted requests of _max_lines points since the last change
         self._database_ok = config.api != "v1" or not config.create_database
         self._may_create_database = True  # until InfluxDB says the user is no admin
         self._stop = threading.Event()
@@ -509,6 +514,7 @@ class InfluxWriter:
         if resp.status in (200, 204):
             self._done(batch, len(lines))
             self.written += len(lines)
+            self._grow_batch(len(lines))
             self.last_success = time.time()
             if self._failures:
                 log.info("InfluxDB accepts writes again")
@@ -522,17 +528,34 @@ class InfluxWriter:
             return self._backoff(f"InfluxDB answered {resp.status}: {message}", wait)
         if resp.status == 413 and len(lines) > 1:
             self._max_lines = len(lines) // 2
+            self._full_writes = 0
             log.warning(
                 "InfluxDB found %d points too large a request (413: %s); sending at most %d "
-                "per request from now on",
+                "per request, growing back after %d accepted ones",
                 len(lines),
                 message,
                 self._max_lines,
+                GROW_AFTER,
             )
             return Outcome(retry_in=0.01)
         if resp.status in DATA_ERRORS:
             return self._reject(batch, len(lines), resp.status, message)
         return self._refused(resp.status, message)
+
+    def _grow_batch(self, sent: int) -> None:
+        """After GROW_AFTER accepted requests at the reduced size, allow a quarter more."""
+        limit = self.config.batch_size
+        if self._max_lines >= limit or sent < self._max_lines:
+            return  # not reduced, or this request did not test the reduced size
+        self._full_writes += 1
+        if self._full_writes >= GROW_AFTER:
+            self._full_writes = 0
+            self._max_lines = min(limit, self._max_lines + max(1, self._max_lines // 4))
+            log.info(
+                "InfluxDB accepted %d requests of %d points in a row; sending up to %d per "
+                "request (batch_size %d)",
+                GROW_AFTER, sent, self._max_lines, limit,
+            )  # fmt: skip
 
     def _refused(self, status: int, message: str) -> Outcome:
         """A 4xx about the configuration (credentials, rights, database): keep the points.

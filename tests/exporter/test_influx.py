@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import itertools
 import logging
 import re
 from pathlib import Path
@@ -23,6 +24,7 @@ from exporter import schema
 from exporter.collection import Snapshot
 from exporter.config import InfluxConfig
 from exporter.influx import (
+    GROW_AFTER,
     PAUSED_LOG_EVERY,
     PAUSED_RETRY_SECONDS,
     InfluxWriter,
@@ -354,6 +356,51 @@ def test_v2_413_halves_the_request_until_it_fits(tmp_path: Path) -> None:
     assert delivered == n
     sizes = [len(gzip.decompress(c.request.body).splitlines()) for c in responses.calls]
     assert sizes[0] == n and sizes[1] == n // 2 and sum(sizes[1:]) == n
+
+
+@responses.activate
+def test_v2_413_size_grows_back_once_larger_requests_are_accepted(tmp_path: Path) -> None:
+    """A 413 halves the request only for a while: once the server takes the smaller requests
+    (its limit lifted), the size grows back gradually to batch_size, no point lost or doubled."""
+    limit = {"lines": 16}
+    received: list[bytes] = []
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        lines = gzip.decompress(request.body).splitlines()  # type: ignore[arg-type]
+        if len(lines) > limit["lines"]:
+            return 413, {}, '{"message":"request entity too large"}'
+        received.extend(lines)
+        return 204, {}, ""
+
+    responses.add_callback(responses.POST, V2_URL, callback=answer)
+    w = _writer(tmp_path, batch_size=64)
+    appended = w.spool.points()
+    assert w.deliver_once().delivered == appended  # the sample _writer spooled: small
+    for i in range(200):
+        w.spool.append([f"m,host=nas v={i * 64 + j}i {i}" for j in range(64)])
+        appended += 64
+
+    def sizes_of_next(n: int) -> list[int]:
+        start = len(responses.calls)
+        for _ in range(n):
+            w.deliver_once()
+        return [
+            len(gzip.decompress(c.request.body).splitlines())  # type: ignore[arg-type]
+            for c in list(responses.calls)[start:]
+        ]
+
+    assert sizes_of_next(5) == [64, 32, 16, 16, 16]  # two 413s: halved twice
+    limit["lines"] = 10_000  # the proxy's limit was raised
+    before = len(responses.calls)
+    sizes = sizes_of_next(GROW_AFTER * 15)
+    assert all(c.response.status_code == 204 for c in list(responses.calls)[before:])
+    assert sizes[0] == 16 and sizes[-1] == 64, sizes
+    steps = sorted(set(itertools.accumulate(sizes, max)))  # the request size allowed over time
+    assert steps[0] == 16 and steps[-1] == 64
+    assert len(steps) > 3 and all(b <= a + a // 4 for a, b in itertools.pairwise(steps))
+    while w.spool.points():
+        assert w.deliver_once().delivered > 0
+    assert len(received) == len(set(received)) == appended == w.written
 
 
 @responses.activate
