@@ -21,6 +21,7 @@ from tests.harness.services import (
     NodeExporter,
     Prometheus,
     Service,
+    ServiceGroup,
     running_services,
 )
 
@@ -57,32 +58,20 @@ def shared_fixture(name: str) -> Path:
     return path
 
 
-class _Starter:
-    """Starts services for one fixture scope and stops them all at teardown."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.started: list[Service] = []
+class FixtureGroup(ServiceGroup):
+    """A ServiceGroup that turns a missing binary into a skip, or a failure under CI."""
 
     def __call__(self, cls: type[Service], *args: Any, **kwargs: Any) -> Any:
-        workdir = self.base / f"{cls.name}-{len(self.started)}"
         try:
-            svc = cls(workdir, *args, **kwargs)
+            return super().__call__(cls, *args, **kwargs)
         except BinaryMissing as exc:
             _missing(exc)
-        self.started.append(svc)
-        svc.start()
-        return svc
-
-    def stop_all(self) -> None:
-        for svc in reversed(self.started):
-            svc.stop()
 
 
 @pytest.fixture
 def start_service(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Factory: `start_service(Prometheus, scrape_configs=[...])` returns a started service."""
-    starter = _Starter(tmp_path / "services")
+    starter = FixtureGroup(tmp_path / "services")
     try:
         yield starter
     finally:
@@ -122,7 +111,7 @@ def influxdb(start_service: Callable[..., Any]) -> InfluxDB:
 @pytest.fixture(scope="session")
 def node_exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeExporter]:
     """The reference node_exporter, shared by the whole session."""
-    starter = _Starter(tmp_path_factory.mktemp("node_exporter"))
+    starter = FixtureGroup(tmp_path_factory.mktemp("node_exporter"))
     try:
         yield starter(NodeExporter)
     finally:

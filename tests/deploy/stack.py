@@ -16,11 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pty
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,19 +23,13 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import _Starter
-from tests.harness.exporter import Exporter, toml_table
+from tests.conftest import FixtureGroup
+from tests.harness.bot import Bot
+from tests.harness.exporter import Exporter
 from tests.harness.services import (
-    _RUNNING,
-    READY_TIMEOUT,
     Alertmanager,
     InfluxDB,
     Prometheus,
-    Service,
-    ServiceError,
-    _die_with_parent,
-    free_port,
-    http,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,92 +96,6 @@ def host_overlay(root: Path) -> tuple[Path, Path]:
     return procfs, sysfs
 
 
-class Bot(Service):
-    """`homelab-bot run` without a Discord token: the web face (/metrics) and the console face,
-    whose terminal is a pty this object writes commands to (`command()`).
-
-    The web port comes from HOMELAB_BOT__WEB__PORT; the rest from a settings file in the
-    working directory. The meta command class (whoami) allows one command an hour, so a
-    second `whoami` is refused: both outcomes of homelab_bot_commands_total then exist.
-    """
-
-    name = "homelab-bot"
-    binary = ""
-
-    def __init__(self, workdir: Path) -> None:
-        # Service.__init__ looks the binary up among the Debian ones; ours is in the venv.
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.log_path = self.workdir / f"{self.name}.log"
-        self.proc = None
-        venv_script = Path(sys.executable).parent / "homelab-bot"
-        self.exe = str(venv_script) if venv_script.exists() else shutil.which("homelab-bot") or ""
-        self.config_path = self.workdir / "homelab.toml"
-        self.console_fd = -1
-
-    def prepare(self) -> None:
-        """Write the settings file."""
-        bucket = {"capacity": 5, "per_seconds": 60}
-        self.config_path.write_text(toml_table("bot", {
-            "database_path": str(self.workdir / "bot.sqlite3"),
-            "image_dir": str(self.workdir / "images"),
-            "web": {"listen_address": "127.0.0.1"},
-            "rate_limits": {"classes": {
-                "meta": {"capacity": 1, "per_seconds": 3600},
-                "query": bucket,
-                "admin": bucket,
-            }},
-        }))
-
-    def argv(self) -> list[str]:
-        """`homelab-bot --config FILE run`."""
-        if not self.exe:
-            raise ServiceError("homelab-bot is not installed: run `pip install -e .[dev]`")
-        return [self.exe, "--config", str(self.config_path), "run"]
-
-    def ready_url(self) -> str:
-        """Answers 200 once serving."""
-        return f"{self.url}/healthz"
-
-    def start(self, timeout: float = READY_TIMEOUT) -> Bot:
-        """Start with a pty as the terminal (the console face needs one); wait for /healthz."""
-        self.prepare()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_BOT__")}
-        env["HOMELAB_BOT__WEB__PORT"] = str(self.port)
-        master, slave = pty.openpty()
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv(), cwd=self.workdir, stdin=slave, stdout=log, stderr=subprocess.STDOUT,
-                env=env, start_new_session=True, preexec_fn=_die_with_parent,
-            )
-        os.close(slave)
-        self.console_fd = master
-        _RUNNING.add(self)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ServiceError(f"homelab-bot exited with {self.proc.returncode}:\n"
-                                   + self.log_tail())
-            with contextlib.suppress(OSError):
-                if http("GET", self.ready_url(), timeout=2)[0] == 200:
-                    return self
-            time.sleep(0.1)
-        self.stop()
-        raise ServiceError(f"homelab-bot was not ready after {timeout:.0f} s:\n" + self.log_tail())
-
-    def command(self, line: str) -> None:
-        """Type one line at the console face."""
-        os.write(self.console_fd, line.encode() + b"\n")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the process group and close the terminal."""
-        super().stop(timeout)
-        if self.console_fd >= 0:
-            os.close(self.console_fd)
-            self.console_fd = -1
-
-
 @dataclass
 class Stack:
     """The started services."""
@@ -243,7 +146,7 @@ def start_stack(
 @contextlib.contextmanager
 def running_stack(workdir: Path, extra_rule_files: tuple[Path, ...] = ()) -> Iterator[Stack]:
     """The stack for a block (e.g. a module-scoped fixture); everything stops at the end."""
-    starter = _Starter(workdir)
+    starter = FixtureGroup(workdir)
     try:
         yield start_stack(starter, workdir, extra_rule_files)
     finally:

@@ -100,7 +100,7 @@ class Service:
         self.port = free_port()
         self.log_path = self.workdir / f"{self.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
-        self.exe = find_binary(self.binary)
+        self.exe = self.find_exe()
 
     # -- to override --------------------------------------------------------------------
     def argv(self) -> list[str]:
@@ -113,6 +113,18 @@ class Service:
 
     def prepare(self) -> None:
         """Write config files before start."""
+
+    def find_exe(self) -> str:
+        """The executable; by default the service binary under its Debian or upstream name."""
+        return find_binary(self.binary)
+
+    def child_stdin(self) -> int:
+        """The child's stdin: /dev/null, or a file descriptor that start() closes after spawn."""
+        return subprocess.DEVNULL
+
+    def child_env(self) -> dict[str, str] | None:
+        """The child's environment (None: inherit the test process's)."""
+        return None
 
     # -- lifecycle ------------------------------------------------------------------------
     @property
@@ -128,17 +140,20 @@ class Service:
     def start(self, timeout: float = READY_TIMEOUT) -> Service:
         """Start the process and wait until it is ready, or raise with its log."""
         self.prepare()
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its life
-        self.proc = subprocess.Popen(
-            self.argv(),
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        log.close()
+        stdin = self.child_stdin()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv(),
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=stdin,
+                env=self.child_env(),
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        if stdin >= 0:
+            os.close(stdin)
         _RUNNING.add(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -201,6 +216,26 @@ def _stop_all() -> None:
 
 
 atexit.register(_stop_all)
+
+
+class ServiceGroup:
+    """Starts services under one directory and stops them all together (fixture scopes)."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = Path(base)
+        self.started: list[Service] = []
+
+    def __call__(self, cls: type[Service], *args: Any, **kwargs: Any) -> Any:
+        """Create `cls` in a fresh subdirectory, start it and return it."""
+        svc = cls(self.base / f"{cls.name}-{len(self.started)}", *args, **kwargs)
+        self.started.append(svc)
+        svc.start()
+        return svc
+
+    def stop_all(self) -> None:
+        """Stop every started service, newest first."""
+        for svc in reversed(self.started):
+            svc.stop()
 
 
 def running_services() -> list[Service]:
