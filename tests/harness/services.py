@@ -38,6 +38,7 @@ import yaml
 
 from homelab.binaries import BinaryMissing as BinaryMissing
 from homelab.binaries import find_binary
+from homelab.stack import influx_config
 
 READY_TIMEOUT = 30.0
 
@@ -459,27 +460,8 @@ class InfluxDB(Service):
         self.config_path = self.workdir / "influxdb.conf"
 
     def prepare(self) -> None:
-        """Write influxdb.conf."""
-        d = self.workdir
-        self.config_path.write_text(
-            f"""reporting-disabled = true
-bind-address = "127.0.0.1:{self.rpc_port}"
-[meta]
-  dir = "{d / "meta"}"
-[data]
-  dir = "{d / "data"}"
-  wal-dir = "{d / "wal"}"
-  query-log-enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:{self.port}"
-  log-enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-"""
-        )
+        """Write influxdb.conf (the same generator `make run` uses)."""
+        self.config_path.write_text(influx_config(self.workdir, self.port, self.rpc_port))
 
     def argv(self) -> list[str]:
         """Command line."""
