@@ -6,14 +6,21 @@ import argparse
 import sys
 
 from bench.exporter import main as exporter_main
+from bench.exposition import compare_renderers, format_renderers
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks."""
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--scrapes", type=int, default=500, help="scrapes per exporter")
+    parser.add_argument(
+        "--renders", type=int, default=300, help="in-process /metrics writes per writer"
+    )
     args = parser.parse_args(argv)
-    return exporter_main(args.scrapes)
+    status = exporter_main(args.scrapes)
+    print()
+    print(format_renderers(compare_renderers(args.renders)))
+    return status
 
 
 if __name__ == "__main__":

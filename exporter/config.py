@@ -4,7 +4,7 @@ pydantic-settings validates the configuration (exporter/settings.py), but import
 about 25 MB of resident memory, more than the whole agent should use. `homelab-exporter run`
 therefore validates, converts the result to `RuntimeConfig`, and re-executes itself as
 `python -m exporter.serve`, handing over the JSON through a pipe (secrets never appear in argv
-or the environment). The serving process imports neither pydantic nor prometheus_client.
+or the environment). The serving process never imports pydantic.
 
 Example::
 

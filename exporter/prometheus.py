@@ -1,16 +1,19 @@
 """Snapshots as Prometheus metric families with node_exporter's names, labels and units.
 
-`families()` turns one snapshot into `Family` values; `render_text` and `render_openmetrics`
-write them in the two exposition formats directly (a scrape builds a few hundred lines, and
-building prometheus_client objects for each would cost more CPU than node_exporter spends on a
-whole scrape). `HostCollector` is the same data as a prometheus_client custom collector, for
-registries and for tests, which check that both paths agree through prometheus_client's parser.
-Counters pass through `CounterGuard`, so an exported counter never goes down.
+What /metrics serves comes from `HostCollector`, a prometheus_client custom collector
+registered in the `CollectorRegistry` of an `Exposition`: its `collect()` yields metric families
+(`prometheus_client.Metric`). The registry's families are written by `render`, a fast writer of
+the two exposition formats: prometheus_client's own `generate_latest` would cost about as much
+CPU again as the whole collection (see docs/performance.md); tests check that both writers
+agree through prometheus_client's parsers. Inside the collector, `host_families` and friends
+build light `Family` values from one snapshot, which pass through `CounterGuard` (so an
+exported counter never goes down) before they become metric families.
 
 Example::
 
     exposition = Exposition(collection)
     body = exposition.render(openmetrics=False)      # bytes of /metrics
+    exposition.registry                              # CollectorRegistry holding HostCollector
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import logging
 import math
 import os
 import platform
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import CollectorRegistry
+from prometheus_client.samples import Sample as ClientSample
 
 from exporter import schema
 from exporter.collection import Collection, SingleFlight, Snapshot
@@ -69,6 +74,32 @@ def label_text(labels: Labels) -> str:
             _LABEL_TEXT.clear()
         _LABEL_TEXT[labels] = text
     return text
+
+
+class LabelDict(dict[str, str]):
+    """A sample's labels (a plain dict to prometheus_client) carrying their exposition text.
+
+    One per label set, shared by every scrape: a scrape allocates no label dicts, and the
+    renderer writes `text` without formatting. Nothing may modify it.
+    """
+
+    __slots__ = ("text",)
+    text: str
+
+
+_LABEL_DICTS: dict[Labels, LabelDict] = {}
+
+
+def label_dict(labels: Labels) -> LabelDict:
+    """The shared LabelDict of a label tuple (bounded like the label text cache)."""
+    found = _LABEL_DICTS.get(labels)
+    if found is None:
+        found = LabelDict(labels)
+        found.text = label_text(labels)
+        if len(_LABEL_DICTS) >= LABEL_CACHE_MAX:
+            _LABEL_DICTS.clear()
+        _LABEL_DICTS[labels] = found
+    return found
 
 
 def format_value(value: float) -> str:
@@ -121,37 +152,65 @@ class CounterGuard:
 
 
 _HEADERS: dict[tuple[str, str, str], tuple[str, str]] = {}
+# prometheus_client's text-format names and types for OpenMetrics types (generate_latest)
+_TEXT_SUFFIX = {"counter": "_total", "info": "_info"}
+_TEXT_TYPE = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram",
+              "unknown": "untyped"}  # fmt: skip
 
 
-def _headers(fam: Family) -> tuple[str, str]:
-    key = (fam.name, fam.kind, fam.help)
+def _headers(metric: Metric) -> tuple[str, str]:
+    """(text format, OpenMetrics) HELP and TYPE lines of a family, cached."""
+    key = (metric.name, metric.type, metric.documentation)
     cached = _HEADERS.get(key)
     if cached is None:
-        h = _help_escape(fam.help)
-        text = f"# HELP {fam.name} {h}\n# TYPE {fam.name} {fam.kind}\n"
-        om_name = fam.name[:-6] if fam.kind == "counter" and fam.name.endswith("_total") else (
-            fam.name
-        )
-        om = f"# TYPE {om_name} {fam.kind}\n# HELP {om_name} {h}\n"
+        name, kind, doc = key
+        text_name = name + _TEXT_SUFFIX.get(kind, "")
+        text_kind = _TEXT_TYPE.get(kind, kind)
+        text = f"# HELP {text_name} {_help_escape(doc)}\n# TYPE {text_name} {text_kind}\n"
+        om_doc = _help_escape(doc).replace('"', r"\"")
+        om = f"# HELP {name} {om_doc}\n# TYPE {name} {kind}\n"
+        if len(_HEADERS) >= LABEL_CACHE_MAX:
+            _HEADERS.clear()
         cached = _HEADERS[key] = (text, om)
     return cached
 
 
-def render(families: Iterable[Family], openmetrics: bool = False) -> bytes:
-    """The exposition text (0.0.4) or OpenMetrics 1.0.0 of `families`."""
+def render(metrics: Iterable[Metric], openmetrics: bool = False) -> bytes:
+    """The exposition text (0.0.4) or OpenMetrics 1.0.0 of metric families.
+
+    It writes what a collector yields as prometheus_client's `generate_latest` would (same
+    names, types, labels and values), but from cached HELP/TYPE lines and label strings.
+    Sample timestamps and exemplars are not written: the collectors here have none.
+    """
     out: list[str] = []
     append = out.append
     idx = 1 if openmetrics else 0
-    for fam in families:
-        if not fam.samples:
+    for metric in metrics:
+        samples = metric.samples
+        if not samples:
             continue
-        append(_headers(fam)[idx])
-        name = fam.name
-        for labels, value in fam.samples:
-            append(f"{name}{label_text(labels)} {format_value(value)}\n")
+        append(_headers(metric)[idx])
+        for s in samples:
+            labels = s.labels
+            if labels.__class__ is LabelDict:
+                text = labels.text
+            else:
+                text = label_text(tuple(labels.items())) if labels else ""
+            append(f"{s.name}{text} {format_value(s.value)}\n")
     if openmetrics:
         append("# EOF\n")
     return "".join(out).encode()
+
+
+def to_metric(fam: Family) -> Metric:
+    """A Family as a prometheus_client metric family (counters named without `_total`)."""
+    name, kind = fam.name, fam.kind
+    base = name[:-6] if kind == "counter" and name.endswith("_total") else name
+    metric = Metric(base, fam.help, kind)
+    metric.samples = [
+        ClientSample(name, label_dict(labels), value) for labels, value in fam.samples
+    ]
+    return metric
 
 
 # -- snapshot -> families -------------------------------------------------------------------
@@ -426,8 +485,18 @@ INFLUX_FAMILIES: tuple[tuple[str, str, str], ...] = (
 )  # fmt: skip
 
 
-class Exposition:
-    """What /metrics serves: one shared collection rendered in the format the scraper asked."""
+class HostCollector:
+    """The prometheus_client custom collector behind /metrics: host, own health, process.
+
+    One collection serves every scrape that arrives while it runs (concurrent scrapes share
+    it); counters pass through the CounterGuard first.
+
+    Example::
+
+        registry = CollectorRegistry()
+        registry.register(HostCollector(collection))
+        registry.get_sample_value("node_load1")
+    """
 
     def __init__(
         self,
@@ -437,59 +506,44 @@ class Exposition:
         self.collection = collection
         self.influx_stats = influx_stats
         self.guard = CounterGuard()
-        self._families: SingleFlight[list[Family]] = SingleFlight(self._build)
-        self._lock = threading.Lock()
+        self._shared: SingleFlight[list[Metric]] = SingleFlight(self._build)
 
-    def _build(self) -> list[Family]:
+    def _build(self) -> list[Metric]:
         snap = self.collection.snapshot()
         fams = host_families(snap)
         fams.extend(health_families(snap, self.influx_stats() if self.influx_stats else None))
         fams.extend(process_families())
         self.guard.apply(fams)
-        return fams
+        return [to_metric(fam) for fam in fams if fam.samples]
 
-    def families(self) -> list[Family]:
-        """The families of one collection (shared by scrapes that arrive while it runs)."""
-        return self._families()
+    def collect(self) -> Iterator[Metric]:
+        """The metric families of one collection."""
+        return iter(self._shared())
 
-    def render(self, openmetrics: bool = False) -> bytes:
-        """/metrics body in the text format, or OpenMetrics."""
-        return render(self.families(), openmetrics)
-
-
-class HostCollector:
-    """A prometheus_client custom collector over the same families.
-
-    Example::
-
-        registry = CollectorRegistry()
-        registry.register(HostCollector(Exposition(collection)))
-        registry.get_sample_value("node_load1")
-    """
-
-    def __init__(self, exposition: Exposition) -> None:
-        self.exposition = exposition
-
-    def collect(self) -> Iterator[Any]:
-        """Fresh metric families on every call."""
-        from prometheus_client.core import (  # 10 MB the server never needs
-            CounterMetricFamily,
-            GaugeMetricFamily,
-        )
-
-        for fam in self.exposition.families():
-            if not fam.samples:
-                continue
-            names = [k for k, _ in fam.samples[0][0]]
-            metric: Any
-            if fam.kind == "counter":
-                metric = CounterMetricFamily(fam.name, fam.help, labels=names)
-            else:
-                metric = GaugeMetricFamily(fam.name, fam.help, labels=names)
-            for labels, value in fam.samples:
-                metric.add_metric([v for _, v in labels], value)
-            yield metric
-
-    def describe(self) -> list[Any]:
+    def describe(self) -> list[Metric]:
         """Nothing up front: registering must not trigger a collection."""
         return []
+
+
+class Exposition:
+    """What /metrics serves: a registry holding the HostCollector, rendered in the format the
+    scraper asked for."""
+
+    def __init__(
+        self,
+        collection: Collection,
+        influx_stats: Callable[[], Mapping[str, float]] | None = None,
+    ) -> None:
+        self.collection = collection
+        self.collector = HostCollector(collection, influx_stats)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self.collector)
+
+    @property
+    def guard(self) -> CounterGuard:
+        """The collector's counter guard."""
+        return self.collector.guard
+
+    def render(self, openmetrics: bool = False) -> bytes:
+        """/metrics body in the text format, or OpenMetrics, of every registered collector."""
+        return render(self.registry.collect(), openmetrics)

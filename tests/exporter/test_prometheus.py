@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Metric, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.openmetrics.exposition import generate_latest as om_generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
 from prometheus_client.parser import text_string_to_metric_families
@@ -25,6 +27,7 @@ from exporter.prometheus import (
     host_families,
     label_text,
     render,
+    to_metric,
 )
 from exporter.sampling import FsUsage, Sampler, Temperature, parse_mounts
 from tests.exporter.conftest import NICS, fake_psutil, scputimes, snetio
@@ -100,16 +103,57 @@ def test_own_health_is_exported(exposition: Exposition) -> None:
 
 
 def test_fast_renderer_agrees_with_prometheus_client(exposition: Exposition) -> None:
-    """prometheus_client's own exposition of HostCollector parses to the same samples."""
-    registry = CollectorRegistry()
-    registry.register(HostCollector(exposition))
-    theirs = _parse(generate_latest(registry).decode())
+    """prometheus_client's generate_latest of the served registry parses to the same samples."""
+    theirs = _parse(generate_latest(exposition.registry).decode())
     ours = _parse(exposition.render().decode())
     volatile = {schema.COLLECTOR_DURATION, schema.CACHE_AGE, schema.TIME}
     volatile |= {n for n in ours if n.startswith("process_")}
     assert set(theirs) == set(ours)
     for name in set(ours) - volatile:
         assert ours[name] == theirs[name], name
+
+
+def _headers(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("#")]
+
+
+def test_fast_renderer_writes_help_and_type_as_prometheus_client(exposition: Exposition) -> None:
+    """HELP and TYPE lines, in both formats, are exactly generate_latest's, in its order."""
+    ours = _headers(exposition.render().decode())
+    assert ours == _headers(generate_latest(exposition.registry).decode())
+    assert "# TYPE node_cpu_seconds_total counter" in ours
+    om = _headers(exposition.render(openmetrics=True).decode())
+    assert om == _headers(om_generate_latest(exposition.registry).decode())
+    assert "# TYPE node_cpu_seconds counter" in om
+
+
+def test_metrics_is_served_from_the_registrys_collectors(exposition: Exposition) -> None:
+    """/metrics is what the CollectorRegistry's collectors yield: the HostCollector, and any
+    other custom collector registered beside it."""
+
+    class Extra:
+        def collect(self) -> Iterator[Metric]:
+            """One gauge."""
+            yield GaugeMetricFamily("extra_answer", "A registered extra.", value=42)
+
+    assert isinstance(exposition.collector, HostCollector)
+    assert exposition.registry.get_sample_value(schema.LOAD1) == 0.44
+    exposition.registry.register(Extra())  # type: ignore[arg-type]
+    m = _parse(exposition.render().decode())
+    assert m["extra_answer"][()] == 42 and m[schema.LOAD1][()] == 0.44
+    exposition.registry.unregister(exposition.collector)
+    assert _parse(exposition.render().decode()) == {"extra_answer": {(): 42.0}}
+
+
+def test_host_collector_works_in_any_registry(procfs: Path, sysfs: Path) -> None:
+    """HostCollector is a plain custom collector: registering it does not collect, and a
+    registry of one's own serves its families."""
+    collection = Collection(FixedSampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil()))
+    registry = CollectorRegistry()
+    registry.register(HostCollector(collection))
+    assert collection.collections == 0
+    assert registry.get_sample_value(schema.MEM_TOTAL) == 24684092 * 1024
+    assert collection.collections == 1
 
 
 def test_openmetrics_output_parses_and_ends_with_eof(exposition: Exposition) -> None:
@@ -119,9 +163,8 @@ def test_openmetrics_output_parses_and_ends_with_eof(exposition: Exposition) -> 
     fams = {f.name: f for f in om_parse(text)}
     assert fams["node_cpu_seconds"].type == "counter"
     assert fams["node_cpu_seconds"].samples[0].name == "node_cpu_seconds_total"
-    registry = CollectorRegistry()
-    registry.register(HostCollector(exposition))
-    assert {f.name for f in om_parse(om_generate_latest(registry).decode())} == set(fams)
+    theirs = {f.name for f in om_parse(om_generate_latest(exposition.registry).decode())}
+    assert theirs == set(fams)
 
 
 def test_counters_never_go_down() -> None:
@@ -215,7 +258,7 @@ def test_label_values_are_escaped() -> None:
             FsUsage(parse_mounts('/dev/x /mnt/a"b\\134c ext4 rw 0 0')[0], 1, 1, 1, 1, 1),
         ),
     )
-    text = render(host_families(snap)).decode()
+    text = render(map(to_metric, host_families(snap))).decode()
     m = _parse(text)
     ((labels, _),) = m[schema.FS_SIZE].items()
     assert dict(labels)["mountpoint"] == '/mnt/a"b\\c'
@@ -234,7 +277,7 @@ def test_failed_filesystem_reports_only_error_and_readonly() -> None:
     """A mount with device_error has no size series (as node_exporter), only the error flag."""
     mount = parse_mounts("nas:/x /mnt/nas nfs4 ro 0 0")[0]
     snap = Snapshot(time=1.0, filesystems=(FsUsage(mount, device_error=True),))
-    m = _parse(render(host_families(snap)).decode())
+    m = _parse(render(map(to_metric, host_families(snap))).decode())
     assert schema.FS_SIZE not in m
     ((_, err),) = m[schema.FS_DEVICE_ERROR].items()
     ((_, ro),) = m[schema.FS_READONLY].items()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.exporter import compare, format_table
+from bench.exposition import compare_renderers, format_renderers
 
 pytestmark = pytest.mark.integration
 
@@ -21,3 +22,12 @@ def test_bench_measures_both_exporters_and_prints_ratios(tmp_path: Path) -> None
     for label in ("CPU ms per scrape", "p99 latency ms", "resident memory MB"):
         assert label in table
     assert table.count("x ") >= 3
+
+
+def test_bench_compares_the_served_writer_with_prometheus_clients() -> None:
+    """Three renders each: every step is timed and the summary names both writers."""
+    rows = compare_renderers(renders=3)
+    assert rows[0].label.startswith("collection")
+    assert all(r.cpu_ms >= 0 for r in rows) and len(rows) == 5
+    text = format_renderers(rows)
+    assert "fast renderer" in text and "generate_latest" in text
