@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.harness.services import Service, free_port, http
+from tests.harness.services import Service, http
 
 
 def _toml_value(value: Any) -> str:
@@ -46,16 +46,9 @@ class Exporter(Service):
     """homelab-exporter with the given [exporter] settings (influx as a nested dict)."""
 
     name = "homelab-exporter"
-    binary = ""
 
     def __init__(self, workdir: Path, influx: dict[str, Any] | None = None, **settings: Any):
-        # Service.__init__ looks the binary up among the Debian ones; ours is this interpreter.
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.log_path = self.workdir / f"{self.name}.log"
-        self.proc = None
-        self.exe = sys.executable
+        super().__init__(workdir)
         self.settings: dict[str, Any] = {
             "listen_address": "127.0.0.1",
             "port": self.port,
@@ -65,6 +58,10 @@ class Exporter(Service):
         influx_settings = {"spool_dir": str(self.workdir / "spool"), **(influx or {})}
         self.settings["influx"] = influx_settings
         self.config_path = self.workdir / "homelab.toml"
+
+    def find_exe(self) -> str:
+        """This interpreter: the exporter runs as `python -m exporter`."""
+        return sys.executable
 
     def prepare(self) -> None:
         """Write the settings file."""
