@@ -35,6 +35,9 @@ class PrometheusSettings(BaseModel):
     username: str = ""
     password: SecretStr = SecretStr("")
     headers: dict[str, str] = {}
+    # Scrape jobs whose targets are hosts for /status even before any of them ever answered;
+    # jobs that exported node_uname_info within the last day count without being named here.
+    host_jobs: list[str] = []
 
     @field_validator("url")
     @classmethod

@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.domain.commands import STATUS_REFRESH
@@ -53,7 +54,12 @@ def promql_string(value: str) -> str:
 
 
 TARGETS_QUERY = "up"
-NAMES_QUERY = f"group by (instance, job, nodename) ({schema.UNAME_INFO})"
+# Names from the last day, not only the live series: a down host's node_uname_info goes stale
+# (at once, by staleness marker), and the host must stay listed, as DOWN, under its name.
+NAMES_LOOKBACK = "1d"
+NAMES_QUERY = (
+    f"group by (instance, job, nodename) (last_over_time({schema.UNAME_INFO}[{NAMES_LOOKBACK}]))"
+)
 
 
 def host_queries(t: Target, rate_interval: str = "1m") -> dict[str, str]:
@@ -85,21 +91,24 @@ def host_queries(t: Target, rate_interval: str = "1m") -> dict[str, str]:
 
 
 def targets_from(
-    up: list[tuple[dict[str, str], float]], names: list[tuple[dict[str, str], float]]
+    up: list[tuple[dict[str, str], float]],
+    names: list[tuple[dict[str, str], float]],
+    host_jobs: Iterable[str] = (),
 ) -> list[tuple[Target, bool]]:
-    """Hosts (and whether each is up) from the `up` and node_uname_info series.
+    """Hosts (and whether each is up) from the `up` series and the recent node_uname_info.
 
-    Only jobs that export node_uname_info count as host jobs; a host's name is its nodename,
-    or the host part of its instance when it is down and its info series went stale.
+    Host jobs are `host_jobs` plus every job that exported node_uname_info within the names
+    query's lookback, so a host (or a whole job) that went down stays listed as down. A host's
+    name is its last nodename, or the host part of its instance when it never reported one.
     """
-    nodename = {
-        (ls.get("instance", ""), ls.get("job", "")): ls.get("nodename", "") for ls, _ in names
-    }
-    host_jobs = {job for _, job in nodename}
+    nodename: dict[tuple[str, str], str] = {}
+    for ls, _ in sorted(names, key=lambda p: p[0].get("nodename", "")):
+        nodename[(ls.get("instance", ""), ls.get("job", ""))] = ls.get("nodename", "")
+    jobs = {job for _, job in nodename} | set(host_jobs)
     out: list[tuple[Target, bool]] = []
     for labels, value in up:
         instance, job = labels.get("instance", ""), labels.get("job", "")
-        if job not in host_jobs:
+        if job not in jobs:
             continue
         name = nodename.get((instance, job)) or instance.rsplit(":", 1)[0]
         out.append((Target(instance, job, name), value == 1.0))
@@ -175,8 +184,10 @@ def fleet_message(hosts: list[HostStatus]) -> Message:
             embeds=(
                 Embed(
                     title="Fleet: no hosts",
-                    description="Prometheus scrapes no job that exports node_uname_info. "
-                    "Add node_exporter or homelab-exporter targets to its scrape configs.",
+                    description="Prometheus scrapes no job that exported node_uname_info in "
+                    f"the last {NAMES_LOOKBACK}, and [bot.prometheus] host_jobs names none it "
+                    "scrapes. Add node_exporter or homelab-exporter targets to its scrape "
+                    "configs (or name their job in host_jobs).",
                     colour=GREY,
                 ),
             )
@@ -192,9 +203,12 @@ def fleet_message(hosts: list[HostStatus]) -> Message:
             )
         else:
             lines.append(f"🔴 **{name}**: DOWN ({escape(h.target.instance)})")
-    title = (
-        f"Fleet: {len(hosts)} hosts, {len(down)} down" if down else f"Fleet: {len(hosts)} hosts up"
-    )
+    if len(down) == len(hosts):
+        title = f"Fleet: all {len(hosts)} hosts DOWN"
+    elif down:
+        title = f"Fleet: {len(hosts)} hosts, {len(down)} down"
+    else:
+        title = f"Fleet: {len(hosts)} hosts up"
     return Message(
         embeds=(Embed(title=title, description="\n".join(lines), colour=RED if down else GREEN),),
         rows=((_refresh(""),),),

@@ -92,7 +92,10 @@ class Runtime:
             observe=lambda name, outcome: metrics.commands.labels(name, outcome).inc(),
         )
         status = StatusService(
-            prometheus, deadline=p.timeout_seconds, rate_interval=p.rate_interval
+            prometheus,
+            deadline=p.timeout_seconds,
+            rate_interval=p.rate_interval,
+            host_jobs=p.host_jobs,
         )
         return cls(settings, db, prometheus, Core(gate, status, audit, limiter), registry, metrics)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Sequence
 
 from bot.domain.messages import Message
 from bot.domain.status import (
@@ -36,8 +37,15 @@ MAX_HOSTS = 50
 class StatusService:
     """Answers /status within `deadline` seconds, with a clear message when it cannot."""
 
-    def __init__(self, metrics: MetricsSource, deadline: float = 2.5, rate_interval: str = "1m"):
+    def __init__(
+        self,
+        metrics: MetricsSource,
+        deadline: float = 2.5,
+        rate_interval: str = "1m",
+        host_jobs: Sequence[str] = (),
+    ):
         self.metrics = metrics
+        self.host_jobs = tuple(host_jobs)
         self.deadline = deadline
         self.rate_interval = rate_interval
 
@@ -58,7 +66,7 @@ class StatusService:
         up, names = await asyncio.gather(
             self.metrics.query(TARGETS_QUERY), self.metrics.query(NAMES_QUERY)
         )
-        return targets_from(_pairs(up), _pairs(names))
+        return targets_from(_pairs(up), _pairs(names), self.host_jobs)
 
     async def _status(self, host: str | None) -> Message:
         targets = await self.targets()

@@ -24,7 +24,7 @@ from bot.interfaces.discord.client import HomelabBot
 from bot.interfaces.runtime import Runtime
 from bot.settings import BotSettings
 from tests.bot.conftest import make_settings
-from tests.harness.services import NodeExporter, Prometheus, static_job
+from tests.harness.services import NodeExporter, Prometheus, free_port, static_job
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +84,34 @@ async def test_status_fleet_and_host_through_discord(
     assert "cores" in fields["Load"] and fields["Uptime"] != "n/a"
     print("\n/status via simcord:\n", embed.title, "\n", embed.description)
     print(host.response.embeds[0].title, fields)
+
+
+async def test_down_hosts_stay_listed_as_down(
+    prometheus_factory: Callable[..., Prometheus],
+    start_service: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    """A target nobody answers is listed DOWN; once every host is down, the fleet says so."""
+    node = start_service(NodeExporter)
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+    prom = prometheus_factory(scrape_configs=[static_job("node", node.address, dead)])
+    prom.wait_for("node_uname_info", lambda r: len(r) == 1)
+    prom.wait_for("up == 0", lambda r: len(r) == 1)
+    settings = make_settings(tmp_path, prometheus={"url": prom.url})
+    (fleet, _), _, _ = await _slash_status(settings)
+    embed = fleet.response.embeds[0]
+    assert embed.title == "Fleet: 2 hosts, 1 down"
+    assert "🔴 **127.0.0.1**: DOWN" in embed.description
+    node.stop()
+    # The failed scrape marks node_uname_info stale at once: no live series names the host.
+    prom.wait_for("up == 0", lambda r: len(r) == 2)
+    prom.wait_for("node_uname_info", lambda r: len(r) == 0)
+    (fleet, _), _, _ = await _slash_status(settings)
+    embed = fleet.response.embeds[0]
+    assert embed.title == "Fleet: all 2 hosts DOWN", embed.title
+    assert embed.description.count(": DOWN (") == 2
+    (host, _), _, _ = await _slash_status(settings, host="127.0.0.1")
+    assert host.response.embeds[0].title == "127.0.0.1: DOWN"
 
 
 async def test_status_through_the_console(scraping_prometheus: Prometheus, tmp_path: Path) -> None:

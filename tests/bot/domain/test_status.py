@@ -61,3 +61,25 @@ def test_host_names_from_outside_are_escaped() -> None:
     text = msg.embeds[0].description
     assert "@everyone" not in text and "\\*\\*boom\\*\\*" in text
     assert validate(msg) == [] and validate(host_message(HostStatus(evil, up=True))) == []
+
+
+def test_configured_host_jobs_list_hosts_that_never_answered() -> None:
+    """A job named in host_jobs is listed (as down) even with no node_uname_info at all."""
+    up = [({"instance": "10.0.0.7:9100", "job": "edge"}, 0.0)]
+    assert targets_from(up, []) == []
+    targets = targets_from(up, [], host_jobs=["edge"])
+    assert [(t.name, ok) for t, ok in targets] == [("10.0.0.7", False)]
+
+
+def test_a_fleet_entirely_down_says_so() -> None:
+    """When every host is down the title says all are down, never 'no hosts'."""
+    hosts = [HostStatus(Target(f"h{i}:9100", "node", f"h{i}"), up=False) for i in range(2)]
+    title = fleet_message(hosts).embeds[0].title
+    assert title == "Fleet: all 2 hosts DOWN"
+
+
+def test_names_reach_back_past_staleness() -> None:
+    """Host names come from the last day of node_uname_info, not only its live series."""
+    from bot.domain.status import NAMES_QUERY
+
+    assert "last_over_time(node_uname_info[1d])" in NAMES_QUERY
