@@ -18,7 +18,14 @@ from discord.ext import commands
 from bot.domain.commands import CommandSpec
 from bot.domain.messages import Message
 from bot.interfaces.discord.components import RoutedButton, RoutedSelect
-from bot.interfaces.discord.guard import actor_of, enforce, send, spec_of, target_of
+from bot.interfaces.discord.guard import (
+    actor_of,
+    apologise,
+    enforce,
+    send,
+    spec_of,
+    target_of,
+)
 from bot.services.core import Core
 from bot.settings import BotSettings
 
@@ -116,12 +123,10 @@ class GuardedTree(app_commands.CommandTree["HomelabBot"]):
                 target_of(interaction),
                 f"error: {type(error).__name__}",
             )
-        text = (
-            str(original)
-            if isinstance(original, SyncError)
-            else "Something went wrong on the bot's side; the error is in its log."
-        )
-        await send(interaction, Message(text=text, ephemeral=True))
+        if isinstance(original, SyncError):
+            await send(interaction, Message(text=str(original), ephemeral=True))
+        else:
+            await apologise(interaction)
 
 
 class HomelabBot(commands.Bot):

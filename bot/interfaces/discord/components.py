@@ -18,6 +18,7 @@ from bot.domain.commands import ComponentSpec
 from bot.domain.messages import Message
 from bot.interfaces.discord.guard import (
     actor_of,
+    apologise,
     defer_private,
     defer_update,
     enforce,
@@ -73,11 +74,31 @@ class _Routed:
         await (defer_update if self.edits else defer_private)(interaction)
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        """The one check, with the permission the catalogue gives this route."""
-        return await enforce(interaction, self.spec, self.acknowledge)
+        """The one check, with the permission the catalogue gives this route.
+
+        discord.py turns an exception here into a silent refusal (it only logs it), so one is
+        answered with the apology instead.
+        """
+        try:
+            return await enforce(interaction, self.spec, self.acknowledge)
+        except Exception:
+            log.exception("checking a click on %s failed", self.route)
+            await apologise(interaction)
+            return False
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        """Run the route's handler and answer (editing the message where that fits)."""
+        """Run the route's handler and answer; a failure gets the same apology as a command's.
+
+        discord.py only logs an exception raised by a dynamic item's callback, which would
+        leave the user with nothing (or "interaction failed").
+        """
+        try:
+            await self._answer(interaction)
+        except Exception:
+            log.exception("click on %s failed", self.route)
+            await apologise(interaction)
+
+    async def _answer(self, interaction: discord.Interaction[Any]) -> None:
         bot: HomelabBot = interaction.client
         spec = self.spec
         entry = HANDLERS.get(self.route)

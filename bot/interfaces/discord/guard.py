@@ -71,22 +71,55 @@ def target_of(interaction: discord.Interaction[Any]) -> str:
 Acknowledge = Callable[[discord.Interaction[Any]], Awaitable[None]]
 
 
+# How an interaction was deferred, kept in `interaction.extras` under this key.
+DEFERRAL = "homelab_deferral"
+PUBLIC_THINKING = "public thinking"
+PRIVATE_THINKING = "private thinking"
+UPDATE = "update"
+# Set once the deferred "thinking..." message has been replaced by the first answer.
+THINKING_ANSWERED = "homelab_thinking_answered"
+
+APOLOGY = "Something went wrong on the bot's side; the error is in its log."
+# What the public "thinking..." message becomes when the answer itself is private.
+ANSWERED_PRIVATELY = "Answered privately (only the asker can see the answer)."
+
+
 async def defer_private(interaction: discord.Interaction[Any]) -> None:
     """Acknowledge with a private "thinking..." state, unless already acknowledged."""
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
+        interaction.extras[DEFERRAL] = PRIVATE_THINKING
 
 
 async def defer_public(interaction: discord.Interaction[Any]) -> None:
-    """Acknowledge with a public "thinking..." state, unless already acknowledged."""
+    """Acknowledge with a public "thinking..." state, unless already acknowledged.
+
+    Only for commands whose answer is public: Discord shows the first follow-up in place of
+    the "thinking..." message with the deferral's visibility, whatever that follow-up's own
+    ephemeral flag says. `send` keeps a private answer private anyway (see there).
+    """
     if not interaction.response.is_done():
         await interaction.response.defer(thinking=True)
+        interaction.extras[DEFERRAL] = PUBLIC_THINKING
 
 
 async def defer_update(interaction: discord.Interaction[Any]) -> None:
     """Acknowledge a click that will edit its own message, unless already acknowledged."""
     if not interaction.response.is_done():
         await interaction.response.defer()
+        interaction.extras[DEFERRAL] = UPDATE
+
+
+async def apologise(interaction: discord.Interaction[Any]) -> None:
+    """Tell the user, privately, that their command or click failed on the bot's side.
+
+    Used wherever an unexpected exception ends an interaction, so nobody is left with a
+    silent "interaction failed"; a failure to send the apology is logged, not raised.
+    """
+    try:
+        await send(interaction, Message(text=APOLOGY, ephemeral=True))
+    except Exception:
+        log.exception("could not send the apology for a failed interaction")
 
 
 async def enforce(
@@ -125,6 +158,13 @@ async def send(interaction: discord.Interaction[Any], msg: Message, *, edit: boo
 
     With `edit`, the first part replaces the clicked message: through the response when the
     click is not acknowledged yet, else by editing the original response of a deferred update.
+
+    Visibility rule: after a "thinking..." deferral, Discord shows the first follow-up in place
+    of the thinking message with the DEFERRAL's visibility, ignoring the follow-up's own
+    ephemeral flag. So when a private part would be that first follow-up of a public
+    deferral, the thinking message is first edited into a public one-line note and the part
+    follows as a second, truly ephemeral follow-up. (A public part after a private deferral
+    stays private: the safe direction; commands with public answers defer publicly.)
     """
     bot: HomelabBot = interaction.client
     parts = render(msg, bot.settings.discord.allowed_ping_role_ids)
@@ -140,4 +180,12 @@ async def send(interaction: discord.Interaction[Any], msg: Message, *, edit: boo
         elif i == 0 and not interaction.response.is_done():
             await interaction.response.send_message(**part.kwargs())
         else:
+            thinking = interaction.extras.get(DEFERRAL) in (PUBLIC_THINKING, PRIVATE_THINKING)
+            if thinking and not interaction.extras.get(THINKING_ANSWERED):
+                interaction.extras[THINKING_ANSWERED] = True
+                if part.ephemeral and interaction.extras[DEFERRAL] == PUBLIC_THINKING:
+                    await interaction.edit_original_response(
+                        content=ANSWERED_PRIVATELY,
+                        allowed_mentions=discord.AllowedMentions.none(),
+                    )
             await interaction.followup.send(**part.kwargs())

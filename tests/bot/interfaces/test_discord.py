@@ -364,3 +364,95 @@ async def test_privileged_action_is_acknowledged_then_refused_when_audit_is_lock
     assert first.json["data"]["flags"] & 64  # ephemeral, so the refusal stays private
     assert result.ephemeral and result.response.content == AUDIT_UNAVAILABLE
     assert not result.response.embeds  # the verification itself never ran
+
+
+def test_every_catalogued_component_has_a_handler() -> None:
+    """Each component of the catalogue has a click handler, and no handler lacks an entry."""
+    from bot.interfaces.discord.components import HANDLERS
+
+    assert set(HANDLERS) == {c.route for c in catalog.COMPONENTS}
+
+
+async def _status_then_refresh(env: Any, break_it: Callable[[], None]) -> Any:
+    """/status (Prometheus down), `break_it()`, then a click on Refresh; the click's result."""
+    _, channel, viewer, _, _ = _world(env)
+    first = await viewer.slash(channel, "status")
+    assert first.response.embeds[0].title == "Status unavailable"
+    break_it()
+    return await viewer.click(first.response.message, label="Refresh")
+
+
+async def test_a_failing_refresh_gets_the_apology(
+    simcord_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Refresh whose handler raises answers the clicker with the private apology."""
+    from bot.interfaces.discord.guard import APOLOGY
+
+    async def broken(host: str | None = None) -> Message:
+        raise RuntimeError("Prometheus answered something nobody expected")
+
+    core = simcord_env.bot.core
+    clicked = await _status_then_refresh(
+        simcord_env, lambda: monkeypatch.setattr(core.status_service, "status", broken)
+    )
+    replies = [m for m in clicked.followups if m.content == APOLOGY]
+    assert len(replies) == 1 and replies[0].ephemeral, clicked
+
+
+async def test_a_failing_click_check_gets_the_apology(
+    simcord_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception inside the click's permission check is answered, not a silent refusal."""
+    from bot.interfaces.discord.guard import APOLOGY
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("role map broken")
+
+    gate = simcord_env.bot.core.gate
+    clicked = await _status_then_refresh(
+        simcord_env, lambda: monkeypatch.setattr(gate, "decide", broken)
+    )
+    texts = [m.content for m in [clicked.response, *clicked.followups] if m is not None]
+    assert APOLOGY in texts, clicked
+    assert clicked.ephemeral or all(m.ephemeral for m in clicked.followups), clicked
+
+
+async def test_a_private_answer_after_a_public_deferral_stays_private(
+    recording_prometheus: RecordingPrometheus, settings_factory: Any
+) -> None:
+    """/status for an unknown host: the public "thinking" becomes a note, the refusal is private.
+
+    Discord (and simcord) give the first follow-up after defer(thinking) the deferral's
+    visibility, so the private answer must come as a second follow-up.
+    """
+    import simcord
+
+    from bot.interfaces.discord.guard import ANSWERED_PRIVATELY
+
+    recording_prometheus.down = False  # answers: no hosts at all
+    settings = settings_factory(prometheus={"url": recording_prometheus.url})
+    rt = await Runtime.build(settings)
+    try:
+        async with simcord.run(HomelabBot(settings, rt.core)) as env:
+            guild = env.create_guild()
+            channel = guild.create_text_channel("ops")
+            user = guild.add_member(env.create_user("vic"))
+            result = await user.slash(channel, "status", host="nope")
+            calls = [(r.method, r.path, r.json) for r in env.http_requests]
+    finally:
+        await rt.close()
+    assert _flags_of(calls, "/callback") == [0]  # deferred publicly: a host answer is public
+    assert result.response.content == ANSWERED_PRIVATELY and not result.response.ephemeral
+    private = [m for m in result.followups if "No host called" in m.content]
+    assert len(private) == 1 and private[0].ephemeral, result.followups
+    assert "No host called" not in result.response.content
+
+
+def _flags_of(calls: list[tuple[str, str, Any]], suffix: str) -> list[int]:
+    """The ephemeral bit of the interaction responses sent to paths ending in `suffix`."""
+    out = []
+    for _, path, body in calls:
+        if path.endswith(suffix):
+            data = (body or {}).get("data") or {}
+            out.append(int(data.get("flags") or 0) & 64)
+    return out
