@@ -8,12 +8,20 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import discord
 
-from bot.domain.messages import Button, ButtonStyle, Message, Select, split
+from bot.domain.messages import (
+    Button,
+    ButtonStyle,
+    Limits,
+    Message,
+    MessageError,
+    Select,
+    split,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +77,28 @@ def allowed_mentions(msg: Message, allowed_role_ids: Iterable[int]) -> discord.A
     return discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False)
 
 
+def with_pings(msg: Message, allowed_role_ids: Iterable[int]) -> Message:
+    """`msg` with a mention of each allowed role it pings put in front of its text.
+
+    The mentions become part of the text before splitting, so the splitter counts them
+    against Discord's 2000 characters like any other text.
+    """
+    allowed = set(allowed_role_ids)
+    pings = [r for r in msg.ping_role_ids if r in allowed]
+    if not pings:
+        return msg
+    mentions = " ".join(f"<@&{r}>" for r in pings)
+    return replace(msg, text=mentions + (" " + msg.text if msg.text else ""))
+
+
 def render(msg: Message, allowed_role_ids: Iterable[int] = ()) -> list[Rendered]:
-    """Split, validate and convert `msg` into one or more Discord messages."""
+    """Put the allowed pings in, then split, validate and convert into Discord messages."""
     allowed = list(allowed_role_ids)
     out: list[Rendered] = []
-    for part in split(msg):
-        content = part.text
-        pings = [r for r in part.ping_role_ids if r in allowed]
-        if pings:
-            content = " ".join(f"<@&{r}>" for r in pings) + (" " + content if content else "")
+    for part in split(with_pings(msg, allowed)):
         out.append(
             Rendered(
-                content=content or None,
+                content=part.text or None,
                 embeds=[_embed(e) for e in part.embeds],
                 files=[
                     discord.File(
@@ -93,6 +111,11 @@ def render(msg: Message, allowed_role_ids: Iterable[int] = ()) -> list[Rendered]
                 ephemeral=part.ephemeral,
             )
         )
+    for r in out:  # what is sent, re-checked: nothing may be added after the split
+        if r.content is not None and len(r.content) > Limits.CONTENT:
+            raise MessageError(
+                [f"content has {len(r.content)} characters (limit {Limits.CONTENT})"]
+            )
     return out
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bot.domain.messages import Button, Embed, Field, Image, Message
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.domain.messages import Button, Embed, Field, Image, Limits, Message
 from bot.domain.permissions import Role
 from bot.interfaces.discord.render import render
 
@@ -36,3 +39,37 @@ def test_oversized_message_is_split_before_sending() -> None:
     """A 4500-character text becomes three Discord messages."""
     parts = render(Message(text="z" * 4500))
     assert [len(p.content or "") for p in parts] == [2000, 2000, 500]
+
+
+SNOWFLAKES = st.integers(min_value=10**16, max_value=2**63 - 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from("ab \n"), max_size=4500),
+    pings=st.lists(SNOWFLAKES, max_size=6, unique=True),
+    embed=st.booleans(),
+)
+def test_pings_never_push_content_past_the_limit(text: str, pings: list[int], embed: bool) -> None:
+    """With role pings, every rendered content stays within 2000 characters and none is lost."""
+    msg = Message(
+        text=text, embeds=(Embed(title="t"),) if embed else (), ping_role_ids=tuple(pings)
+    )
+    if not text and not embed and not pings:
+        return
+    parts = render(msg, allowed_role_ids=pings)
+    contents = [p.content or "" for p in parts]
+    assert all(len(c) <= Limits.CONTENT for c in contents)
+    mentions = " ".join(f"<@&{r}>" for r in pings)
+    expected = mentions + (" " + text if text and mentions else text)
+    assert "".join(contents) == expected
+    if pings:
+        assert contents[0].startswith(mentions)
+        assert parts[0].allowed_mentions.to_dict()["roles"] == pings
+
+
+def test_a_full_message_with_a_ping_is_split_not_overlong() -> None:
+    """A 2000-character text plus a ping becomes two messages, the ping in the first."""
+    parts = render(Message(text="y" * 2000, ping_role_ids=(5,)), allowed_role_ids=[5])
+    assert [len(p.content or "") for p in parts] == [2000, 6]
+    assert parts[0].content is not None and parts[0].content.startswith("<@&5> ")
