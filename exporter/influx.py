@@ -23,8 +23,10 @@ from __future__ import annotations
 import base64
 import email.utils
 import http.client
+import json
 import logging
 import random
+import re
 import threading
 import time
 import urllib.parse
@@ -337,6 +339,53 @@ class HttpClientTransport:
 # -- the writer -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """What a 400/422 answer says about the points of the request."""
+
+    message: str  # the server's message, unwrapped from its JSON
+    partial: bool  # the server stored the points it did not refuse
+    bad: frozenset[int]  # indexes of the refused points it names
+    unnamed: int  # refused points it counts but does not name ("dropped=N")
+
+
+_DROPPED = re.compile(r"\bdropped=(\d+)")
+
+
+def parse_rejection(lines: list[bytes], text: str) -> Rejection:
+    """Read InfluxDB's 400/422 answer to a write of `lines`.
+
+    1.x: `{"error": "partial write: unable to parse '<line>': <why> dropped=0"}` (several
+    `unable to parse` joined by newlines; the other points are stored) or, when no point
+    parsed, the same without "partial write". `dropped=N` counts points refused for other
+    reasons (field type conflict, beyond retention). 2.x: `{"code": "invalid", "message":
+    ...}` with the same text. 3.x: `{"error": "partial write of line protocol occurred",
+    "data": [{"line_number": 2, ...}]}` (1-based).
+    """
+    message = text.strip()
+    bad: set[int] = set()
+    try:
+        body = json.loads(message)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        inner = body.get("error") or body.get("message")
+        if isinstance(inner, str):
+            message = inner
+        data = body.get("data")
+        for item in data if isinstance(data, list) else ():
+            number = item.get("line_number") if isinstance(item, dict) else None
+            if isinstance(number, int) and 1 <= number <= len(lines):
+                bad.add(number - 1)
+    if "unable to parse '" in message:
+        raw = message.encode("utf-8", "surrogateescape")
+        for i, point in enumerate(lines):
+            if b"unable to parse '" + point + b"'" in raw:
+                bad.add(i)
+    unnamed = sum(int(n) for n in _DROPPED.findall(message))
+    return Rejection(message, "partial write" in message, frozenset(bad), unnamed)
+
+
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
     if not value:
@@ -386,6 +435,10 @@ class InfluxWriter:
         self._attempts_4xx = 0
         self._max_lines = config.batch_size  # halved by a 413, grown back by accepted writes
         self._full_writes = 0  # accepted requests of _max_lines points since the last change
+        # Looking for the refused points of a request the server refused whole without naming
+        # them: requests of at most _probe points until _probe_left points are settled.
+        self._probe: int | None = None
+        self._probe_left = 0
         self._database_ok = config.api != "v1" or not config.create_database
         self._may_create_database = True  # until InfluxDB says the user is no admin
         self._stop = threading.Event()
@@ -423,7 +476,7 @@ class InfluxWriter:
         return {
             schema.INFLUX_POINTS_WRITTEN: self.written,
             schema.INFLUX_POINTS_SPOOLED: self.spool.points(),
-            schema.INFLUX_POINTS_DROPPED: self.spool.dropped + self.rejected,
+            schema.INFLUX_POINTS_DROPPED: self.spool.dropped + self.spool.lost + self.rejected,
             schema.INFLUX_WRITE_ERRORS: self.errors,
             schema.INFLUX_SPOOL_BYTES: self.spool.size(),
             schema.INFLUX_SPOOL_LIMIT_BYTES: self.spool.max_bytes,
@@ -479,13 +532,13 @@ class InfluxWriter:
 
     # -- steps (also called directly by tests) -------------------------------------------------
     def sample_once(self) -> int:
-        """Take a snapshot and spool its points; returns how many."""
+        """Take a snapshot and spool its points; returns how many were spooled."""
         snap = self.sample()
         lines = to_lines(snap, self._previous, self.host)
         self._previous = snap
-        self.spool.append(lines)
+        spooled = self.spool.append(lines)  # 0 when the disk is full: counted as lost
         self._wake.set()
-        return len(lines)
+        return spooled
 
     def deliver_once(self) -> Outcome:
         """Send the oldest spooled points once and act on the answer."""
@@ -500,7 +553,10 @@ class InfluxWriter:
             self.spool.release(batch.seq)
 
     def _send(self, batch: Batch) -> Outcome:
-        lines = batch.lines[: self._max_lines]
+        limit = self._max_lines
+        if self._probe is not None:
+            limit = max(1, min(limit, self._probe, self._probe_left))
+        lines = batch.lines[:limit]
         body = b"\n".join(lines) + b"\n"
         if self.config.gzip:
             body = zlib.compress(body, 6, wbits=31)
@@ -514,6 +570,7 @@ class InfluxWriter:
         if resp.status in (200, 204):
             self._done(batch, len(lines))
             self.written += len(lines)
+            self._probed(len(lines))
             self._grow_batch(len(lines))
             self.last_success = time.time()
             if self._failures:
@@ -539,7 +596,7 @@ class InfluxWriter:
             )
             return Outcome(retry_in=0.01)
         if resp.status in DATA_ERRORS:
-            return self._reject(batch, len(lines), resp.status, message)
+            return self._data_error(batch, lines, resp.status, resp.text)
         return self._refused(resp.status, message)
 
     def _grow_batch(self, sent: int) -> None:
@@ -617,17 +674,66 @@ class InfluxWriter:
         else:
             self.spool.replace(batch.seq, batch.lines[count:])
 
-    def _reject(self, batch: Batch, count: int, status: int, message: str) -> Outcome:
-        self._done(batch, count)
-        self.rejected += count
+    def _data_error(self, batch: Batch, lines: list[bytes], status: int, text: str) -> Outcome:
+        """A 400/422: drop only the points the server refused, never the good ones with them.
+
+        InfluxDB 1.x (and 2.x/3.x for points it could store) answers a "partial write": the
+        other points are stored, so they count as written. A request refused whole is sent
+        again without the points the message names, or, when it names none, split in halves
+        until the refused point is alone.
+        """
+        found = parse_rejection(lines, text)
+        message = found.message[:500]
         self._attempts_4xx = 0
+        if found.partial:
+            dropped = min(len(lines), len(found.bad) + found.unnamed)
+            self._done(batch, len(lines))
+            self.written += len(lines) - dropped
+            self.rejected += dropped
+            self._probed(len(lines))
+            self._log_rejected(dropped, len(lines), status, message)
+            return Outcome(delivered=len(lines) - dropped, dropped=dropped)
+        if found.bad:
+            keep = [line for i, line in enumerate(lines) if i not in found.bad]
+            self.spool.replace(batch.seq, keep + batch.lines[len(lines) :])
+            self.rejected += len(found.bad)
+            self._log_rejected(len(found.bad), len(lines), status, message)
+            if self._probe is not None:
+                self._probe_left -= len(found.bad)
+                if self._probe_left <= 0:
+                    self._probe = None
+            return Outcome(dropped=len(found.bad))
+        if len(lines) > 1:
+            if self._probe is None:
+                self._probe_left = len(lines)
+            self._probe = len(lines) // 2
+            log.warning(
+                "InfluxDB refused %d points with %d without naming the bad ones (%s); "
+                "sending them in halves to find them",
+                len(lines), status, message,
+            )  # fmt: skip
+            return Outcome(retry_in=0.01)
+        self._done(batch, 1)
+        self.rejected += 1
+        self._log_rejected(1, 1, status, message)
+        if self._probe is not None:
+            self._probe_left -= 1
+            # The rest of the refused request goes in one piece again: it is split only if
+            # it holds another bad point.
+            self._probe = self._probe_left if self._probe_left > 0 else None
+        return Outcome(dropped=1)
+
+    def _probed(self, settled: int) -> None:
+        if self._probe is not None:
+            self._probe_left -= settled
+            if self._probe_left <= 0:
+                self._probe = None
+
+    def _log_rejected(self, dropped: int, sent: int, status: int, message: str) -> None:
         log.error(
-            "InfluxDB rejected %d points with %d: %s; they are dropped, not retried",
-            count,
-            status,
-            message,
-        )
-        return Outcome(dropped=count)
+            "InfluxDB rejected %d of %d points with %d: %s; they are dropped, not retried",
+            dropped, sent, status, message,
+        )  # fmt: skip
 
     def _next_backoff(self) -> float:
         self._failures += 1

@@ -9,6 +9,14 @@ its fate is decided by InfluxDB's answer (written, or released and dropped later
 is counted both written and dropped; while a request is in flight the spool may exceed its
 limit by that one segment.
 
+Writes are complete or undone: `os.write` may write less than asked (a full disk), so appends
+loop until every byte is down, and on an error the segment is cut back to its last complete
+line, so nothing is glued onto a torn one. Points that could not be spooled are counted in
+`lost` (the writer reports them as dropped) and logged. A segment rewritten after a partial
+delivery goes through a temporary file that is fsynced before `os.replace`; creating, replacing
+and deleting segment files fsyncs the directory, so a power cut leaves each segment either old
+or new, never empty or missing lines it had.
+
 Example::
 
     spool = Spool(Path("var/spool"), max_bytes=64 << 20, batch_lines=5000)
@@ -20,15 +28,19 @@ Example::
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".lp"
+TMP_SUFFIX = ".tmp"
+LOST_LOG_EVERY = 60  # while appends keep failing (disk full), repeat the error every 60th time
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,7 @@ class _Segment:
     seq: int
     size: int
     lines: int
+    skip: int = 0  # leading lines already delivered (a rewrite that failed); memory only
 
 
 class SpoolError(OSError):
@@ -53,12 +66,23 @@ class SpoolError(OSError):
 class Spool:
     """Segment files under `directory`, at most `max_bytes` in total."""
 
-    def __init__(self, directory: Path, max_bytes: int, batch_lines: int = 5000) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        max_bytes: int,
+        batch_lines: int = 5000,
+        write: Callable[[int, memoryview], int] = os.write,
+        fsync: Callable[[int], None] = os.fsync,
+    ) -> None:
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self.batch_lines = batch_lines
         self.segment_bytes = max(4096, min(max_bytes // 16, 4 << 20))
-        self.dropped = 0
+        self.dropped = 0  # oldest points dropped by the size limit
+        self.lost = 0  # points that could not be written to the spool (disk full, I/O error)
+        self._write = write  # injectable, so tests can make writes short or fail
+        self._fsync = fsync
+        self._failed_appends = 0
         self._lock = threading.Lock()
         self._segments: list[_Segment] = []
         self._open: _Segment | None = None
@@ -77,6 +101,8 @@ class Spool:
         return self.directory / f"{seq:016d}{SUFFIX}"
 
     def _load(self) -> None:
+        for tmp in self.directory.glob(f"*{TMP_SUFFIX}"):
+            tmp.unlink()  # a rewrite cut short by a crash: the segment itself is old or new
         for path in sorted(self.directory.glob(f"*{SUFFIX}")):
             try:
                 seq = int(path.stem)
@@ -108,26 +134,96 @@ class Spool:
         return sum(s.size for s in self._segments)
 
     # -- operations -------------------------------------------------------------------------
-    def append(self, lines: list[str]) -> None:
-        """Append points durably (written and fsynced), then enforce the size limit."""
+    def append(self, lines: list[str]) -> int:
+        """Append points durably (written and fsynced), then enforce the size limit.
+
+        Returns how many points were spooled: all, or none when the write failed (a full disk):
+        then the segment is cut back to what it held, and the points are counted in `lost`.
+        """
         if not lines:
-            return
+            return 0
         data = ("\n".join(lines) + "\n").encode()
         with self._lock:
             seg = self._open
-            if seg is None or seg.lines >= self.batch_lines or seg.size >= self.segment_bytes:
+            new = seg is None or seg.lines >= self.batch_lines or seg.size >= self.segment_bytes
+            if seg is None or new:  # the new segment joins the list once written
                 seq = self._segments[-1].seq + 1 if self._segments else 1
-                seg = self._open = _Segment(seq, 0, 0)
-                self._segments.append(seg)
-            fd = os.open(self._path(seg.seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                seg = _Segment(seq, 0, 0)
             try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+                self._append_to(seg, data, new)
+            except OSError as exc:
+                self._lose(len(lines), exc)
+                return 0
+            if new:
+                self._segments.append(seg)
+                self._open = seg
             seg.size += len(data)
             seg.lines += len(lines)
+            if self._failed_appends:
+                log.info("the InfluxDB spool %s takes points again", self.directory)
+                self._failed_appends = 0
             self._enforce_limit()
+        return len(lines)
+
+    def _append_to(self, seg: _Segment, data: bytes, new: bool) -> None:
+        """Write `data` whole at the end of `seg`, or leave the file as it was and raise."""
+        path = self._path(seg.seq)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            try:
+                self._write_all(fd, data)
+                self._fsync(fd)
+            except OSError:
+                try:
+                    if new:  # unlinking needs no free space; the next append reuses the name
+                        path.unlink(missing_ok=True)
+                    else:
+                        os.ftruncate(fd, seg.size)
+                        self._fsync(fd)
+                except OSError as exc:
+                    # The torn tail stays on disk: close the segment to appends so nothing is
+                    # glued onto it; `oldest` reads only its `size` good bytes.
+                    log.error("cannot cut %s back to %d bytes: %s", path, seg.size, exc)
+                    if seg is self._open:
+                        self._open = None
+                raise
+        finally:
+            os.close(fd)
+        if new:
+            self._sync_dir()
+
+    def _write_all(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = self._write(fd, view)
+            if n <= 0:  # a regular file says ENOSPC with an error, but never loop forever
+                raise OSError(errno.ENOSPC, "no progress writing the spool segment")
+            view = view[n:]
+
+    def _lose(self, count: int, exc: OSError) -> None:
+        self.lost += count
+        if self._failed_appends % LOST_LOG_EVERY == 0:
+            log.error(
+                "cannot write %d points to the InfluxDB spool %s: %s; they are dropped "
+                "(%d lost since start). Free space there or set [exporter.influx] spool_dir",
+                count, self.directory, exc, self.lost,
+            )  # fmt: skip
+        self._failed_appends += 1
+
+    def _sync_dir(self) -> None:
+        """fsync the directory, so a created, renamed or deleted segment file stays so."""
+        try:
+            fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            log.debug("cannot open %s to fsync it: %s", self.directory, exc)
+            return
+        try:
+            self._fsync(fd)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # filesystems without dir fsync
+                log.warning("fsync of the spool directory %s failed: %s", self.directory, exc)
+        finally:
+            os.close(fd)
 
     def _enforce_limit(self) -> None:
         # The segment in flight is not counted here and never dropped: InfluxDB's answer
@@ -145,8 +241,9 @@ class Spool:
                 self._open = None
             self._path(seg.seq).unlink(missing_ok=True)
             size -= seg.size
-            dropped += seg.lines
+            dropped += seg.lines - seg.skip
         if dropped:
+            self._sync_dir()
             self.dropped += dropped
             log.warning(
                 "InfluxDB spool is full (%d bytes): dropped the %d oldest points "
@@ -166,9 +263,10 @@ class Spool:
             seg = self._segments[0]
             if seg is self._open:
                 self._open = None
-            data = self._path(seg.seq).read_bytes()
+            with open(self._path(seg.seq), "rb") as fh:
+                data = fh.read(seg.size)  # not a torn tail that could not be cut off
             self._in_flight = seg.seq
-        return Batch(seg.seq, data.splitlines())
+        return Batch(seg.seq, data.splitlines()[seg.skip :])
 
     def release(self, seq: int) -> None:
         """The send of `seq` is over: it may be dropped again if the spool is over its limit."""
@@ -188,18 +286,45 @@ class Spool:
                     if seg is self._open:
                         self._open = None
                     self._path(seq).unlink(missing_ok=True)
-                    return seg.lines
+                    self._sync_dir()
+                    return seg.lines - seg.skip
         return 0
 
     def replace(self, seq: int, lines: list[bytes]) -> None:
-        """Keep only `lines` of a segment (the rest was delivered)."""
+        """Keep only `lines` of a segment (the rest was delivered or rejected).
+
+        Crash-safe: the new content is written to a temporary file and fsynced, renamed over
+        the segment, and the directory fsynced. If that fails (a full disk), the segment stays
+        as it was and the delivered lines are skipped in memory; only a restart before the
+        segment is sent would send them again (InfluxDB overwrites identical points).
+        """
         data = b"".join(line + b"\n" for line in lines)
         with self._lock:
             for seg in self._segments:
                 if seg.seq == seq:
-                    tmp = self._path(seq).with_suffix(".tmp")
-                    tmp.write_bytes(data)
-                    os.replace(tmp, self._path(seq))
+                    path = self._path(seq)
+                    tmp = path.with_suffix(TMP_SUFFIX)
+                    try:
+                        self._write_file(tmp, data)
+                        os.replace(tmp, path)
+                    except OSError as exc:
+                        tmp.unlink(missing_ok=True)
+                        log.warning(
+                            "cannot rewrite the spool segment %s: %s; skipping its %d sent "
+                            "points in memory", path, exc, seg.lines - len(lines),
+                        )  # fmt: skip
+                        seg.skip = seg.lines - len(lines)
+                        return
+                    self._sync_dir()
                     seg.size = len(data)
                     seg.lines = len(lines)
+                    seg.skip = 0
                     return
+
+    def _write_file(self, path: Path, data: bytes) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            self._write_all(fd, data)
+            self._fsync(fd)
+        finally:
+            os.close(fd)

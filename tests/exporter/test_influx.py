@@ -9,8 +9,10 @@ a real InfluxDB 1.x in tests/integration/test_exporter_influx.py.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import gzip
 import itertools
+import json
 import logging
 import re
 from pathlib import Path
@@ -31,6 +33,7 @@ from exporter.influx import (
     Response,
     format_uptime,
     line,
+    parse_rejection,
     retry_after_seconds,
     to_lines,
 )
@@ -91,9 +94,7 @@ SNAP = Snapshot(
     memory=MEM,
     kernel=KernelStats(1_699_990_000.0, 1, 2, 3, 4, 5),
     load=(0.5, 0.25, 0.125),
-    filesystems=(
-        FsUsage(parse_mounts("/dev/sda1 / ext4 rw 0 0")[0], 1000, 300, 200, 100, 40),
-    ),
+    filesystems=(FsUsage(parse_mounts("/dev/sda1 / ext4 rw 0 0")[0], 1000, 300, 200, 100, 40),),
     disks=(DiskIO("sda", 1, 2, 512, 1024, 3, 4, 5, 6, 7),),
     network=(
         NetIO("eth0", 10, 20, 1, 2, 0, 0, 0, 0, True),
@@ -255,9 +256,7 @@ def _writer(tmp_path: Path, **overrides: object) -> InfluxWriter:
 
 V2_MATCH = [
     matchers.query_param_matcher({"org": "home", "bucket": "metrics", "precision": "ms"}),
-    matchers.header_matcher(
-        {"Authorization": "Token s3cret-token", "Content-Encoding": "gzip"}
-    ),
+    matchers.header_matcher({"Authorization": "Token s3cret-token", "Content-Encoding": "gzip"}),
 ]
 
 
@@ -274,11 +273,25 @@ def test_v2_204_writes_gzipped_batch_with_token(tmp_path: Path) -> None:
     assert w.stats()[schema.INFLUX_POINTS_WRITTEN] == spooled
 
 
+def _drain(w: InfluxWriter, limit: int = 500) -> tuple[int, int]:
+    """Deliver until the spool is empty; returns (delivered, dropped) as the outcomes said."""
+    delivered = dropped = 0
+    for _ in range(limit):
+        if not w.spool.points():
+            break
+        outcome = w.deliver_once()
+        delivered += outcome.delivered
+        dropped += outcome.dropped
+    assert not w.spool.points(), "the spool did not drain"
+    return delivered, dropped
+
+
 @responses.activate
-def test_v2_400_is_logged_with_the_message_and_dropped(
+def test_v2_400_naming_no_point_is_split_until_every_refused_point_is_alone(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Bad data is not retried: logged with InfluxDB's message, counted as dropped."""
+    """A server refusing every point without naming one: the batch is halved down to single
+    points, each dropped once, logged with InfluxDB's message and counted exactly."""
     responses.add(
         responses.POST, V2_URL, status=400,
         json={"code": "invalid", "message": "unable to parse 'mem x': missing fields"},
@@ -286,11 +299,150 @@ def test_v2_400_is_logged_with_the_message_and_dropped(
     w = _writer(tmp_path)
     n = w.spool.points()
     with caplog.at_level(logging.ERROR):
-        outcome = w.deliver_once()
-    assert outcome.dropped == n and w.spool.points() == 0
+        delivered, dropped = _drain(w)
+    assert (delivered, dropped) == (0, n)
     assert "missing fields" in caplog.text
     assert w.stats()[schema.INFLUX_POINTS_DROPPED] == n
-    assert len(responses.calls) == 1
+    assert w.stats()[schema.INFLUX_POINTS_WRITTEN] == 0
+
+
+BAD = b"mem,host=nas used=oops"  # a field value that is no number, string or bool
+
+
+def _with_bad_point(w: InfluxWriter, at: int) -> list[bytes]:
+    """Put BAD among the spooled points at index `at`; returns the good ones."""
+    batch = w.spool.oldest()
+    assert batch is not None
+    w.spool.release(batch.seq)
+    w.spool.replace(batch.seq, [*batch.lines[:at], BAD, *batch.lines[at:]])
+    return batch.lines
+
+
+def _body(request: requests.PreparedRequest) -> list[bytes]:
+    return gzip.decompress(request.body).splitlines()  # type: ignore[arg-type]
+
+
+@responses.activate
+def test_v2_400_naming_the_bad_point_drops_only_it_and_sends_the_rest(tmp_path: Path) -> None:
+    """InfluxDB 2 refuses the whole request and names the line: only that point is dropped;
+    the others go out again and are written."""
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        if BAD in _body(request):
+            msg = f"unable to parse '{BAD.decode()}': invalid boolean"
+            return 400, {}, json.dumps({"code": "invalid", "message": msg})
+        return 204, {}, ""
+
+    responses.add_callback(responses.POST, V2_URL, callback=answer)
+    w = _writer(tmp_path)
+    good = _with_bad_point(w, 3)
+    delivered, dropped = _drain(w)
+    assert (delivered, dropped) == (len(good), 1)
+    assert _body(responses.calls[-1].request) == good
+    assert len(responses.calls) == 2
+    stats = w.stats()
+    assert stats[schema.INFLUX_POINTS_WRITTEN] == len(good)
+    assert stats[schema.INFLUX_POINTS_DROPPED] == 1
+
+
+@pytest.mark.parametrize("at", [0, 5, -1])
+@responses.activate
+def test_v2_400_without_names_is_bisected_to_the_one_bad_point(tmp_path: Path, at: int) -> None:
+    """Refused whole with a message naming nothing: halves are sent until the bad point is
+    alone; every good point is written once and only the bad one is dropped."""
+    seen: list[bytes] = []
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        lines = _body(request)
+        if BAD in lines:
+            return 400, {}, json.dumps({"code": "invalid", "message": "bad request"})
+        seen.extend(lines)
+        return 204, {}, ""
+
+    responses.add_callback(responses.POST, V2_URL, callback=answer)
+    w = _writer(tmp_path)
+    good = _with_bad_point(w, at if at >= 0 else w.spool.points())
+    delivered, dropped = _drain(w)
+    assert (delivered, dropped) == (len(good), 1)
+    assert seen == good  # in order, none twice
+    assert w.stats()[schema.INFLUX_POINTS_DROPPED] == 1
+    assert len(responses.calls) <= 2 * len(good).bit_length() + 2
+    assert w._probe is None  # the search is over: full-size requests again
+
+
+@responses.activate
+def test_v1_partial_write_counts_the_stored_points_as_written(tmp_path: Path) -> None:
+    """InfluxDB 1.x stores the valid points of a request and answers 400 "partial write"
+    naming the bad line: one request, the rest written, only the bad point dropped."""
+    url = "http://influx.test:8086/write"
+    msg = f"partial write: unable to parse '{BAD.decode()}': invalid boolean dropped=0"
+    responses.add(responses.POST, url, status=400, json={"error": msg})
+    cfg = InfluxConfig(
+        enabled=True, url="http://influx.test:8086", database="telegraf",
+        create_database=False, spool_dir=str(tmp_path / "spool"),
+    )  # fmt: skip
+    w = InfluxWriter(cfg, "nas", lambda: SNAP, transport=RequestsTransport())
+    w.sample_once()
+    good = _with_bad_point(w, 2)
+    delivered, dropped = _drain(w)
+    assert (delivered, dropped) == (len(good), 1) and len(responses.calls) == 1
+    assert w.stats()[schema.INFLUX_POINTS_WRITTEN] == len(good)
+    assert w.stats()[schema.INFLUX_POINTS_DROPPED] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "dropped"),
+    [
+        ({"error": 'partial write: field type conflict: input field "used" on measurement '
+                   '"mem" is type float, already exists as type integer dropped=2'}, 2),
+        ({"error": "partial write of line protocol occurred",
+          "data": [{"original_line": "x", "line_number": 1, "error_message": "bad"},
+                   {"original_line": "y", "line_number": 4, "error_message": "bad"}]}, 2),
+    ],
+)  # fmt: skip
+@responses.activate
+def test_partial_writes_count_what_the_server_says_it_dropped(
+    tmp_path: Path, body: dict[str, object], dropped: int
+) -> None:
+    """A 1.x "dropped=N" (type conflict) and a 3.x list of line numbers: N dropped, the rest
+    written, in one request."""
+    responses.add(responses.POST, V2_URL, status=400, json=body)
+    w = _writer(tmp_path)
+    n = w.spool.points()
+    assert _drain(w) == (n - dropped, dropped) and len(responses.calls) == 1
+    assert w.stats()[schema.INFLUX_POINTS_WRITTEN] == n - dropped
+
+
+def test_parse_rejection_reads_each_servers_format() -> None:
+    """Bad lines are found by their quoted text (JSON-unescaped) or by 3.x line numbers."""
+    lines = [b"a v=1", b'b,t=x s="q\\"uote"', b"c v=3"]
+    quoted = json.dumps({"error": f"unable to parse '{lines[1].decode()}': x"})
+    assert '\\"' in quoted  # the line is escaped in the JSON body, matched once unescaped
+    one_x = parse_rejection(lines, quoted)
+    assert one_x.bad == {1} and not one_x.partial and one_x.unnamed == 0
+    assert parse_rejection(lines, "plain text, no JSON").bad == frozenset()
+    three_x = parse_rejection(
+        lines,
+        json.dumps(
+            {"error": "partial write of line protocol occurred", "data": [{"line_number": 3}]}
+        ),
+    )
+    assert three_x.bad == {2} and three_x.partial
+
+
+@responses.activate
+def test_points_the_spool_could_not_take_count_as_dropped(tmp_path: Path) -> None:
+    """A full disk at sampling time: the sample's points are not spooled and count as dropped."""
+    w = _writer(tmp_path)
+    before = w.spool.points()
+
+    def full(fd: int, data: memoryview) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    w.spool._write = full
+    assert w.sample_once() == 0
+    assert w.spool.points() == before
+    assert w.stats()[schema.INFLUX_POINTS_DROPPED] == w.spool.lost > 0
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
@@ -334,11 +486,18 @@ def test_v2_a_paused_writer_resumes_when_the_server_accepts(tmp_path: Path) -> N
 
 @responses.activate
 def test_v2_422_is_a_data_error_and_dropped(tmp_path: Path) -> None:
-    """422 (points beyond retention, schema conflict) refuses the data itself: dropped once."""
-    responses.add(responses.POST, V2_URL, status=422, json={"message": "beyond retention"})
+    """422 (points beyond retention) refuses the data itself: dropped once, not retried."""
+    n = _writer(tmp_path / "count").spool.points()
+    msg = (
+        "failure writing points to database: partial write: points beyond retention policy "
+        f"dropped={n}"
+    )
+    responses.add(
+        responses.POST, V2_URL, status=422, json={"code": "unprocessable entity", "message": msg}
+    )
     w = _writer(tmp_path)
-    n = w.spool.points()
     assert w.deliver_once().dropped == n and len(responses.calls) == 1
+    assert w.stats()[schema.INFLUX_POINTS_WRITTEN] == 0
 
 
 @responses.activate

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,142 @@ def test_the_segment_in_flight_is_kept_until_released(tmp_path: Path) -> None:
     assert spool.points() == kept_newest  # the oldest, once released, went first
     first = spool.oldest()
     assert first is not None and first.seq != batch.seq
+
+
+class _Disk:
+    """os.write with a byte budget: past it, a short write, then ENOSPC (a disk filling up)."""
+
+    def __init__(self, budget: int, chunk: int = 1 << 30) -> None:
+        self.budget = budget
+        self.chunk = chunk  # at most this many bytes per call, like a pipe or a full disk
+
+    def write(self, fd: int, data: memoryview) -> int:
+        if self.budget <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = min(len(data), self.budget, self.chunk)
+        self.budget -= n
+        return os.write(fd, data[:n])
+
+
+def test_short_writes_are_completed(tmp_path: Path) -> None:
+    """os.write returning less than asked is looped over: every line lands whole."""
+    disk = _Disk(budget=1 << 20, chunk=7)
+    spool = Spool(tmp_path, max_bytes=1 << 20, write=disk.write)
+    assert spool.append(_lines(0, 5)) == 5
+    assert spool.append(_lines(5, 5)) == 5
+    assert next(tmp_path.glob("*.lp")).read_bytes().splitlines() == [
+        s.encode() for s in _lines(0, 10)
+    ]
+
+
+def test_disk_full_mid_append_cuts_the_torn_line_and_counts_the_points(tmp_path: Path) -> None:
+    """ENOSPC after a partial write: the segment is cut back, the points are counted lost,
+    and the next append is not glued onto a torn line (in memory and after a restart)."""
+    first = _lines(0, 3)
+    size = len(("\n".join(first) + "\n").encode())
+    disk = _Disk(budget=size + 10)  # the second append gets 10 bytes down, then ENOSPC
+    spool = Spool(tmp_path, max_bytes=1 << 20, write=disk.write)
+    assert spool.append(first) == 3
+    assert spool.append(_lines(3, 4)) == 0
+    assert spool.lost == 4 and spool.points() == 3
+    seg = next(tmp_path.glob("*.lp"))
+    assert seg.stat().st_size == size
+    disk.budget = 1 << 20  # space freed
+    assert spool.append(_lines(7, 2)) == 2
+    expected = [s.encode() for s in first + _lines(7, 2)]
+    assert spool.oldest().lines == expected  # type: ignore[union-attr]
+    assert Spool(tmp_path, max_bytes=1 << 20).oldest().lines == expected  # type: ignore[union-attr]
+
+
+def test_disk_full_on_a_new_segment_leaves_no_file(tmp_path: Path) -> None:
+    """A first append that fails leaves no empty or torn segment behind; counts are exact."""
+    disk = _Disk(budget=5)
+    spool = Spool(tmp_path, max_bytes=1 << 20, write=disk.write)
+    assert spool.append(_lines(0, 3)) == 0
+    assert spool.lost == 3 and spool.points() == 0 and spool.oldest() is None
+    assert list(tmp_path.glob("*.lp")) == []
+    disk.budget = 1 << 20
+    spool.append(_lines(3, 1))
+    assert spool.oldest().lines == [b"m,host=h v=3i 3"]  # type: ignore[union-attr]
+
+
+def _fd_path(fd: int) -> str:
+    return os.readlink(f"/proc/self/fd/{fd}")
+
+
+def test_replace_fsyncs_the_new_file_before_renaming_and_the_directory_after(
+    tmp_path: Path,
+) -> None:
+    """The temporary file is fsynced while the segment still holds the old lines; the
+    directory is fsynced once the segment holds the new ones and the temporary is gone."""
+    events: list[tuple[str, bytes, bool]] = []
+    spool_dir = tmp_path / "spool"
+
+    def fsync(fd: int) -> None:
+        seg = spool_dir / f"{1:016d}.lp"
+        tmp_exists = seg.with_suffix(".tmp").exists()
+        events.append((_fd_path(fd), seg.read_bytes() if seg.exists() else b"", tmp_exists))
+        os.fsync(fd)
+
+    spool = Spool(spool_dir, max_bytes=1 << 20, fsync=fsync)
+    spool.append(_lines(0, 4))
+    events.clear()
+    spool.replace(1, [s.encode() for s in _lines(2, 2)])
+    old = ("\n".join(_lines(0, 4)) + "\n").encode()
+    new = ("\n".join(_lines(2, 2)) + "\n").encode()
+    assert events == [
+        (str(spool_dir / f"{1:016d}.tmp"), old, True),
+        (str(spool_dir), new, False),
+    ]
+
+
+def test_segment_create_and_delete_fsync_the_directory(tmp_path: Path) -> None:
+    """A new segment file and a removed one are followed by an fsync of the directory."""
+    synced: list[str] = []
+
+    def fsync(fd: int) -> None:
+        synced.append(_fd_path(fd))
+        os.fsync(fd)
+
+    spool = Spool(tmp_path, max_bytes=1 << 20, fsync=fsync)
+    spool.append(_lines(0, 1))
+    seg = str(tmp_path / f"{1:016d}.lp")
+    assert synced == [seg, str(tmp_path)]  # the data, then the directory entry
+    synced.clear()
+    spool.append(_lines(1, 1))
+    assert synced == [seg]  # an append to an existing segment needs no directory sync
+    synced.clear()
+    spool.remove(1)
+    assert synced == [str(tmp_path)]
+
+
+@pytest.mark.parametrize("kill_at", [1, 2])
+def test_a_crash_during_replace_leaves_the_old_or_the_new_segment(
+    tmp_path: Path, kill_at: int
+) -> None:
+    """A process killed inside replace (at its first or second fsync) leaves the segment
+    whole, old or new, and a reopened spool replays exactly one of them."""
+    Spool(tmp_path, max_bytes=1 << 20).append(_lines(0, 4))
+    old = [s.encode() for s in _lines(0, 4)]
+    new = [s.encode() for s in _lines(2, 2)]
+    pid = os.fork()
+    if pid == 0:  # the child dies at the chosen fsync, as a crash would
+        calls = 0
+
+        def fsync(fd: int) -> None:
+            nonlocal calls
+            calls += 1
+            os.fsync(fd)
+            if calls == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        try:
+            Spool(tmp_path, max_bytes=1 << 20, fsync=fsync).replace(1, new)
+        finally:
+            os._exit(3)  # not reached when killed
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    reopened = Spool(tmp_path, max_bytes=1 << 20)
+    lines = reopened.oldest().lines  # type: ignore[union-attr]
+    assert lines == (old if kill_at == 1 else new)
+    assert list(tmp_path.glob("*.tmp")) == []

@@ -174,3 +174,25 @@ def test_spool_limit_drop_counter_matches_what_is_missing(
     assert writer.stats()[schema.INFLUX_POINTS_DROPPED] == dropped
     assert stored + dropped == sampled
     assert writer.stats()[schema.INFLUX_POINTS_WRITTEN] == stored
+
+
+def test_one_bad_line_loses_only_that_point(influxdb: InfluxDB, tmp_path: Path) -> None:
+    """A batch holding one unparsable line (a torn spool line from an older version): InfluxDB
+    1.x stores the others and says which it refused; only that point counts as dropped."""
+    db = "partialwrite"
+    cfg = InfluxConfig(
+        enabled=True, url=influxdb.url, database=db, spool_dir=str(tmp_path / "spool")
+    )
+    writer = InfluxWriter(cfg, HOST, lambda: None)  # type: ignore[arg-type,return-value]
+    t0 = int(time.time() * 1000) - 60_000
+    good = [f"system,host={HOST} load1={i}.5 {t0 + i}" for i in range(20)]
+    torn = f"system,host={HOST} load1=3.5 {t0 + 99}"[:25] + good[0][:10]  # glued halves
+    writer.spool.append([*good[:7], torn, *good[7:]])
+    while writer.spool.points():
+        outcome = writer.deliver_once()
+        assert outcome.retry_in < 1, "InfluxDB was expected to answer at once"
+    rows = influxdb.series(f"SELECT count(load1) FROM system WHERE host = '{HOST}'", db)  # noqa: S608
+    assert rows[0]["values"][0][1] == len(good)
+    stats = writer.stats()
+    assert stats[schema.INFLUX_POINTS_WRITTEN] == len(good)
+    assert stats[schema.INFLUX_POINTS_DROPPED] == 1
