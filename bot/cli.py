@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().print_help()
         return 0
     settings = load_or_exit(BotSettings, args.config)
-    configure(settings.log_level, secrets=secrets_of(settings))
+    key = settings.audit.secret().decode()
+    configure(settings.log_level, secrets=[*secrets_of(settings), *([key] if key else [])])
     try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:

@@ -111,6 +111,53 @@ class RateLimitSettings(BaseModel):
     backoff_max_seconds: float = Field(300.0, gt=0)
 
 
+class AuditSettings(BaseModel):
+    """The audit log's hash chain ([bot.audit]).
+
+    Without a key the chain is plain SHA-256: it reveals edits by anyone who does not
+    recompute it, but someone with write access to the database can rewrite rows, recompute
+    every hash and the head, and `audit verify` passes. With a key (kept where the database's
+    writers cannot read it) the chain is HMAC-SHA256 and such a rewrite is detected.
+    """
+
+    model_config = {"extra": "forbid"}
+
+    key: SecretStr = SecretStr("")
+    # A file holding the key (surrounding whitespace ignored), instead of `key`.
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> AuditSettings:
+        if self.key.get_secret_value() and self.key_file is not None:
+            raise ValueError("set key or key_file, not both")
+        if self.key_file is not None:
+            try:
+                text = self.key_file.read_text()
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot read key_file {self.key_file}: {exc.strerror or exc}; create it "
+                    "(e.g. `head -c 32 /dev/urandom | base64 > FILE; chmod 600 FILE`) or unset it"
+                ) from None
+            _check_key(text.strip(), f"key_file {self.key_file}")
+        elif self.key.get_secret_value():
+            _check_key(self.key.get_secret_value(), "key")
+        return self
+
+    def secret(self) -> bytes:
+        """The HMAC key as bytes; empty when none is set (plain SHA-256)."""
+        if self.key_file is not None:
+            return self.key_file.read_text().strip().encode()
+        return self.key.get_secret_value().encode()
+
+
+def _check_key(key: str, where: str) -> None:
+    if len(key) < 16:
+        raise ValueError(
+            f"{where} holds {len(key)} characters; use at least 16 random ones "
+            "(e.g. `head -c 32 /dev/urandom | base64`)"
+        )
+
+
 class BotSettings(SectionSettings, section="bot"):
     """Settings of homelab-bot."""
 
@@ -123,3 +170,4 @@ class BotSettings(SectionSettings, section="bot"):
     web: WebSettings = WebSettings()
     roles: RolesSettings = RolesSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
+    audit: AuditSettings = AuditSettings()

@@ -173,10 +173,14 @@ class Database:
 
 
 class SqliteAuditRepository:
-    """The audit hash chain in table audit_log, with its head in audit_head."""
+    """The audit hash chain in table audit_log, with its head in audit_head.
 
-    def __init__(self, db: Database) -> None:
+    With a `key`, entries are sealed with HMAC-SHA256 (see bot.domain.audit).
+    """
+
+    def __init__(self, db: Database, key: bytes = b"") -> None:
         self.db = db
+        self._key = key
 
     async def append(self, record: AuditRecord) -> AuditEntry:
         """Seal `record` after the current head and store it, in one transaction."""
@@ -187,7 +191,7 @@ class SqliteAuditRepository:
                 # Chain from the recorded head, not the last row: a deleted tail stays visible.
                 row = c.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
                 seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
-                entry = seal(record, seq, prev)
+                entry = seal(record, seq, prev, self._key)
                 c.execute(
                     "INSERT INTO audit_log"
                     " (seq, at, actor, action, target, outcome, prev_hash, hash)"

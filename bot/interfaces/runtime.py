@@ -80,7 +80,8 @@ class Runtime:
             password=p.password.get_secret_value(),
             headers=p.headers,
         )
-        audit = SqliteAuditRepository(db)
+        audit_key = settings.audit.secret()
+        audit = SqliteAuditRepository(db, audit_key)
         limiter = rate_limiter(settings)
         registry = CollectorRegistry()
         metrics = BotMetrics(registry)
@@ -97,7 +98,14 @@ class Runtime:
             rate_interval=p.rate_interval,
             host_jobs=p.host_jobs,
         )
-        return cls(settings, db, prometheus, Core(gate, status, audit, limiter), registry, metrics)
+        return cls(
+            settings,
+            db,
+            prometheus,
+            Core(gate, status, audit, limiter, audit_key=audit_key),
+            registry,
+            metrics,
+        )
 
     async def close(self) -> None:
         """Close the HTTP session and the database."""

@@ -46,7 +46,9 @@ class Core:
         audit: AuditRepository,
         limiter: RateLimiter,
         syncer: Syncer | None = None,
+        audit_key: bytes = b"",
     ) -> None:
+        self.audit_key = audit_key
         self.gate = gate
         self.status_service = status
         self.audit = audit
@@ -97,13 +99,15 @@ class Core:
     async def audit_verify(self) -> Message:
         """Check the whole audit chain and name every broken row."""
         entries = await self.audit.entries()
-        problems = verify(entries, await self.audit.head())
+        problems = verify(entries, await self.audit.head(), self.audit_key)
         if not problems:
             return Message(
                 embeds=(
                     Embed(
                         title=AUDIT_INTACT,
-                        description=f"{len(entries)} entries, hash chain verified.",
+                        description=f"{len(entries)} entries, "
+                        f"{'keyed (HMAC-SHA256)' if self.audit_key else 'unkeyed'} "
+                        "hash chain verified.",
                         colour=GREEN,
                     ),
                 ),

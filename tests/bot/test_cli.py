@@ -145,6 +145,7 @@ async def test_canary_secrets_never_reach_any_output(
     env = _env(
         cfg,
         HOMELAB_BOT__DISCORD__TOKEN=CANARY + "-discord",
+        HOMELAB_BOT__AUDIT__KEY=CANARY + "-audit-key",
         HOMELAB_BOT__PROMETHEUS__URL=url,
         PYTHONASYNCIODEBUG="1",
         **auth,

@@ -201,3 +201,66 @@ async def test_audit_verify_cli_exits_2_when_not_checked(
     assert "audit log cannot be written" in captured.out and "TAMPERED" not in captured.out
     assert "was not checked" in captured.err
     assert await asyncio.to_thread(main, ["audit", "verify"]) == 0  # lock gone: intact again
+
+
+def _forge(path: Path) -> None:
+    """Edit row 2 on disk, then recompute the whole unkeyed chain and the head, as an attacker."""
+    from bot.domain.audit import GENESIS, seal
+
+    with sqlite3.connect(path) as c:
+        c.execute("UPDATE audit_log SET outcome = 'refused' WHERE seq = 2")
+        prev = GENESIS
+        rows = c.execute(
+            "SELECT seq, at, actor, action, target, outcome FROM audit_log ORDER BY seq"
+        )
+        for seq, at, actor, action, target, outcome in rows.fetchall():
+            e = seal(AuditRecord(actor, action, target, outcome, at), seq, prev)
+            c.execute(
+                "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, e.hash, seq)
+            )
+            prev = e.hash
+        c.execute("UPDATE audit_head SET hash = ?", (prev,))
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+async def test_an_audit_key_detects_a_recomputed_chain(
+    tmp_path: Path, keyed: bool, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With [bot.audit] key_file the forged, recomputed chain fails verify; without, it passes."""
+    path = tmp_path / "bot.sqlite3"
+    key_file = tmp_path / "audit.key"
+    key_file.write_text("0123456789abcdef0123456789abcdef\n")
+    db = await Database.open(path)
+    repo = SqliteAuditRepository(db, key_file.read_text().strip().encode() if keyed else b"")
+    for i in range(4):
+        await repo.append(AuditRecord(f"user{i}", "limits reset", f"user={i}", "ok", 1000.0 + i))
+    await db.close()
+    _config(tmp_path, path, monkeypatch)
+    if keyed:
+        cfg = tmp_path / "homelab.toml"
+        cfg.write_text(cfg.read_text() + f'[bot.audit]\nkey_file = "{key_file}"\n')
+    assert await asyncio.to_thread(main, ["audit", "verify"]) == 0
+    assert ("keyed (HMAC-SHA256)" in capsys.readouterr().out) is keyed
+    _forge(path)
+    code = await asyncio.to_thread(main, ["audit", "verify"])
+    out = capsys.readouterr().out
+    if keyed:
+        assert code == 1 and "row 1: contents do not match" in out, out
+    else:
+        assert code == 0, out  # the limit of an unkeyed chain (docs/bot.md)
+
+
+def test_audit_key_settings_are_checked() -> None:
+    """A short key, an unreadable key file, or both key and key_file are clear errors."""
+    from pydantic import ValidationError
+
+    from bot.settings import AuditSettings
+
+    for bad, words in (
+        ({"key": "short"}, "at least 16"),
+        ({"key_file": "/nonexistent/audit.key"}, "cannot read key_file"),
+        ({"key": "x" * 20, "key_file": "/etc/hostname"}, "not both"),
+    ):
+        with pytest.raises(ValidationError, match=words):
+            AuditSettings(**bad)  # type: ignore[arg-type]
+    assert AuditSettings(key="x" * 20).secret() == b"x" * 20  # type: ignore[arg-type]

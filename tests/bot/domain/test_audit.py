@@ -44,3 +44,39 @@ def test_reordered_rows_are_named() -> None:
     swapped = [chain[0], chain[2], chain[1], chain[3]]
     problems = verify(swapped)
     assert problems and problems[0].startswith("row 3:")
+
+
+KEY = b"k" * 32
+
+
+def _reseal(chain: list[AuditEntry], key: bytes = b"") -> list[AuditEntry]:
+    """What someone with write access does: rewrite the chain, recomputing every hash."""
+    out: list[AuditEntry] = []
+    prev = GENESIS
+    for e in chain:
+        new = seal(e.record, e.seq, prev, key)
+        out.append(new)
+        prev = new.hash
+    return out
+
+
+def test_keyed_chain_verifies_only_with_its_key() -> None:
+    """An HMAC-sealed chain verifies with its key, and not without it or with another."""
+    chain = _reseal(_chain(3), KEY)
+    assert verify(chain, (3, chain[-1].hash), KEY) == []
+    assert verify(chain, key=b"other" * 4) != []
+    assert verify(chain) != []
+
+
+def test_a_rewrite_recomputed_without_the_key_is_detected() -> None:
+    """Rewriting a keyed chain and recomputing it (without the key) fails verification.
+
+    Without a key the same rewrite passes: the documented limit of an unkeyed chain.
+    """
+    forged = list(_chain(4))
+    forged[1] = replace(forged[1], record=replace(forged[1].record, outcome="refused"))
+    forged = _reseal(forged)  # the attacker recomputes the plain SHA-256 chain and head
+    head = (4, forged[-1].hash)
+    assert verify(forged, head) == []  # unkeyed: undetectable
+    problems = verify(forged, head, KEY)
+    assert problems and problems[0].startswith("row 1: contents do not match")
