@@ -1,7 +1,9 @@
 """Per-user token buckets per class of command, and an exponential back-off for refusals.
 
-Pure: the caller passes the time. State is per user, so one user's flood or refusals can
-never slow down anyone else.
+Pure: the caller passes the time, which should come from a monotonic clock (a wall clock
+stepping back would otherwise stall refills; a step back is treated as no time passing).
+State is per user, so one user's flood or refusals can never slow down anyone else, and the
+state of idle users is pruned, so memory stays bounded by the users active recently.
 
 Example::
 
@@ -68,6 +70,10 @@ class _UserState:
     blocked_until: float = 0.0
 
 
+# How often (seconds of the caller's clock) idle users' state is pruned.
+PRUNE_EVERY = 60.0
+
+
 @dataclass
 class RateLimiter:
     """Token buckets keyed by (user, class) plus a refusal back-off keyed by user."""
@@ -76,9 +82,12 @@ class RateLimiter:
     backoff: Backoff = field(default_factory=Backoff)
     _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
     _users: dict[str, _UserState] = field(default_factory=dict)
+    _pruned_at: float | None = None
 
     def acquire(self, user: str, cls: str, now: float) -> Verdict:
         """Take one token of `cls` for `user`, or say how long to wait."""
+        if self._pruned_at is None or not 0 <= now - self._pruned_at < PRUNE_EVERY:
+            self.prune(now)
         state = self._users.get(user)
         if state is not None and now < state.blocked_until:
             return Verdict(False, state.blocked_until - now, "backoff")
@@ -88,7 +97,8 @@ class RateLimiter:
         bucket = self._buckets.get((user, cls))
         if bucket is None:
             bucket = self._buckets[(user, cls)] = _Bucket(float(rule.capacity), now)
-        bucket.tokens = min(rule.capacity, bucket.tokens + (now - bucket.stamp) * rule.rate)
+        elapsed = max(0.0, now - bucket.stamp)  # a clock stepping back refills nothing
+        bucket.tokens = min(rule.capacity, bucket.tokens + elapsed * rule.rate)
         bucket.stamp = now
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
@@ -111,6 +121,22 @@ class RateLimiter:
         state = self._users.get(user)
         if state is not None:
             state.refusals = 0
+
+    def prune(self, now: float) -> None:
+        """Forget buckets refilled to capacity and users with no back-off left to remember."""
+        self._pruned_at = now
+        for key, b in list(self._buckets.items()):
+            rule = self.rules.get(key[1])
+            if rule is None or b.tokens + max(0.0, now - b.stamp) * rule.rate >= rule.capacity:
+                del self._buckets[key]
+        for user, st in list(self._users.items()):
+            idle = now - st.last_refusal > self.backoff.forget_seconds
+            if idle and now >= st.blocked_until:
+                del self._users[user]
+
+    def tracked(self) -> int:
+        """How many buckets and user states are held (for tests and metrics)."""
+        return len(self._buckets) + len(self._users)
 
     def reset(self, user: str) -> None:
         """Forget every bucket and back-off of `user`."""

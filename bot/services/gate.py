@@ -67,7 +67,11 @@ class Gate:
         audit: AuditRepository,
         clock: Callable[[], float] = time.time,
         observe: Callable[[str, str], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` stamps audit rows (wall time); `monotonic` drives the rate limiter, so a
+        wall-clock step (NTP, DST mistakes) can neither stall nor speed up anyone's refill."""
+        self.monotonic = monotonic
         self.observe = observe
         self.roles = roles
         self.limiter = limiter
@@ -104,7 +108,7 @@ class Gate:
                 f"needs {spec.permission.label}",
                 refusal_text(spec.permission),
             )
-        verdict = self.limiter.acquire(actor.key, spec.rate_class, now)
+        verdict = self.limiter.acquire(actor.key, spec.rate_class, self.monotonic())
         if not verdict.allowed:
             why = (
                 "you are refused too often" if verdict.reason == "backoff" else "too many requests"
@@ -162,7 +166,7 @@ class Gate:
         self, actor: Actor, role: Role, action: str, target: str, outcome: str, text: str
     ) -> Decision:
         now = self.clock()
-        self.limiter.refused(actor.key, now)
+        self.limiter.refused(actor.key, self.monotonic())
         log.info("refused %s to %s: %s", action, actor.key, outcome)
         if self.observe is not None:
             self.observe(action, "refused")

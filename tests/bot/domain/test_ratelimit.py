@@ -44,3 +44,25 @@ def test_backoff_is_capped_and_success_ends_the_streak() -> None:
     assert rl.refused("u", 2) == 100.0
     rl.reset("u")
     assert rl.acquire("u", "query", 3).allowed
+
+
+def test_a_clock_stepping_back_refills_nothing_and_takes_nothing() -> None:
+    """A time earlier than the last one counts as no time passed, never as a negative refill."""
+    rl = RateLimiter({"query": BucketRule(capacity=2, per_seconds=10)})
+    assert rl.acquire("u1", "query", 1000.0).allowed
+    assert rl.acquire("u1", "query", 0.0).allowed  # one token was left; none taken away
+    assert not rl.acquire("u1", "query", 0.0).allowed
+    assert rl.acquire("u1", "query", 5.0).allowed  # refills from the new stamp on
+
+
+def test_idle_users_are_pruned() -> None:
+    """Buckets refilled to capacity and forgotten refusals are dropped; active ones are kept."""
+    rl = RateLimiter({"query": BucketRule(capacity=2, per_seconds=10)}, Backoff(after=1))
+    for i in range(500):
+        rl.acquire(f"u{i}", "query", 0.0)
+    rl.refused("bad", 0.0)
+    assert rl.tracked() == 501
+    rl.acquire("busy", "query", 700.0)  # a minute later (and past forget_seconds): pruned
+    assert rl.tracked() == 1  # only the bucket just used
+    rl.acquire("busy", "query", 700.0)
+    assert not rl.acquire("busy", "query", 700.0).allowed  # pruning kept the active bucket

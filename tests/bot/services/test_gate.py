@@ -35,7 +35,9 @@ async def repo(tmp_path: Path) -> AsyncIterator[SqliteAuditRepository]:
     await db.close()
 
 
-def _gate(repo: SqliteAuditRepository, clock: Clock, capacity: int = 100) -> Gate:
+def _gate(
+    repo: SqliteAuditRepository, clock: Clock, capacity: int = 100, monotonic: Clock | None = None
+) -> Gate:
     return Gate(
         RoleMap(roles={70: Role.ADMIN}, default=Role.VIEWER),
         RateLimiter(
@@ -44,6 +46,7 @@ def _gate(repo: SqliteAuditRepository, clock: Clock, capacity: int = 100) -> Gat
         ),
         repo,
         clock=clock,
+        monotonic=monotonic or clock,
     )
 
 
@@ -119,3 +122,21 @@ async def test_decide_touches_no_storage_and_record_writes_later(tmp_path: Path)
     blocked = await gate.record(admitted)
     assert not blocked.allowed and blocked.reason == "audit unavailable"
     assert blocked.refusal is not None and blocked.refusal.text == AUDIT_UNAVAILABLE
+
+
+async def test_a_wall_clock_step_back_does_not_stall_rate_limits(
+    repo: SqliteAuditRepository,
+) -> None:
+    """Rate limits run on the monotonic clock: the wall clock jumping back an hour changes nothing.
+
+    Audit rows keep the wall time.
+    """
+    wall, mono = Clock(), Clock()
+    gate = _gate(repo, wall, capacity=2, monotonic=mono)
+    user = Actor(6, "steady")
+    assert all([(await gate.admit(user, catalog.STATUS, "")).allowed for _ in range(2)])
+    wall.now -= 3600  # NTP (or a person) sets the clock back an hour
+    mono.now += 31  # while one token's worth of real time passes
+    assert (await gate.admit(user, catalog.STATUS, "")).allowed
+    d = await gate.admit(VIEWER, catalog.SYNC, "")
+    assert d.record is None and (await repo.entries())[-1].record.at == wall.now
