@@ -14,12 +14,15 @@ log = logging.getLogger(__name__)
 
 _MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()-])")
 _MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)(\d+)>")
+# "1. item" at the start of a line is an ordered list in Discord markdown.
+_ORDERED = re.compile(r"^(\s*\d+)\.(?=\s)", re.M)
 
 
 def escape(text: str) -> str:
     """Neutralise Discord markdown and mentions in untrusted text (labels, names, values)."""
     text = _MENTION.sub(_break_mention, text)
-    return _MARKDOWN.sub(r"\\\1", text)
+    text = _MARKDOWN.sub(r"\\\1", text)
+    return _ORDERED.sub(r"\1\\.", text)
 
 
 def _break_mention(m: re.Match[str]) -> str:
@@ -28,10 +31,23 @@ def _break_mention(m: re.Match[str]) -> str:
     return "<" + m.group(2) + "\u200b" + m.group(3) + ">"
 
 
-_ESCAPED = re.compile(r"\\([\\*_~`|>#\[\]()-])")
+_ESCAPED = re.compile(r"\\([\\*_~`|>#\[\]().-])")
 
 
 def plain(text: str) -> str:
     """Discord markdown as plain text for a terminal: escapes undone, bold markers dropped."""
     text = text.replace("**", "")
     return _ESCAPED.sub(r"\1", text).replace("\u200b", "")
+
+
+# Terminal escape sequences (CSI, OSC, other ESC sequences), then single control characters:
+# C0 except tab and newline, DEL, C1, and the bidirectional overrides that reorder a line.
+_TERMINAL_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text safe to print on a terminal: escape sequences and control characters removed."""
+    return _CONTROL.sub("", _TERMINAL_SEQUENCE.sub("", text))

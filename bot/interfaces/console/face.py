@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from bot.domain.messages import Button, Message, Select, split
 from bot.domain.permissions import Actor
-from bot.domain.text import plain
+from bot.domain.text import plain, printable
 from bot.services.core import CONSOLE_ACTOR, Core
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,10 @@ def parse_line(words: list[str]) -> tuple[str, dict[str, Any]]:
 
 
 def format_message(msg: Message, image_dir: Path) -> str:
-    """A message as plain text; images are written to `image_dir` and named by path."""
+    """A message as plain text; images are written to `image_dir` and named by path.
+
+    Outside text (host names, labels) may hold terminal escape sequences; they are removed.
+    """
     lines: list[str] = []
     for part in split(msg):
         if part.text:
@@ -96,7 +99,7 @@ def format_message(msg: Message, image_dir: Path) -> str:
                 lines.append(f"[button: {c.label}]")
             elif isinstance(c, Select):
                 lines.append(f"[select: {', '.join(o.label for o in c.options)}]")
-    return plain("\n".join(lines))
+    return printable(plain("\n".join(lines)))
 
 
 class Console:

@@ -54,3 +54,16 @@ async def test_shell_runs_commands_as_the_local_admin(runtime: Runtime, tmp_path
     text = out.getvalue()
     assert "console: role admin (bot owner)" in text
     assert "Audit log intact" in text and "unknown command 'bogus'" in text
+
+
+def test_outside_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """A host name carrying escape sequences and control characters prints without them."""
+    from bot.domain.status import HostStatus, Target, fleet_message
+
+    evil = "nas\x1b[2J\x1b]0;owned\x07\x1b[31m\r\x08\x9b1m\u202eevil"
+    text = format_message(
+        fleet_message([HostStatus(Target("x:9100", "node", evil), up=False)]), tmp_path
+    )
+    assert "nas" in text and "evil" in text and "owned" not in text
+    bad = [c for c in text if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F]
+    assert bad == [] and "\u202e" not in text, repr(text)

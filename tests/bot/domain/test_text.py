@@ -1,0 +1,28 @@
+"""Outside text: escaped for Discord markdown, made plain and printable for a terminal."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.domain.text import escape, plain, printable
+
+
+def test_numbered_lists_are_neutralised() -> None:
+    """'1. item' at the start of any line is not rendered as an ordered list."""
+    assert escape("1. first\n  22. second") == "1\\. first\n  22\\. second"
+    assert escape("version 1.2 and 3.14") == "version 1.2 and 3.14"  # no list, left alone
+
+
+def test_plain_undoes_the_escapes() -> None:
+    """The console shows escaped outside text as it was."""
+    for text in ("1. first\n2. second", "a\\.b *c* 3. x", "@everyone"):
+        assert plain(escape(text)).replace("@\u200b", "@") == text
+
+
+@given(st.text())
+def test_printable_leaves_no_control_characters(text: str) -> None:
+    """Whatever comes in, printable() keeps only newline and tab of the control characters."""
+    out = printable(text)
+    assert all(c in "\n\t" or not (ord(c) < 32 or 0x7F <= ord(c) <= 0x9F) for c in out)
+    assert "\x1b" not in out
