@@ -74,6 +74,7 @@ class Snapshot:
     disk_queues: tuple[DiskQueue, ...] = ()
     swap_activity: SwapActivity | None = None
     logins: Logins | None = None
+    interface_flags: dict[str, int] | None = None  # name -> IFF_* flags; None when unread
 
 
 class _Call(Generic[T]):
@@ -264,6 +265,7 @@ class Collection:
             disk_queues=self._extra("diskstats_queue", self.sampler.disk_queues, ()),
             swap_activity=self._extra("vmstat", self.sampler.swap_activity, None),
             logins=self._extra("users", self.sampler.logins, None),
+            interface_flags=self._extra("netclass_flags", self.sampler.interface_flags, None),
         )
 
     def _extra(self, name: str, fn: Callable[[], T], default: T) -> T:

@@ -35,22 +35,40 @@ INDEX = """<!doctype html>
 """
 
 
+def _weights(header: str) -> dict[str, float]:
+    """An Accept or Accept-Encoding header as {lower-cased item: q}; a bad q counts as 0."""
+    out: dict[str, float] = {}
+    for part in header.split(","):
+        item, *params = (p.strip() for p in part.split(";"))
+        if not item:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+                if not 0.0 <= q <= 1.0:  # also nan
+                    q = 0.0
+        key = item.lower()
+        out[key] = max(q, out.get(key, 0.0))  # listed twice (two versions): the best
+    return out
+
+
 def wants_openmetrics(accept: str) -> bool:
     """True when the Accept header asks for OpenMetrics (with a non-zero quality)."""
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        if media == "application/openmetrics-text":
-            return not any(p.replace(" ", "") in ("q=0", "q=0.0") for p in params)
-    return False
+    return _weights(accept).get("application/openmetrics-text", 0.0) > 0
 
 
 def wants_gzip(accept_encoding: str) -> bool:
-    """True when the Accept-Encoding header allows gzip."""
-    for part in accept_encoding.split(","):
-        coding, *params = (p.strip() for p in part.split(";"))
-        if coding in ("gzip", "*"):
-            return not any(p.replace(" ", "") in ("q=0", "q=0.0") for p in params)
-    return False
+    """True when Accept-Encoding allows gzip (RFC 9110: case-insensitive, q=0 refuses it)."""
+    weights = _weights(accept_encoding)
+    for coding in ("gzip", "x-gzip"):  # x-gzip is an alias of gzip
+        if coding in weights:
+            return weights[coding] > 0
+    return weights.get("*", 0.0) > 0
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -39,7 +39,7 @@ from typing import Protocol
 from exporter import schema
 from exporter.collection import Snapshot
 from exporter.config import InfluxConfig
-from exporter.sampling import CpuTimes
+from exporter.sampling import IFF_LOOPBACK, IFF_UP, CpuTimes
 from exporter.spool import Batch, Spool
 
 log = logging.getLogger(__name__)
@@ -233,9 +233,17 @@ def to_lines(snap: Snapshot, previous: Snapshot | None, host: str) -> list[str]:
             diskio["weighted_io_time"] = q.weighted_time_ms
             diskio["iops_in_progress"] = q.in_progress
         out.append(line(schema.INFLUX_DISKIO, {**h, "name": d.device}, diskio, ts))
+    flags = snap.interface_flags
     for n in snap.network:
-        if n.device == "lo":  # Telegraf leaves out loopback unless asked
-            continue
+        # Telegraf's net plugin (no `interfaces` set) reports the interfaces that are up
+        # (IFF_UP, `ip link set up`; carrier or not) and not loopback.
+        if flags is None:
+            if n.device == "lo":  # the flags were unreadable: leave out loopback at least
+                continue
+        else:
+            f = flags.get(n.device)
+            if f is None or f & IFF_LOOPBACK or not f & IFF_UP:
+                continue
         out.append(
             line(
                 schema.INFLUX_NET,

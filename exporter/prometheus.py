@@ -243,6 +243,9 @@ _NET_FIELDS: tuple[tuple[str, str], ...] = (
 _PRESSURE: dict[tuple[str, str], tuple[str, str]] = {
     ("cpu", "some"): (schema.PRESSURE_CPU_WAITING,
                       "Total time in seconds that processes have waited for CPU time"),
+    ("cpu", "full"): (schema.PRESSURE_CPU_STALLED,
+                      "Total time in seconds no process could make progress due to CPU "
+                      "congestion"),
     ("io", "some"): (schema.PRESSURE_IO_WAITING,
                      "Total time in seconds that processes have waited due to IO congestion"),
     ("io", "full"): (schema.PRESSURE_IO_STALLED,

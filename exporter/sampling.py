@@ -1,8 +1,11 @@
 """Host sampling: the only module that imports psutil; every reading is a frozen dataclass.
 
-psutil answers what it has a call for (per-CPU times, disk and network counters); /proc and
-/sys are read directly where psutil has no call (meminfo keys, /proc/stat's process counters,
-/proc/pressure, mounts as seen by PID 1, operstate, hwmon in node_exporter's naming, os-release).
+psutil answers what it has a call for (disk and network counters, logins); /proc and /sys are
+read directly where psutil has no call (meminfo keys, /proc/stat's process counters,
+/proc/pressure, mounts as seen by PID 1, operstate and interface flags, hwmon in node_exporter's
+naming, os-release). Per-CPU times come from /proc/stat too: psutil numbers CPUs by their
+position in the file, while the kernel names them `cpuN`, and with a CPU offline (or
+hot-plugged) position and number differ; node_exporter labels `cpu` with N, and so do we.
 The psutil module and the proc, sys and root paths are constructor arguments, so tests feed real
 psutil namedtuples and a container points the sampler at the host's /proc and /sys.
 
@@ -30,6 +33,9 @@ from exporter import schema
 
 log = logging.getLogger(__name__)
 
+_CLK_TCK = os.sysconf("SC_CLK_TCK")  # USER_HZ: the unit of /proc/stat's CPU times
+IFF_UP = 0x1  # /sys/class/net/<dev>/flags: administratively up (`ip link set up`)
+IFF_LOOPBACK = 0x8
 CPU_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 # psutil's hwmon reader and its labels differ from node_exporter's; invalid name characters
 # become "_" exactly as node_exporter's cleanMetricName does.
@@ -208,6 +214,7 @@ class Sampler:
         self.statvfs = statvfs
         self.utmp = Path(utmp)
         self.page_size = os.sysconf("SC_PAGE_SIZE")
+        self.clock_ticks = _CLK_TCK
         if ps is psutil:
             psutil.PROCFS_PATH = str(self.procfs)
         self._stat_path = str(self.procfs / "stat")
@@ -220,16 +227,10 @@ class Sampler:
 
     # -- fast sources: read at every scrape ------------------------------------------------
     def cpu(self) -> tuple[CpuTimes, ...]:
-        """Per-CPU mode seconds."""
-        times = self.ps.cpu_times(percpu=True)
-        return tuple(
-            CpuTimes(
-                str(i), t.user, t.nice, t.system, t.idle, getattr(t, "iowait", 0.0),
-                getattr(t, "irq", 0.0), getattr(t, "softirq", 0.0), getattr(t, "steal", 0.0),
-                getattr(t, "guest", 0.0), getattr(t, "guest_nice", 0.0),
-            )
-            for i, t in enumerate(times)
-        )
+        """Per-CPU mode seconds, labelled with the kernel's CPU number (`cpuN` in /proc/stat)."""
+        with open(self._stat_path, "rb") as fh:
+            raw = fh.read()
+        return parse_cpu_stat(raw, self.clock_ticks)
 
     def memory(self) -> MemInfo:
         """Every /proc/meminfo key (psutil exposes only a subset)."""
@@ -309,6 +310,17 @@ class Sampler:
                 return fh.read(3) == b"up\n"
         except OSError:
             return False
+
+    def interface_flags(self) -> dict[str, int]:
+        """Each interface's flags (IFF_UP, IFF_LOOPBACK, ...) from /sys/class/net/<dev>/flags."""
+        out: dict[str, int] = {}
+        for name in os.listdir(self._net_class):
+            try:
+                with open(f"{self._net_class}/{name}/flags", "rb") as fh:
+                    out[name] = int(fh.read().strip(), 16)
+            except (OSError, ValueError):
+                continue  # gone meanwhile, or not an interface directory
+        return out
 
     def pressure(self) -> tuple[Pressure, ...]:
         """PSI totals for each resource the kernel reports (none when PSI is off)."""
@@ -415,6 +427,24 @@ def parse_meminfo(text: str) -> MemInfo:
             unitless.add(key)
         values[key] = value
     return MemInfo(values, frozenset(unitless))
+
+
+def parse_cpu_stat(raw: bytes, clock_ticks: int = _CLK_TCK) -> tuple[CpuTimes, ...]:
+    """The `cpuN` lines of /proc/stat as seconds, each labelled N (offline CPUs have no line)."""
+    out: list[CpuTimes] = []
+    for line in raw.split(b"\n"):
+        if not line.startswith(b"cpu"):
+            if out:
+                break  # the cpu lines come first and together
+            continue
+        parts = line.split()
+        number = parts[0][3:]
+        if not number:
+            continue  # the "cpu" line: all CPUs summed
+        values = [int(v) / clock_ticks for v in parts[1:11]]
+        values.extend([0.0] * (10 - len(values)))  # older kernels: no steal, guest, guest_nice
+        out.append(CpuTimes(number.decode(), *values))
+    return tuple(out)
 
 
 def parse_stat(text: str) -> KernelStats:

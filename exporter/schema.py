@@ -61,6 +61,7 @@ OS_INFO: Final = "node_os_info"  # {id, name, pretty_name, version, version_id, 
 HWMON_CHIP_NAMES: Final = "node_hwmon_chip_names"  # {chip, chip_name}
 HWMON_SENSOR_LABEL: Final = "node_hwmon_sensor_label"  # {chip, sensor, label}
 PRESSURE_CPU_WAITING: Final = "node_pressure_cpu_waiting_seconds_total"
+PRESSURE_CPU_STALLED: Final = "node_pressure_cpu_stalled_seconds_total"  # newer than 1.5
 PRESSURE_IO_WAITING: Final = "node_pressure_io_waiting_seconds_total"
 PRESSURE_IO_STALLED: Final = "node_pressure_io_stalled_seconds_total"
 PRESSURE_MEMORY_WAITING: Final = "node_pressure_memory_waiting_seconds_total"
@@ -81,7 +82,8 @@ FS_TYPES_EXCLUDE: Final = (
     r"|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs"
     r"|squashfs|sysfs|tracefs)$"
 )
-DISK_DEVICE_EXCLUDE: Final = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
+# diskstats: node_exporter's current default, which also leaves out zram (1.5 had `ram` only)
+DISK_DEVICE_EXCLUDE: Final = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
 NETWORK_DEVICE_EXCLUDE: Final = ""  # upstream excludes nothing; Debian's package excludes ^lo$
 
 # -- the exporter's own health ----------------------------------------------------------------

@@ -111,3 +111,27 @@ def test_negotiation_helpers() -> None:
     assert not wants_openmetrics("text/plain")
     assert not wants_openmetrics("application/openmetrics-text;q=0")
     assert wants_gzip("deflate, gzip;q=0.5") and not wants_gzip("gzip;q=0") and not wants_gzip("")
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip_ok"),
+    [
+        ("GZIP", True), ("Gzip;Q=0.5", True), ("x-gzip", True), ("*", True),
+        ("gzip;q=0.00", False), ("gzip;q=0.000", False), ("gzip; q = 0", False),
+        ("gzip;q=0.001", True), ("*;q=0, gzip;q=0.1", True), ("gzip;q=0, *", False),
+        ("identity, *;q=0", False), ("br, deflate", False), ("gzip;q=bogus", False),
+        ("gzip;q=2", False), ("", False),
+    ],
+)  # fmt: skip
+def test_accept_encoding_is_case_insensitive_with_real_q_values(
+    header: str, gzip_ok: bool
+) -> None:
+    """RFC 9110: codings and q compare case-insensitively, any spelling of zero refuses, an
+    explicit gzip entry wins over `*`, and a malformed q counts as not acceptable."""
+    assert wants_gzip(header) is gzip_ok
+
+
+def test_openmetrics_q_values_are_numbers() -> None:
+    """`q=0.00` refuses OpenMetrics too; the media type matches case-insensitively."""
+    assert not wants_openmetrics("application/openmetrics-text;version=1.0.0;q=0.00")
+    assert wants_openmetrics("Application/OpenMetrics-Text;version=1.0.0;q=0.5")

@@ -634,3 +634,22 @@ def test_v1_non_admin_403_on_create_database_is_explained_and_writes_go_on(
     assert 'user "writer" may not create databases' in caplog.text
     assert "requires admin privilege" in caplog.text and "create_database = false" in caplog.text
     assert "pw-of-writer" not in caplog.text
+
+
+def test_net_has_the_interfaces_that_are_up_and_not_loopback() -> None:
+    """As Telegraf's net plugin: an interface set down (no IFF_UP) and loopback are left
+    out; one that is up without carrier (operstate down) is kept."""
+    nics = (
+        NetIO("eth0", 10, 20, 1, 2, 0, 0, 0, 0, True),
+        NetIO("eth1", 0, 0, 0, 0, 0, 0, 0, 0, False),  # up, cable unplugged
+        NetIO("wg0", 0, 0, 0, 0, 0, 0, 0, 0, False),  # `ip link set wg0 down`
+        NetIO("lo", 5, 5, 1, 1, 0, 0, 0, 0, False),
+        NetIO("veth9", 1, 1, 1, 1, 0, 0, 0, 0, True),  # gone before the flags were read
+    )
+    flags = {"eth0": 0x1003, "eth1": 0x1003, "wg0": 0x90, "lo": 0x9}
+    snap = dataclasses.replace(SNAP, network=nics, interface_flags=flags)
+    names = {k[1] for k in _points(to_lines(snap, None, "nas")) if k[0] == "net"}
+    assert names == {"host=nas,interface=eth0", "host=nas,interface=eth1"}
+    unread = dataclasses.replace(SNAP, network=nics, interface_flags=None)
+    names = {k[1] for k in _points(to_lines(unread, None, "nas")) if k[0] == "net"}
+    assert "host=nas,interface=lo" not in names and len(names) == 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +31,9 @@ from exporter.prometheus import (
     to_metric,
 )
 from exporter.sampling import FsUsage, Sampler, Temperature, parse_mounts
-from tests.exporter.conftest import NICS, fake_psutil, scputimes, snetio
+from tests.exporter.conftest import NICS, fake_psutil, snetio
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class FixedSampler(Sampler):
@@ -65,7 +68,8 @@ def _parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
 def test_names_labels_and_units_are_node_exporters(exposition: Exposition) -> None:
     """The series dashboards query exist with node_exporter's label names and base units."""
     m = _parse(exposition.render().decode())
-    assert m[schema.CPU_SECONDS][(("cpu", "1"), ("mode", "user"))] == 200.0
+    # fixtures/proc/stat: "cpu1 9307 ..." in USER_HZ
+    assert m[schema.CPU_SECONDS][(("cpu", "1"), ("mode", "user"))] == 9307 / CLK_TCK
     assert len(m[schema.CPU_SECONDS]) == 16
     assert m[schema.MEM_TOTAL][()] == 24684092 * 1024
     assert m["node_memory_Active_anon_bytes"][()] == 1536 * 1024
@@ -185,15 +189,31 @@ def test_counters_never_go_down() -> None:
 
 def test_exposition_counters_are_monotonic_across_scrapes(procfs: Path, sysfs: Path) -> None:
     """A CPU counter that the kernel reports lower on the next read is exported unchanged."""
-    readings = [
-        [scputimes(100.0, 0, 10, 500, 5.0, 0, 0, 0, 0, 0)],
-        [scputimes(101.0, 0, 10, 501, 4.9, 0, 0, 0, 0, 0)],
-    ]
-    ps = fake_psutil(cpu_times=lambda percpu=False: readings.pop(0))
-    exp = Exposition(Collection(FixedSampler(procfs=procfs, sysfs=sysfs, ps=ps)))
+    stat = procfs / "stat"
+    rest = [ln for ln in stat.read_text().splitlines() if not ln.startswith("cpu")]
+    exp = Exposition(Collection(FixedSampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil())))
     key = (("cpu", "0"), ("mode", "iowait"))
-    assert _parse(exp.render().decode())[schema.CPU_SECONDS][key] == 5.0
-    assert _parse(exp.render().decode())[schema.CPU_SECONDS][key] == 5.0
+    stat.write_text("\n".join(["cpu0 10000 0 1000 50000 500 0 0 0 0 0", *rest]) + "\n")
+    assert _parse(exp.render().decode())[schema.CPU_SECONDS][key] == 500 / CLK_TCK
+    stat.write_text("\n".join(["cpu0 10100 0 1000 50100 490 0 0 0 0 0", *rest]) + "\n")
+    assert _parse(exp.render().decode())[schema.CPU_SECONDS][key] == 500 / CLK_TCK
+
+
+def test_pressure_cpu_full_is_the_cpu_stalled_counter(procfs: Path, sysfs: Path) -> None:
+    """The `full` line of /proc/pressure/cpu becomes node_pressure_cpu_stalled_seconds_total;
+    without one (kernels before 5.13) the series is absent, not 0."""
+    (procfs / "pressure" / "cpu").write_text(
+        "some avg10=0.00 avg60=0.00 avg300=0.00 total=3000000\n"
+        "full avg10=0.00 avg60=0.00 avg300=0.00 total=1250000\n"
+    )
+    exp = Exposition(Collection(FixedSampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil())))
+    m = _parse(exp.render().decode())
+    assert m[schema.PRESSURE_CPU_STALLED][()] == 1.25
+    assert m[schema.PRESSURE_CPU_WAITING][()] == 3.0
+    (procfs / "pressure" / "cpu").write_text(
+        "some avg10=0.00 avg60=0.00 avg300=0.00 total=3000000\n"
+    )
+    assert schema.PRESSURE_CPU_STALLED not in _parse(exp.render().decode())
 
 
 def test_a_recreated_device_starts_from_its_new_counters(procfs: Path, sysfs: Path) -> None:

@@ -11,6 +11,8 @@ import pytest
 
 from exporter.sampling import (
     DEFAULT_DISK_EXCLUDE,
+    IFF_LOOPBACK,
+    IFF_UP,
     CpuTimes,
     DiskQueue,
     Sampler,
@@ -23,12 +25,36 @@ from exporter.sampling import (
 )
 from tests.exporter.conftest import fake_psutil
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-def test_cpu_times_come_from_psutil_per_cpu(procfs: Path) -> None:
-    """Each psutil scputimes tuple becomes one CpuTimes numbered by position."""
+
+def test_cpu_times_come_from_proc_stat_in_seconds(procfs: Path) -> None:
+    """Each `cpuN` line of /proc/stat becomes one CpuTimes: USER_HZ ticks as seconds."""
     cpus = Sampler(procfs=procfs, ps=fake_psutil()).cpu()
     assert [c.cpu for c in cpus] == ["0", "1"]
-    assert cpus[1] == CpuTimes("1", 200.0, 2.0, 40.0, 700.0, 6.0, 1.0, 0.5, 0.25, 3.0, 0.5)
+    t = CLK_TCK
+    assert cpus[1] == CpuTimes("1", 9307 / t, 0.0, 2444 / t, 73531 / t, 286 / t, 0.0, 50 / t,
+                               5 / t, 0.0, 0.0)  # fmt: skip
+
+
+def test_cpu_labels_are_the_kernels_numbers_not_positions(procfs: Path) -> None:
+    """With cpu1 offline /proc/stat lists cpu0 and cpu2: the labels are 0 and 2 (as
+    node_exporter's), not 0 and 1 (psutil's list positions); short lines are zero-padded."""
+    rest = [ln for ln in (procfs / "stat").read_text().splitlines() if not ln.startswith("cpu")]
+    (procfs / "stat").write_text(
+        "\n".join(["cpu  300 0 30 3000 3 0 0 0 0 0", "cpu0 100 0 10 1000 1 0 0 0 0 0",
+                   "cpu2 200 0 20 2000 2 0 0", *rest]) + "\n"
+    )  # fmt: skip
+    cpus = Sampler(procfs=procfs, ps=fake_psutil()).cpu()
+    assert [c.cpu for c in cpus] == ["0", "2"]
+    assert cpus[1].user == 200 / CLK_TCK and cpus[1].steal == cpus[1].guest_nice == 0.0
+
+
+def test_interface_flags_come_from_sysfs(sysfs: Path) -> None:
+    """/sys/class/net/<dev>/flags is hex: IFF_UP and IFF_LOOPBACK are read per interface."""
+    flags = Sampler(sysfs=sysfs, ps=fake_psutil()).interface_flags()
+    assert flags["lo"] & IFF_LOOPBACK and flags["lo"] & IFF_UP
+    assert flags["eth0"] & IFF_UP and not flags["eth0"] & IFF_LOOPBACK
 
 
 def test_samples_are_frozen(procfs: Path) -> None:
@@ -212,3 +238,15 @@ def test_logins_count_sessions_and_distinct_users(tmp_path: Path, procfs: Path) 
     logins = Sampler(procfs=procfs, ps=fake_psutil(), utmp=utmp).logins()
     assert logins is not None and (logins.sessions, logins.users) == (3, 2)
     assert Sampler(procfs=procfs, ps=fake_psutil(), utmp=tmp_path / "none").logins() is None
+
+
+@pytest.mark.parametrize(
+    ("device", "excluded"),
+    [("zram0", True), ("ram0", True), ("loop3", True), ("fd0", True), ("sda1", True),
+     ("xvda1", True), ("nvme0n1p2", True), ("sda", False), ("nvme0n1", False),
+     ("dm-0", False), ("md127", False), ("mmcblk0", False)],
+)  # fmt: skip
+def test_default_disk_exclusion_is_node_exporters_current_one(device: str, excluded: bool) -> None:
+    """`^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\\d+n\\d+p)\\d+$`: zram swap devices are left out."""
+    assert DEFAULT_DISK_EXCLUDE is not None
+    assert bool(DEFAULT_DISK_EXCLUDE.match(device)) is excluded

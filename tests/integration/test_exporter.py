@@ -146,8 +146,11 @@ def test_values_agree_with_node_exporter_on_this_host(
     for key, value in ours[schema.CPU_SECONDS].items():
         lo, hi = before[schema.CPU_SECONDS][key], after[schema.CPU_SECONDS][key]
         assert lo - 0.05 <= value <= hi + 0.05, (key, lo, value, hi)
-    shared_disks = set(ours[schema.DISK_READS]) & set(before[schema.DISK_READS])
-    assert shared_disks == set(before[schema.DISK_READS])
+    # Debian's node_exporter 1.5 still reports zram devices; current node_exporter's default
+    # exclusion, which we follow, leaves them out (docs/exporter.md).
+    theirs = {k for k in before[schema.DISK_READS] if not dict(k)["device"].startswith("zram")}
+    assert theirs <= set(ours[schema.DISK_READS])
+    assert not [k for k in ours[schema.DISK_READS] if dict(k)["device"].startswith("zram")]
 
 
 def _scrape(svc: NodeExporter) -> str:
