@@ -702,8 +702,12 @@ class InfluxWriter:
             self._log_rejected(dropped, len(lines), status, message)
             return Outcome(delivered=len(lines) - dropped, dropped=dropped)
         if found.bad:
-            keep = [line for i, line in enumerate(lines) if i not in found.bad]
-            self.spool.replace(batch.seq, keep + batch.lines[len(lines) :])
+            rest = [line for i, line in enumerate(lines) if i not in found.bad]
+            rest += batch.lines[len(lines) :]
+            if rest:
+                self.spool.replace(batch.seq, rest)
+            else:
+                self.spool.remove(batch.seq)
             self.rejected += len(found.bad)
             self._log_rejected(len(found.bad), len(lines), status, message)
             if self._probe is not None:

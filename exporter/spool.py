@@ -127,7 +127,7 @@ class Spool:
     # -- figures ----------------------------------------------------------------------------
     def points(self) -> int:
         """Points waiting."""
-        return sum(s.lines for s in self._segments)
+        return sum(s.lines - s.skip for s in self._segments)
 
     def size(self) -> int:
         """Bytes waiting."""

@@ -653,3 +653,20 @@ def test_net_has_the_interfaces_that_are_up_and_not_loopback() -> None:
     unread = dataclasses.replace(SNAP, network=nics, interface_flags=None)
     names = {k[1] for k in _points(to_lines(unread, None, "nas")) if k[0] == "net"}
     assert "host=nas,interface=lo" not in names and len(names) == 4
+
+
+@responses.activate
+def test_a_batch_refused_line_by_line_leaves_no_empty_segment(tmp_path: Path) -> None:
+    """Every point named as unparsable (InfluxDB 1.x when none parses): all dropped once, the
+    segment removed, and no empty request is sent afterwards."""
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        named = "\n".join(f"unable to parse '{ln.decode()}': bad" for ln in _body(request))
+        return 400, {}, json.dumps({"error": named})
+
+    responses.add_callback(responses.POST, V2_URL, callback=answer)
+    w = _writer(tmp_path)
+    n = w.spool.points()
+    assert w.deliver_once().dropped == n
+    assert w.spool.points() == 0 and w.spool.oldest() is None
+    assert len(responses.calls) == 1 and w.stats()[schema.INFLUX_POINTS_DROPPED] == n

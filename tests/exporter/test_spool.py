@@ -243,3 +243,17 @@ def test_a_crash_during_replace_leaves_the_old_or_the_new_segment(
     lines = reopened.oldest().lines  # type: ignore[union-attr]
     assert lines == (old if kill_at == 1 else new)
     assert list(tmp_path.glob("*.tmp")) == []
+
+
+def test_a_failed_rewrite_skips_the_delivered_points_in_memory(tmp_path: Path) -> None:
+    """A full disk during replace: the segment stays as it was, but the delivered points are
+    neither sent again nor counted as waiting or dropped."""
+    disk = _Disk(budget=1 << 20)
+    spool = Spool(tmp_path, max_bytes=1 << 20, write=disk.write)
+    spool.append(_lines(0, 5))
+    disk.budget = 0
+    spool.replace(1, [s.encode() for s in _lines(3, 2)])
+    assert list(tmp_path.glob("*.tmp")) == []
+    assert spool.points() == 2
+    assert spool.oldest().lines == [s.encode() for s in _lines(3, 2)]  # type: ignore[union-attr]
+    assert spool.remove(1) == 2
