@@ -6,6 +6,9 @@ import importlib
 import json
 import os
 import re
+import shutil
+import stat
+import subprocess
 import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -233,3 +236,103 @@ def test_compose_environment_is_accepted_by_the_programs_settings(
     assert unknown_settings(env) == [], f"{service} has no such setting"
     settings = load_settings(settings_cls, None)
     assert settings.masked()  # loaded without ConfigError
+
+
+# -- secret files: readable by the containers' users ------------------------------------------
+
+SETUP_DOC = ROOT / "docs" / "monitoring-setup.md"
+# The users the containers read the secret files as: prom/alertmanager images run as nobody
+# (USER 65534 in their Dockerfile); the bot image's user is created in deploy/Dockerfile.
+NOBODY = 65534
+
+
+def documented_secret_commands() -> list[str]:
+    """The shell commands .env.example gives for creating the secret files, in order."""
+    return re.findall(r"^#   ((?:install|test|chmod) .*var/secrets.*)$",
+                      ENV_EXAMPLE.read_text(), flags=re.M)
+
+
+def bot_uid() -> int:
+    """The uid deploy/Dockerfile creates for the image's user."""
+    found = re.search(r"--uid (\d+)", DOCKERFILE.read_text())
+    assert found, "deploy/Dockerfile creates no user with a fixed --uid"
+    return int(found.group(1))
+
+
+def readable_by(path: Path, uid: int, gid: int) -> bool:
+    """Whether a process with that uid and gid (no supplementary groups, not root) may read
+    the file, by its owner, group and mode as a bind mount shows them inside a container."""
+    st = path.stat()
+    if st.st_uid == uid:
+        return bool(st.st_mode & 0o400)
+    if st.st_gid == gid:
+        return bool(st.st_mode & 0o040)
+    return bool(st.st_mode & 0o004)
+
+
+def container_readers() -> dict[str, tuple[int, int]]:
+    """service -> (uid, gid) for the services that mount secret files."""
+    uid = bot_uid()
+    readers = {"alertmanager": (NOBODY, NOBODY), "bot": (uid, uid)}
+    mounting = {n for n, s in compose()["services"].items() if s.get("secrets")}
+    assert mounting == set(readers), f"who reads the secrets? {mounting}"
+    return readers
+
+
+def _run_documented(cwd: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is missing; .env.example's commands use it: apt install openssl")
+    script = "set -e\n" + "\n".join(documented_secret_commands()) + "\n"
+    proc = subprocess.run(["bash", "-c", script], cwd=cwd, capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_docs_give_the_same_secret_commands_for_every_compose_secret() -> None:
+    """.env.example and docs/monitoring-setup.md show the same commands, and they create each
+    file the compose file mounts as a secret."""
+    commands = documented_secret_commands()
+    assert commands, ".env.example shows no commands for var/secrets"
+    setup = SETUP_DOC.read_text()
+    for command in commands:
+        assert command in setup, f"docs/monitoring-setup.md lacks: {command}"
+    for name, secret in compose()["secrets"].items():
+        path = secret["file"].removeprefix("./")
+        assert any(path in c for c in commands if c.startswith("test")), f"{name}: not created"
+        assert path in commands[-1], f"{name}: the final chmod does not cover {path}"
+        for service, svc in compose()["services"].items():
+            for ref in svc.get("secrets", []):
+                assert not {"uid", "gid", "mode"} & set(ref), (
+                    f"{service}: compose ignores uid/gid/mode for file secrets (bind mounts)")
+
+
+def test_documented_commands_make_the_secrets_readable_in_the_containers(tmp_path: Path) -> None:
+    """After `make run` left a 0600 token, the documented commands keep the token's value and
+    leave every secret file readable by Alertmanager (nobody) and the bot (uid 10001), with
+    var/secrets/ closed to other host users (0700)."""
+    secrets = tmp_path / "var" / "secrets"
+    secrets.mkdir(parents=True)
+    token = secrets / "alertmanager-webhook-token"
+    token.write_text("from-make-run\n")
+    token.chmod(0o600)  # as homelab/stack.py creates it
+    readers = container_readers()
+    assert not all(readable_by(token, *ids) for ids in readers.values()), "check is not live"
+
+    _run_documented(tmp_path)
+
+    assert token.read_text() == "from-make-run\n", "an existing token must be kept"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
+    for name, secret in compose()["secrets"].items():
+        path = tmp_path / secret["file"]
+        for service, ids in readers.items():
+            assert readable_by(path, *ids), f"{service} (uid {ids[0]}) cannot read {name}"
+
+
+def test_documented_commands_create_a_fresh_random_token(tmp_path: Path) -> None:
+    """On a fresh checkout the commands create a 64-hex-digit token; running them again keeps it."""
+    _run_documented(tmp_path)
+    token = tmp_path / "var" / "secrets" / "alertmanager-webhook-token"
+    first = token.read_text()
+    assert re.fullmatch(r"[0-9a-f]{64}\n", first)
+    _run_documented(tmp_path)
+    assert token.read_text() == first
