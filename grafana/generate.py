@@ -21,6 +21,8 @@ PROM = {"type": "prometheus", "uid": "prometheus"}
 INFLUX = {"type": "influxdb", "uid": "influxdb"}
 SCHEMA_VERSION = 39
 FS = 'fstype!~"tmpfs|ramfs|devtmpfs|squashfs|iso9660|overlay"'
+# Firing alerts, without the always-firing Watchdog (it is for the dead man's switch).
+FIRING = 'ALERTS{alertstate="firing", alertname!="Watchdog"}'
 
 
 def target(expr: str, legend: str = "", *, instant: bool = False, ref: str = "A") -> dict[str, Any]:
@@ -186,7 +188,7 @@ def fleet_overview() -> dict[str, Any]:
               steps=[("red", None), ("green", 1)]),
         panel("stat", "Hosts down", [target('count(up{job=~"$job"} == 0) or vector(0)')],
               w=4, h=4, steps=[("green", None), ("red", 1)]),
-        panel("stat", "Alerts firing", [target('count(ALERTS{alertstate="firing"}) or vector(0)')],
+        panel("stat", "Alerts firing", [target(f"count({FIRING}) or vector(0)")],
               w=4, h=4, steps=[("green", None), ("orange", 1)]),
         panel("bargauge", "CPU busy by host",
               [target(f"instance:node_cpu_busy:ratio{{{sel}}}", "{{instance}}")],
@@ -329,7 +331,7 @@ def alerts_and_notifications() -> dict[str, Any]:
     """What fires, what is muted, and whether notifications get out."""
     panels = [
         row("Alerts"),
-        panel("stat", "Firing", [target('count(ALERTS{alertstate="firing"}) or vector(0)')],
+        panel("stat", "Firing", [target(f"count({FIRING}) or vector(0)")],
               w=4, h=4, steps=[("green", None), ("orange", 1)]),
         panel("stat", "Pending", [target('count(ALERTS{alertstate="pending"}) or vector(0)')],
               w=4, h=4),
@@ -343,9 +345,9 @@ def alerts_and_notifications() -> dict[str, Any]:
               [target("sum(increase(prometheus_rule_evaluation_failures_total[1h]))")],
               w=4, h=4, steps=[("green", None), ("red", 1)]),
         panel("table", "Firing alerts",
-              [target('ALERTS{alertstate="firing"}', instant=True)], w=24, h=8),
+              [target(FIRING, instant=True)], w=24, h=8),
         panel("timeseries", "Firing alerts by severity",
-              [target('count by (severity) (ALERTS{alertstate="firing"})', "{{severity}}")],
+              [target(f"count by (severity) ({FIRING})", "{{severity}}")],
               w=12),
         panel("table", "Thresholds in effect (from the bot)",
               [target("homelab_alert_threshold", instant=True)], w=12),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -51,22 +52,96 @@ def test_amtool_check_config_passes() -> None:
     assert "SUCCESS" in proc.stdout
 
 
+def _route_test(*labels: str) -> tuple[list[str], str]:
+    """(matchers of the routes an alert with these labels takes, receivers) from amtool."""
+    proc = subprocess.run(
+        [_amtool(), "config", "routes", "test", "--tree", f"--config.file={CONFIG}", *labels],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    taken = re.findall(r"(\{[^}]*\})  receiver: ", proc.stdout)
+    return taken, lines[-1]
+
+
+def _route(matcher: str) -> dict[str, Any]:
+    """The child route of deploy/alertmanager.yml with exactly that one matcher."""
+    routes = yaml.safe_load(CONFIG.read_text())["route"]["routes"]
+    found = [r for r in routes if r["matchers"] == [matcher]]
+    assert len(found) == 1, f"no single route for {matcher}"
+    return found[0]  # type: ignore[no-any-return]
+
+
+# The timings each severity's notifications get (docs/monitoring-setup.md says the same).
+SEVERITY_TIMINGS = {
+    "critical": ("10s", "1m", "1h"),
+    "warning": ("30s", "5m", "4h"),
+    "info": ("1m", "5m", "24h"),
+}
+
+
 def test_every_severity_of_the_rules_has_its_route() -> None:
-    """amtool routes each severity the rules use to the bot, through its own child route."""
-    cfg = yaml.safe_load(CONFIG.read_text())
-    routed = {m for r in cfg["route"]["routes"] for m in r["matchers"]}
-    for severity in sorted(_severities_in_rules()):
-        assert f'severity="{severity}"' in routed
-        proc = subprocess.run(
-            [_amtool(), "config", "routes", "test", f"--config.file={CONFIG}",
-             f"severity={severity}", "alertname=HostHighCpu", "instance=nas:9101"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )
-        assert proc.returncode == 0 and proc.stdout.strip() == "homelab-bot", proc.stdout
-    hook = cfg["receivers"][0]["webhook_configs"][0]
+    """amtool routes each severity the rules use through that severity's own child route, with
+    its own timings, to the bot; the Watchdog's `none` goes to the dead man's switch only."""
+    severities = _severities_in_rules()
+    assert severities == {*SEVERITY_TIMINGS, "none"}, severities
+    for severity, timings in SEVERITY_TIMINGS.items():
+        taken, receivers = _route_test(
+            f"severity={severity}", "alertname=HostHighCpu", "instance=nas:9101")
+        assert taken == [f'{{severity="{severity}"}}'], (severity, taken)
+        assert receivers == "homelab-bot"
+        route = _route(f'severity="{severity}"')
+        assert (route["group_wait"], route["group_interval"], route["repeat_interval"]) == timings
+        assert route["receiver"] == "homelab-bot"
+    hook = yaml.safe_load(CONFIG.read_text())["receivers"][0]["webhook_configs"][0]
     assert hook["send_resolved"] is True
     assert hook["url"] == "http://127.0.0.1:9102/webhooks/alertmanager"
     assert "credentials" not in hook["http_config"]["authorization"], "token must be in a file"
+
+
+def _alerts_with(label: str, value: str) -> list[dict[str, Any]]:
+    return [
+        rule
+        for path in (ROOT / "rules").glob("*.yml")
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule and rule["labels"].get(label) == value
+    ]
+
+
+def test_delivery_path_alerts_reach_the_fallback_and_the_bot() -> None:
+    """HomelabBotDown, AlertmanagerNotificationsFailing and PrometheusNotificationsDropped
+    (label fallback="true") go to the fallback receiver, which does not use the bot, and still
+    on to the bot through their severity route."""
+    meta = {rule["alert"] for rule in _alerts_with("fallback", "true")}
+    assert {"HomelabBotDown", "AlertmanagerNotificationsFailing",
+            "PrometheusNotificationsDropped"} <= meta
+    for rule in _alerts_with("fallback", "true"):
+        severity = rule["labels"]["severity"]
+        taken, receivers = _route_test(f"alertname={rule['alert']}", f"severity={severity}",
+                                       "fallback=true", "instance=127.0.0.1:9102")
+        assert taken == ['{fallback="true"}', f'{{severity="{severity}"}}'], taken
+        assert receivers == "fallback,homelab-bot"
+    cfg = yaml.safe_load(CONFIG.read_text())
+    receivers = {r["name"]: r for r in cfg["receivers"]}
+    fallback = receivers["fallback"]
+    assert set(fallback) == {"name", "slack_configs"}, "the fallback must not use the bot"
+    assert fallback["slack_configs"][0]["api_url_file"] == "../var/secrets/fallback-webhook-url"
+    assert _route('fallback="true"')["continue"] is True
+
+
+def test_watchdog_reaches_only_the_dead_mans_switch() -> None:
+    """The always-firing Watchdog goes to the deadmans-switch receiver alone, often enough
+    for a dead man's switch (every 5 minutes), and never to Discord."""
+    (watchdog,) = _alerts_with("severity", "none")
+    assert watchdog["alert"] == "Watchdog"
+    taken, receivers = _route_test("alertname=Watchdog", "severity=none")
+    assert taken == ['{alertname="Watchdog"}'] and receivers == "deadmans-switch"
+    route = _route('alertname="Watchdog"')
+    assert route["repeat_interval"] == "5m" and not route.get("continue")
+    cfg = yaml.safe_load(CONFIG.read_text())
+    hook = next(r for r in cfg["receivers"] if r["name"] == "deadmans-switch")
+    assert hook["slack_configs"][0]["api_url_file"] == "../var/secrets/deadmans-switch-url"
 
 
 def _alert(name: str, instance: str, severity: str) -> dict[str, Any]:
@@ -219,3 +294,39 @@ def test_firing_then_resolved_notifications_reach_the_bot(
     assert first["fingerprint"] == last["fingerprint"] and len(first["fingerprint"]) == 16
     assert _when(first["startsAt"]) == _when(last["startsAt"]) == started
     assert abs((_when(last["endsAt"]) - ended).total_seconds()) < 1
+
+
+def test_real_alertmanager_sends_meta_alerts_around_the_bot(
+    fast_deployed: tuple[Alertmanager, BotStub],
+) -> None:
+    """With the URL files written as the docs say (`echo URL > file`, newline and all),
+    HomelabBotDown reaches the fallback URL and the bot, and the Watchdog reaches the dead
+    man's switch URL and not the bot. Timings are 1 s; the rest is as shipped."""
+    am, stub = fast_deployed
+    secrets = am.config_path.parent.parent / "var" / "secrets"
+    (secrets / "fallback-webhook-url").write_text(f"http://{stub.address}/fallback\n")
+    (secrets / "deadmans-switch-url").write_text(f"http://{stub.address}/deadman\n")
+    down = _alert("HomelabBotDown", "127.0.0.1:9102", "critical")
+    down["labels"]["fallback"] = "true"
+    watchdog = _alert("Watchdog", "", "none")
+    del watchdog["labels"]["instance"]
+    am.api("POST", "alerts", [down, watchdog])
+
+    def names(path: str) -> set[str]:
+        return {a["labels"]["alertname"] for p, _, body in list(stub.posts) if p == path
+                for a in body.get("alerts", [])} | {
+                body["attachments"][0]["title"] for p, _, body in list(stub.posts)
+                if p == path and "attachments" in body}
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (
+        names("/fallback") and names("/deadman") and names("/webhooks/alertmanager")
+    ):
+        time.sleep(0.1)
+    assert names("/webhooks/alertmanager") == {"HomelabBotDown"}
+    assert names("/fallback") == {"[FIRING] HomelabBotDown 127.0.0.1:9102"}
+    assert names("/deadman") == {"Watchdog"}
+    bot_headers = next(h for p, h, _ in stub.posts if p == "/webhooks/alertmanager")
+    fallback_headers = next(h for p, h, _ in stub.posts if p == "/fallback")
+    assert bot_headers["Authorization"] == f"Bearer {TOKEN}"
+    assert "Authorization" not in fallback_headers, "the bot's token must not leak elsewhere"

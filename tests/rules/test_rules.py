@@ -21,7 +21,10 @@ RULE_FILES = sorted(RULES_DIR.glob("*.yml"))
 TEST_FILES = sorted((RULES_DIR / "tests").glob("*.yml"))
 RUNBOOK = ROOT / "docs" / "runbook.md"
 ALERTING_DOC = ROOT / "docs" / "alerting.md"
-SEVERITIES = {"critical", "warning", "info"}
+SEVERITIES = {"critical", "warning", "info", "none"}
+# Alerts about the alerting pipeline as a whole rather than a host: no instance to name.
+HOSTLESS = {"Watchdog"}
+RUNBOOK_BASE = "{{ $externalLabels.docs_base_url }}"
 THRESHOLD = "homelab_alert_threshold"
 
 
@@ -120,12 +123,13 @@ def test_alert_has_severity_annotations_and_runbook(name: str) -> None:
     rule = ALERTS[name]
     assert rule["labels"]["severity"] in SEVERITIES
     ann = rule["annotations"]
-    assert "$labels.instance" in ann["summary"] and "$labels.instance" in ann["description"]
-    boolean = re.search(r"==\s*[01]\s*$", rule["expr"].strip())
+    if name not in HOSTLESS:
+        assert "$labels.instance" in ann["summary"] and "$labels.instance" in ann["description"]
+    boolean = re.search(r"(==\s*[01]|vector\(1\))\s*$", rule["expr"].strip())
     if not boolean:
         assert "$value" in ann["summary"] + ann["description"], f"{name} does not show its value"
     url = ann["runbook_url"]
-    assert url == f"docs/runbook.md#{name.lower()}"
+    assert url == f"{RUNBOOK_BASE}docs/runbook.md#{name.lower()}", "absolute with docs_base_url"
     headings = {
         re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
         for h in re.findall(r"^#+ (.+)$", RUNBOOK.read_text(), flags=re.M)
@@ -135,15 +139,23 @@ def test_alert_has_severity_annotations_and_runbook(name: str) -> None:
 
 @pytest.mark.parametrize("name", THRESHOLD_ALERTS)
 def test_threshold_alert_reads_only_its_own_thresholds(name: str) -> None:
-    """Both threshold selectors name this alert; the default label matches the expression."""
+    """Both threshold selectors name this alert, read only the bot's job and take the strictest
+    (min) series; the default label matches the expression; the description shows the
+    threshold in effect by the same lookup."""
     expr = ALERTS[name]["expr"]
-    names = re.findall(rf'{THRESHOLD}{{alertname="([^"]+)"', expr)
-    assert names == [name, name]
-    assert f'{THRESHOLD}{{alertname="{name}", instance!=""}}' in expr
-    assert f'{THRESHOLD}{{alertname="{name}", instance=""}}' in expr
+    names = re.findall(rf'{THRESHOLD}{{job="homelab-bot", alertname="([^"]+)"', expr)
+    assert names == [name, name] and expr.count(THRESHOLD) == 2
+    bot = f'{THRESHOLD}{{job="homelab-bot", alertname="{name}"'
+    assert f'min by (instance) ({bot}, instance!=""}})' in expr
+    assert f'min ({bot}, instance=""}})' in expr
     default = re.search(r"\+ ([0-9.]+)\s*\)\s*$", expr)
     assert default is not None, f"{name} has no built-in default"
     assert float(default.group(1)) == float(ALERTS[name]["labels"]["threshold_default"])
+    lookup = (f'min({THRESHOLD}{{job="homelab-bot",alertname="{name}",instance="%s"}}) or '
+              f'min({THRESHOLD}{{job="homelab-bot",alertname="{name}",instance=""}}) or '
+              f'vector({default.group(1)})')
+    assert f"above its threshold of {{{{ with printf `{lookup}` $labels.instance | query }}}}" in (
+        ALERTS[name]["annotations"]["description"])
 
 
 def test_alerting_doc_lists_every_threshold_alert_with_its_default() -> None:

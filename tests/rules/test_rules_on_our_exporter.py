@@ -27,6 +27,11 @@ ABSENT: dict[str, str] = {
         "homelab_bot_commands_total); the rules fall back to their built-in defaults, and "
         "tests/deploy/test_prometheus_config.py checks the contract with a stand-in"
     ),
+    "node_scrape_collector_success": (
+        "node_exporter's own collector health (ExporterCollectorFailing on hosts scraped as job "
+        "node); this stack runs our exporter, which reports homelab_exporter_collector_success; "
+        "rules/tests/stack_test.yml covers the node_exporter case"
+    ),
 }
 
 
