@@ -63,3 +63,38 @@ def test_prometheus_snippets_pass_promtool_on_top_of_the_deploy_config(tmp_path:
         proc = subprocess.run([promtool, "check", "config", str(path)],
                               capture_output=True, text=True, timeout=60, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+ALERTING = ROOT / "docs" / "alerting.md"
+
+
+@pytest.mark.integration
+def test_alerting_doc_snippets_pass_promtool_in_the_deploy_config(tmp_path: Path) -> None:
+    """docs/alerting.md's external label for runbook links and its metric_relabel_configs for
+    a read-only mount, put into deploy/prometheus.yml (global, and the node job), pass
+    `promtool check config`; the relabel rule writes the label the rule excludes."""
+    try:
+        promtool = find_binary("promtool")
+    except BinaryMissing as exc:
+        _missing(exc)
+    blocks = [yaml.safe_load(b)
+              for b in re.findall(r"```yaml\n(.*?)```", ALERTING.read_text(), re.S)]
+    (labels,) = [b["global"]["external_labels"] for b in blocks if "global" in b]
+    (relabel,) = [b["metric_relabel_configs"] for b in blocks if "metric_relabel_configs" in b]
+    assert set(labels) == {"docs_base_url"}
+    assert relabel[0]["target_label"] == "readonly_expected" and relabel[0]["replacement"] == "true"
+    alerts = (ROOT / "rules" / "alerts.yml").read_text()
+    assert 'readonly_expected!="true"' in alerts and "$externalLabels.docs_base_url" in alerts
+    cfg = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    cfg["rule_files"] = [str(ROOT / "rules" / "*.yml")]
+    cfg["global"]["external_labels"] = labels
+    for job in cfg["scrape_configs"]:
+        for sd in job.get("file_sd_configs", []):
+            sd["files"] = [str(ROOT / "deploy" / f) for f in sd["files"]]
+        if job["job_name"] == "node":
+            job["metric_relabel_configs"] = relabel
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run([promtool, "check", "config", str(path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
