@@ -158,7 +158,7 @@ CONTRACT_NAMES = _contract_names()
 # Alertmanager, Prometheus itself), and why. The test asserts that each one IS empty, so an
 # entry goes stale loudly once a component starts providing its data: then delete it.
 EXPECTED_EMPTY: dict[str, str] = {
-    "homelab_alert_threshold": (
+    'homelab_alert_threshold{job="homelab-bot"}': (
         "no component publishes thresholds yet: the bot's /metrics has only "
         "homelab_bot_commands_total (thresholds set from Discord are still to be built; "
         "tests/deploy/test_prometheus_config.py checks the contract with a stand-in)"
