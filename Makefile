@@ -16,7 +16,10 @@ help:
 	@echo "make bench  benchmarks, printed as ratios against a baseline measured in the same run"
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# A venv made without pip (python3-venv missing) is removed, so the next run starts clean.
+	@test -x $(BIN)/pip || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "make: cannot create $(VENV); on Debian/Ubuntu: apt-get install python3-venv" >&2; \
+	  exit 1; }; }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import os
 import secrets
 import signal
@@ -54,6 +55,10 @@ COMPONENTS: tuple[Component, ...] = (
     Component("exporter", 9101, "/metrics", "homelab-exporter (this host's metrics)"),
     Component("bot", 9102, "/healthz", "homelab-bot (web face: /healthz, /metrics, webhook)"),
 )
+
+
+# Every port the stack binds: the HTTP listeners and InfluxDB's backup/RPC port.
+PORTS: dict[str, int] = {c.name: c.port for c in COMPONENTS} | {"influxdb rpc": 8088}
 
 
 class StackError(Exception):
@@ -105,23 +110,27 @@ def prepare(var: Path) -> dict[str, str]:
             "\n".join(str(m) for m in missing)
             + f"\nInstall them with: scripts/install-services  (or: apt-get install {packages})"
         )
-    busy = [c for c in COMPONENTS if port_in_use(c.port)]
+    busy = [f"{port} ({name})" for name, port in PORTS.items() if port_in_use(port)]
     if busy:
         raise StackError(
             "these ports on 127.0.0.1 are already taken: "
-            + ", ".join(f"{c.port} ({c.name})" for c in busy)
-            + ". Is `make run` already running? Stop it (Ctrl-C) or the program on that port."
+            + ", ".join(busy)
+            + ". Is `make run` already running? Stop it (Ctrl-C), or stop the program on that "
+            "port (a system service such as Debian's prometheus: `systemctl disable --now "
+            "prometheus prometheus-alertmanager influxdb`)."
         )
     for sub in ("prometheus", "alertmanager", "influxdb", "exporter", "bot", "secrets"):
         (var / sub).mkdir(parents=True, exist_ok=True)
     (var / "influxdb.conf").write_text(influx_config(var / "influxdb", 8086, 8088))
     token = var / "secrets" / "alertmanager-webhook-token"
     if not token.exists():
-        token.write_text(secrets.token_urlsafe(32) + "\n")
-        token.chmod(0o600)
+        fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
     settings = var / "homelab.toml"
     if not settings.exists():
         settings.write_text(default_settings(var))
+    check_settings(settings)
     env = dict(os.environ)
     env.update(
         {
@@ -134,6 +143,28 @@ def prepare(var: Path) -> dict[str, str]:
         }
     )
     return env
+
+
+def check_settings(path: Path) -> None:
+    """Both programs must accept the settings file, or say why before anything starts.
+
+    var/homelab.toml is written once and then belongs to the user, so a file from an older
+    version (a renamed setting, say) is caught here rather than by a process dying under honcho.
+    """
+    bindir = Path(sys.executable).parent
+    for program in ("homelab-exporter", "homelab-bot"):
+        exe = bindir / program
+        argv = [str(exe)] if exe.exists() else [program]
+        out = subprocess.run(
+            [*argv, "--config", str(path), "check-config"],
+            capture_output=True, text=True, timeout=60, cwd=ROOT,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise StackError(
+                f"{program} rejects {path}:\n{out.stderr.strip()}\n"
+                f"Fix that file, or delete it and `make run` writes a fresh one "
+                f"(see deploy/homelab.example.toml for every setting)."
+            )
 
 
 def default_settings(var: Path) -> str:
@@ -199,8 +230,56 @@ def _announce(stop: threading.Event) -> None:
         print("[stack] all services are ready:", ", ".join(c.url for c in COMPONENTS), flush=True)
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _become_subreaper() -> None:
+    """Orphaned descendants (a service whose supervisor died) are re-parented to this process."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of `pid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of `pid`."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        kids = _children(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
+def _stop_leftovers(timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL, whatever is still running below this process."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = _descendants(os.getpid())
+        if not pids:
+            return
+        print(f"[stack] stopping leftover processes {pids}", flush=True)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _descendants(os.getpid()):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(-1, os.WNOHANG)
+            time.sleep(0.1)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Start the stack under honcho and wait; Ctrl-C or SIGTERM stops it."""
+    """Start the stack under honcho and wait; Ctrl-C, SIGTERM or SIGHUP stops it."""
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.splitlines()[0])
     parser.add_argument("--var", default=str(ROOT / "var"), help="state directory (./var)")
     parser.add_argument("--check", action="store_true", help="prepare and check, start nothing")
@@ -220,24 +299,42 @@ def main(argv: list[str] | None = None) -> int:
         "-d", str(ROOT),
         "-e", os.devnull,
     ]  # fmt: skip
-    proc = subprocess.Popen(honcho, cwd=ROOT, env=env, start_new_session=True)
+    _become_subreaper()
     stop = threading.Event()
+    proc: subprocess.Popen[bytes] | None = None
 
     def forward(signum: int, _frame: object) -> None:
         stop.set()
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
+    # Handlers first and signals held while honcho starts, so a Ctrl-C at any moment reaches it.
+    for sig in _SIGNALS:
+        signal.signal(sig, forward)
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        proc = subprocess.Popen(
+            honcho,
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS),
+        )
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
     threading.Thread(target=_announce, args=(stop,), daemon=True).start()
     code = proc.wait()
+    interrupted = stop.is_set()
     stop.set()
-    # honcho stops its children; make sure nothing of the group outlives it.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    # honcho starts every service in a session of its own and normally stops them all; if it
+    # died instead, its orphans were re-parented to us (subreaper): stop them here.
+    _stop_leftovers()
     print("[stack] stopped", flush=True)
-    return 0 if stop.is_set() else code
+    if interrupted:
+        return 0
+    print(f"[stack] honcho exited with code {code}: a service stopped (see its lines above)")
+    return code or 1
 
 
 if __name__ == "__main__":

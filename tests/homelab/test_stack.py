@@ -26,11 +26,12 @@ def test_missing_binaries_are_named_with_their_packages(
     assert not (tmp_path / "var").exists()
 
 
-def test_prepare_writes_configs_and_a_private_token(tmp_path: Path) -> None:
+def test_prepare_writes_configs_and_a_private_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """var/ gets the InfluxDB config, a 0600 webhook token and settings both programs accept."""
+    monkeypatch.setattr(stack, "port_in_use", lambda port: False)
     var = tmp_path / "var"
-    busy = [c.port for c in stack.COMPONENTS if stack.port_in_use(c.port)]
-    assert not busy, f"ports {busy} are taken: stop `make run` before running the tests"
     stack.prepare(var)
     token = var / "secrets" / "alertmanager-webhook-token"
     assert token.stat().st_mode & 0o777 == 0o600
@@ -45,3 +46,27 @@ def test_prepare_writes_configs_and_a_private_token(tmp_path: Path) -> None:
     exporter = load_settings(ExporterSettings, settings)
     assert exporter.listen_address == "127.0.0.1" and exporter.influx.enabled
     assert load_settings(BotSettings, settings).web.port == 9102
+
+
+def test_taken_ports_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port held by something else (InfluxDB's RPC port included) stops make run by name."""
+    monkeypatch.setattr(stack, "port_in_use", lambda port: port in {9090, 8088})
+    with pytest.raises(stack.StackError) as err:
+        stack.prepare(tmp_path / "var")
+    assert "9090 (prometheus)" in str(err.value) and "8088 (influxdb rpc)" in str(err.value)
+    assert "systemctl disable --now" in str(err.value)
+
+
+def test_stale_settings_file_is_rejected_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A var/homelab.toml that a program rejects is named, with what to do, before start."""
+    monkeypatch.setattr(stack, "port_in_use", lambda port: False)
+    var = tmp_path / "var"
+    var.mkdir()
+    (var / "homelab.toml").write_text("[bot]\nold_setting = 1\n")
+    with pytest.raises(stack.StackError) as err:
+        stack.prepare(var)
+    text = str(err.value)
+    assert "homelab-bot rejects" in text and "bot.old_setting: unknown setting" in text
+    assert "delete it" in text

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from homelab.binaries import BinaryMissing, find_binary
-from homelab.stack import COMPONENTS, ROOT, port_in_use
+from homelab.stack import COMPONENTS, PORTS, ROOT, port_in_use
 from tests.conftest import in_ci
 
 pytestmark = pytest.mark.integration
@@ -69,8 +69,13 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             if in_ci():
                 pytest.fail(str(exc))
             pytest.skip(str(exc))
-    busy = [c.port for c in COMPONENTS if port_in_use(c.port)]
-    assert not busy, f"ports {busy} are taken: stop `make run` before running the tests"
+    busy = [port for port in PORTS.values() if port_in_use(port)]
+    if busy:
+        # make run binds fixed ports; on a developer's machine they may be in use.
+        reason = f"ports {busy} are taken (make run or a system service): this test needs them"
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
     var = tmp_path / "var"
     log = tmp_path / "stack.log"
     with log.open("wb") as out:
