@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterable
+from types import TracebackType
+from urllib.parse import quote, quote_plus
 
 REDACTED = "[REDACTED]"
 
@@ -28,17 +31,26 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[MNO][\w-]{23,27}\.[\w-]{6}\.[\w-]{27,40}\b"), REDACTED),
     # Authorization headers.
     (re.compile(r"(?i)\b(bearer|basic|token)\s+[\w\-.~+/=]{8,}"), r"\1 " + REDACTED),
-    # key=value and "key": "value" pairs whose key names a secret.
+    # Slack (and Discord's Slack-compatible) incoming webhooks: the path is the credential.
+    (
+        re.compile(r"(https?://hooks\.slack\.com/(?:services|workflows|triggers)/)[\w/-]+"),
+        r"\1" + REDACTED,
+    ),
+    # key=value and "key": "value" pairs whose key names a secret; a quoted value is
+    # redacted whole, spaces included.
     (
         re.compile(
             r"""(?ix)
-            (\b[\w-]*(?:password|passwd|token|secret|api[_-]?key|authorization)[\w-]*
-             ["']?\s*[:=]\s*["']?)
-            ([^\s"',&}]+)
+            (\b[\w-]*(?:password|passwd|passphrase|token|secret|api[_-]?key|access[_-]?key
+                      |private[_-]?key|authorization|credentials?)[\w-]*
+             ["']?\s*[:=]\s*)
+            (?:"[^"]*"|'[^']*'|[^\s"',&}]+)
             """
         ),
         r"\1" + REDACTED,
     ),
+    # Query-string credentials, e.g. InfluxDB 1.x's ?u=admin&p=secret.
+    (re.compile(r"(?i)([?&](?:p|pw|pwd|pass|sig|signature)=)[^&\s#\"']+"), r"\1" + REDACTED),
     # user:password@ in URLs.
     (re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), r"\1" + REDACTED + "@"),
 )
@@ -59,12 +71,14 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets: set[str] = {s for s in secrets if s}
+        self.secrets: set[str] = set()
+        for secret in secrets:
+            self.add_secret(secret)
 
     def add_secret(self, secret: str) -> None:
-        """Register one more value to redact."""
+        """Register one more value to redact, with its URL-encoded forms."""
         if secret:
-            self.secrets.add(secret)
+            self.secrets |= {secret, quote(secret, safe=""), quote_plus(secret)}
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact in place; never drops a record."""
@@ -104,6 +118,28 @@ def configure(
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())
     logging.captureWarnings(True)
+    # Uncaught exceptions would be printed by Python straight to stderr, past the filter.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)
+        return
+    logging.getLogger("homelab").critical("uncaught exception", exc_info=(kind, value, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    logging.getLogger("homelab").error(
+        "uncaught exception in thread %s",
+        args.thread.name if args.thread else "?",
+        exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+    )
 
 
 def redaction_filter() -> RedactingFilter:

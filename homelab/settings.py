@@ -29,6 +29,7 @@ from pydantic_settings import (
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 ENV_PREFIX = "HOMELAB_"
@@ -198,18 +199,36 @@ def load_settings(cls: type[S], path: Path | None = None) -> S:
         return bound()  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise ConfigError([_describe(cls, err) for err in exc.errors()], path) from None
+    except SettingsError as exc:
+        # A table or list given in the environment must be JSON; say which variable is wrong.
+        field = re.search(r'field "([^"]+)"', str(exc))
+        name = field.group(1) if field else "?"
+        env = f"{ENV_PREFIX}{cls.section.upper()}__{name.upper()}"
+        raise ConfigError(
+            [f"{cls.section}.{name}: {env} is not valid JSON (tables and lists in the "
+             f"environment are JSON, e.g. {env}='{{\"key\": \"value\"}}' or '[1, 2]')"],
+            path,
+        ) from None
 
 
 def _describe(cls: type[SectionSettings], err: Any) -> str:
-    loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
-    dotted = ".".join([cls.section, *loc])
-    env = f"{ENV_PREFIX}{cls.section.upper()}__" + "__".join(p.upper() for p in loc)
+    # Field names become dotted parts; list positions and mapping keys become [..].
+    path, env_parts, in_field = "", [], True
+    for part in err["loc"]:
+        if isinstance(part, str) and in_field and re.fullmatch(r"[A-Za-z_]\w*", part):
+            path += f".{part}" if path else part
+            env_parts.append(part.upper())
+        else:
+            path += f"[{part!r}]" if isinstance(part, str) else f"[{part}]"
+            in_field = False  # what follows an index is inside a list item or mapping value
+    dotted = f"{cls.section}.{path}"
+    env = f"{ENV_PREFIX}{cls.section.upper()}__" + "__".join(env_parts)
     given = err.get("input")
     if isinstance(given, str) and _url_password(given):
         given = _mask_url(given)
     shown = "" if err["type"] == "missing" or isinstance(given, dict) else f" (got {given!r})"
-    if any(s in dotted.lower() for s in ("token", "password", "secret", "key")):
+    if _SECRET_KEY.search(dotted):
         shown = ""
     if err["type"] == "extra_forbidden":
         return f"{dotted}: unknown setting (misspelt? see deploy/homelab.example.toml)"
-    return f"{dotted}: {err['msg']}{shown} [file key [{cls.section}] {'.'.join(loc)}, env {env}]"
+    return f"{dotted}: {err['msg']}{shown} [file key [{cls.section}] {path}, env {env}]"

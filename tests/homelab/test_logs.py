@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
 
 from homelab import logs
 
@@ -42,3 +44,38 @@ def test_ordinary_text_is_untouched() -> None:
     """Redaction does not mangle ordinary log lines."""
     line = "scraped 42 targets from http://127.0.0.1:9090 in 0.3 s"
     assert logs.redact(line) == line
+
+
+def test_more_secret_shapes_are_redacted() -> None:
+    """Query-string passwords, quoted values with spaces, access keys and Slack webhooks."""
+    samples = {
+        "POST /write?db=telegraf&u=admin&p=hunter2hunter2 HTTP/1.1": "hunter2hunter2",
+        "password: 'my pass phrase' rejected": "pass phrase",
+        "aws access_key=AKIAEXAMPLEKEY1": "AKIAEXAMPLEKEY1",
+        "posting to https://hooks.slack.com/services/T00/B00/XXXXsecret": "XXXXsecret",
+    }
+    for text, secret in samples.items():
+        assert secret not in logs.redact(text), text
+    assert logs.redact("GET /write?db=telegraf&u=admin") == "GET /write?db=telegraf&u=admin"
+
+
+def test_registered_secret_is_redacted_when_url_encoded() -> None:
+    """A registered secret is caught in its percent-encoded and form-encoded spellings too."""
+    out = io.StringIO()
+    logs.configure("DEBUG", secrets=["pa$$ word/9"], stream=out)
+    logging.getLogger("test.encoded").info(
+        "GET /write?p=pa%24%24%20word%2F9 and p=pa%24%24+word%2F9"
+    )
+    assert "pa%24%24" not in out.getvalue()
+
+
+def test_uncaught_exception_goes_through_the_filter() -> None:
+    """A crash's traceback is logged through the redacting handler, not printed raw."""
+    code = (
+        "from homelab import logs; logs.configure('INFO', secrets=['canary-uncaught-42']); "
+        "raise RuntimeError('failed with canary-uncaught-42')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "uncaught exception" in out.stderr and "RuntimeError" in out.stderr
+    assert "canary-uncaught-42" not in out.stderr + out.stdout

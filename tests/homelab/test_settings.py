@@ -124,3 +124,23 @@ def test_url_passwords_and_credential_headers_are_masked_and_registered() -> Non
     assert "http://ops:********@prom:9090/" in shown
     assert "'X-Scope-OrgID': 'homelab'" in shown  # a tenant id is not a secret
     assert set(secrets_of(s)) == {"pw%2F12345", "pw/12345", "key-canary-777"}
+
+
+class WithList(SectionSettings, section="lst"):
+    """A list and a table, for error messages."""
+
+    ids: list[int] = []
+    inner: Inner = Inner()
+
+
+def test_list_position_and_bad_json_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad list item names its position; a malformed JSON table names its variable."""
+    monkeypatch.setenv("HOMELAB_LST__IDS", '[1, "x"]')
+    with pytest.raises(ConfigError) as err:
+        load_settings(WithList, None)
+    assert err.value.problems[0].startswith("lst.ids[1]: ")
+    assert "env HOMELAB_LST__IDS]" in err.value.problems[0]
+    monkeypatch.setenv("HOMELAB_LST__IDS", "[1]")
+    monkeypatch.setenv("HOMELAB_LST__INNER", "{bad")
+    with pytest.raises(ConfigError, match=r"lst\.inner: HOMELAB_LST__INNER is not valid JSON"):
+        load_settings(WithList, None)
