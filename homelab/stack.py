@@ -281,7 +281,12 @@ def _stop_leftovers(timeout: float = 10.0) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Start the stack under honcho and wait; Ctrl-C, SIGTERM or SIGHUP stops it."""
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.splitlines()[0])
-    parser.add_argument("--var", default=str(ROOT / "var"), help="state directory (./var)")
+    parser.add_argument(
+        "--var",
+        default=str(ROOT / "var"),
+        help="state directory (default ./var). deploy/alertmanager.yml always reads its "
+        "webhook token from ./var/secrets, relative to deploy/",
+    )
     parser.add_argument("--check", action="store_true", help="prepare and check, start nothing")
     args = parser.parse_args(argv)
     var = Path(args.var).resolve()
