@@ -18,6 +18,8 @@ BINARIES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "amtool": ("prometheus-alertmanager", ("amtool",)),
     "influxd": ("influxdb", ("influxd",)),
     "node_exporter": ("prometheus-node-exporter", ("prometheus-node-exporter", "node_exporter")),
+    # a test tool: the systemd units under deploy/systemd are checked with it
+    "systemd-analyze": ("systemd", ("systemd-analyze",)),
 }
 
 

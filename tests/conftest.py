@@ -2,6 +2,9 @@
 
 Outside CI a missing binary skips the test with the Debian package to install; with CI=true it
 fails the test, so a machine without the services can never pass CI by skipping.
+
+The one deliberate exception is ../shared/fixtures (third-party data beside the checkout): the
+project's rule is that tests using it skip, with the reason, where it is absent, CI included.
 """
 
 from __future__ import annotations

@@ -159,7 +159,9 @@ def test_relative_paths_in_the_configs_resolve_inside_the_containers() -> None:
     assert _inside(conf, files)
     cfg = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
     paths = list(cfg["rule_files"]) + [
-        f for job in cfg["scrape_configs"] for sd in job.get("file_sd_configs", [])
+        f
+        for job in cfg["scrape_configs"]
+        for sd in job.get("file_sd_configs", [])
         for f in sd["files"]
     ]
     for rel in paths:
@@ -200,12 +202,55 @@ def test_dockerfile_is_pinned_unprivileged_and_builds_from_existing_paths() -> N
         assert command in scripts, f"{name} runs {command}, which pyproject does not install"
 
 
+def _default(value: str) -> str:
+    """`${VAR:-default}` -> default; anything else unchanged."""
+    m = re.fullmatch(r"\$\{\w+:-([^}]*)\}", value)
+    return m.group(1) if m else value
+
+
+def _listen_hosts(name: str) -> dict[str, str]:
+    """Every listen setting of a service, as `setting -> host` with defaults applied."""
+    svc = compose()["services"][name]
+    found: dict[str, str] = {}
+    for arg in svc.get("command") or []:
+        if arg.startswith("--web.listen-address="):
+            found["--web.listen-address"] = arg.split("=", 1)[1].rsplit(":", 1)[0]
+        if arg.startswith("--cluster.listen-address="):
+            found["--cluster.listen-address"] = arg.split("=", 1)[1]
+    env = svc.get("environment") or {}
+    for key in (
+        "INFLUXD_HTTP_BIND_ADDRESS",
+        "GF_SERVER_HTTP_ADDR",
+        "HOMELAB_EXPORTER__LISTEN_ADDRESS",
+        "HOMELAB_BOT__WEB__LISTEN_ADDRESS",
+    ):
+        if key in env:
+            value = _default(str(env[key]))
+            found[key] = value.rsplit(":", 1)[0] if key.endswith("BIND_ADDRESS") else value
+    return found
+
+
+# What each service must set, and where it must listen by default. The exporter is scraped
+# from the Prometheus host, so it listens on every address; the bot's web face defaults to
+# 127.0.0.1 in its own settings when compose sets nothing.
+LISTEN_EXPECTED = {
+    "prometheus": {"--web.listen-address": "127.0.0.1"},
+    # an empty cluster address turns gossip off (the default would be 0.0.0.0:9094)
+    "alertmanager": {"--web.listen-address": "127.0.0.1", "--cluster.listen-address": ""},
+    "influxdb": {"INFLUXD_HTTP_BIND_ADDRESS": "127.0.0.1"},
+    "grafana": {"GF_SERVER_HTTP_ADDR": "127.0.0.1"},
+    "exporter": {"HOMELAB_EXPORTER__LISTEN_ADDRESS": "0.0.0.0"},
+}
+
+
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_services_listen_on_loopback_by_default(name: str) -> None:
-    """Nothing but the exporter (scraped from other hosts) listens beyond 127.0.0.1."""
-    svc = compose()["services"][name]
-    text = yaml.safe_dump(svc)
-    assert "0.0.0.0" not in text or name == "exporter"
+    """Every listen setting is explicit and, but for the exporter, on 127.0.0.1 by default."""
+    found = _listen_hosts(name)
+    if name == "bot":
+        assert found.get("HOMELAB_BOT__WEB__LISTEN_ADDRESS", "127.0.0.1") == "127.0.0.1"
+        return
+    assert found == LISTEN_EXPECTED[name]
 
 
 def _settings_env(env: dict[str, str]) -> dict[str, str]:
@@ -248,8 +293,9 @@ NOBODY = 65534
 
 def documented_secret_commands() -> list[str]:
     """The shell commands .env.example gives for creating the secret files, in order."""
-    return re.findall(r"^#   ((?:install|test|chmod) .*var/secrets.*)$",
-                      ENV_EXAMPLE.read_text(), flags=re.M)
+    return re.findall(
+        r"^#   ((?:install|test|chmod) .*var/secrets.*)$", ENV_EXAMPLE.read_text(), flags=re.M
+    )
 
 
 def bot_uid() -> int:
@@ -283,8 +329,9 @@ def _run_documented(cwd: Path) -> None:
     if shutil.which("openssl") is None:
         pytest.fail("openssl is missing; .env.example's commands use it: apt install openssl")
     script = "set -e\n" + "\n".join(documented_secret_commands()) + "\n"
-    proc = subprocess.run(["bash", "-c", script], cwd=cwd, capture_output=True, text=True,
-                          timeout=30, check=False)
+    proc = subprocess.run(
+        ["bash", "-c", script], cwd=cwd, capture_output=True, text=True, timeout=30, check=False
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -303,7 +350,8 @@ def test_docs_give_the_same_secret_commands_for_every_compose_secret() -> None:
         for service, svc in compose()["services"].items():
             for ref in svc.get("secrets", []):
                 assert not {"uid", "gid", "mode"} & set(ref), (
-                    f"{service}: compose ignores uid/gid/mode for file secrets (bind mounts)")
+                    f"{service}: compose ignores uid/gid/mode for file secrets (bind mounts)"
+                )
 
 
 def test_documented_commands_make_the_secrets_readable_in_the_containers(tmp_path: Path) -> None:

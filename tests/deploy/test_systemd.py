@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_binary
 from tests.deploy.envcheck import unknown_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,9 +59,7 @@ def test_unit_is_hardened(unit: Path) -> None:
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
 def test_systemd_analyze_verify_accepts_unit(unit: Path, tmp_path: Path) -> None:
     """`systemd-analyze verify` reports nothing (unknown keys, bad values) for the unit."""
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed (Debian package 'systemd')")
+    analyze = require_binary("systemd-analyze")
     # verify insists that ExecStart exists: point it at this checkout's installed command.
     installed = Path(shutil.which(unit.stem) or ROOT / ".venv" / "bin" / unit.stem)
     assert installed.exists(), f"{unit.stem} is not installed in the virtualenv"

@@ -48,7 +48,15 @@ def test_noop_when_binaries_present(tmp_path: Path) -> None:
     """With every binary on PATH it installs nothing and succeeds."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    for name in ("prometheus", "promtool", "alertmanager", "amtool", "influxd", "node_exporter"):
+    for name in (
+        "prometheus",
+        "promtool",
+        "alertmanager",
+        "amtool",
+        "influxd",
+        "node_exporter",
+        "systemd-analyze",
+    ):
         stub = bindir / name
         stub.write_text("#!/bin/sh\nexit 0\n")
         stub.chmod(0o755)
