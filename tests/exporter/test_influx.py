@@ -371,46 +371,23 @@ def test_v2_400_without_names_is_bisected_to_the_one_bad_point(tmp_path: Path, a
 
 
 @responses.activate
-def test_v1_partial_write_counts_the_stored_points_as_written(tmp_path: Path) -> None:
-    """InfluxDB 1.x stores the valid points of a request and answers 400 "partial write"
-    naming the bad line: one request, the rest written, only the bad point dropped."""
-    url = "http://influx.test:8086/write"
-    msg = f"partial write: unable to parse '{BAD.decode()}': invalid boolean dropped=0"
-    responses.add(responses.POST, url, status=400, json={"error": msg})
-    cfg = InfluxConfig(
-        enabled=True, url="http://influx.test:8086", database="telegraf",
-        create_database=False, spool_dir=str(tmp_path / "spool"),
-    )  # fmt: skip
-    w = InfluxWriter(cfg, "nas", lambda: SNAP, transport=RequestsTransport())
-    w.sample_once()
-    good = _with_bad_point(w, 2)
-    delivered, dropped = _drain(w)
-    assert (delivered, dropped) == (len(good), 1) and len(responses.calls) == 1
-    assert w.stats()[schema.INFLUX_POINTS_WRITTEN] == len(good)
-    assert w.stats()[schema.INFLUX_POINTS_DROPPED] == 1
+def test_v3_partial_write_counts_the_line_numbers_it_lists_as_dropped(tmp_path: Path) -> None:
+    """A 3.x list of refused line numbers: those dropped, the rest written, in one request.
 
-
-@pytest.mark.parametrize(
-    ("body", "dropped"),
-    [
-        ({"error": 'partial write: field type conflict: input field "used" on measurement '
-                   '"mem" is type float, already exists as type integer dropped=2'}, 2),
-        ({"error": "partial write of line protocol occurred",
-          "data": [{"original_line": "x", "line_number": 1, "error_message": "bad"},
-                   {"original_line": "y", "line_number": 4, "error_message": "bad"}]}, 2),
-    ],
-)  # fmt: skip
-@responses.activate
-def test_partial_writes_count_what_the_server_says_it_dropped(
-    tmp_path: Path, body: dict[str, object], dropped: int
-) -> None:
-    """A 1.x "dropped=N" (type conflict) and a 3.x list of line numbers: N dropped, the rest
-    written, in one request."""
+    InfluxDB 1.x's own partial writes ("unable to parse", "dropped=N" for a field type
+    conflict) come from a real server in tests/integration/test_exporter_influx.py.
+    """
+    body = {
+        "error": "partial write of line protocol occurred",
+        "data": [{"original_line": "x", "line_number": 1, "error_message": "bad"},
+                 {"original_line": "y", "line_number": 4, "error_message": "bad"}],
+    }  # fmt: skip
     responses.add(responses.POST, V2_URL, status=400, json=body)
     w = _writer(tmp_path)
     n = w.spool.points()
-    assert _drain(w) == (n - dropped, dropped) and len(responses.calls) == 1
-    assert w.stats()[schema.INFLUX_POINTS_WRITTEN] == n - dropped
+    assert _drain(w) == (n - 2, 2) and len(responses.calls) == 1
+    assert w.stats()[schema.INFLUX_POINTS_WRITTEN] == n - 2
+    assert w.stats()[schema.INFLUX_POINTS_DROPPED] == 2
 
 
 def test_parse_rejection_reads_each_servers_format() -> None:
@@ -603,37 +580,6 @@ def test_v1_url_carries_database_and_rp_credentials_go_in_a_header(tmp_path: Pat
     w = InfluxWriter(cfg, "nas", lambda: SNAP)
     assert w._write_url == "http://h:8086/write?db=tg&precision=ms&rp=weekly"
     assert w._headers["Authorization"] == "Basic dTpwdw=="  # u:pw
-
-
-V1_QUERY = "http://influx.test:8086/query"
-V1_WRITE = "http://influx.test:8086/write"
-
-
-@responses.activate
-def test_v1_non_admin_403_on_create_database_is_explained_and_writes_go_on(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A user without admin rights: one clear warning, no second CREATE, the write proceeds."""
-    responses.add(
-        responses.POST, V1_QUERY, status=403,
-        json={"error": "writer not authorized to execute statement 'CREATE DATABASE telegraf', "
-                       "requires admin privilege"},
-    )  # fmt: skip
-    responses.add(responses.POST, V1_WRITE, status=204)
-    cfg = InfluxConfig(
-        enabled=True, url="http://influx.test:8086", username="writer", password="pw-of-writer",
-        spool_dir=str(tmp_path / "spool"),
-    )  # fmt: skip
-    w = InfluxWriter(cfg, "nas", lambda: SNAP, transport=RequestsTransport())
-    n = w.sample_once()
-    with caplog.at_level(logging.WARNING):
-        assert w.deliver_once().delivered == n
-        w.sample_once()
-        w.deliver_once()
-    assert [c.request.url.split("?")[0] for c in responses.calls] == [V1_QUERY, V1_WRITE, V1_WRITE]
-    assert 'user "writer" may not create databases' in caplog.text
-    assert "requires admin privilege" in caplog.text and "create_database = false" in caplog.text
-    assert "pw-of-writer" not in caplog.text
 
 
 def test_net_has_the_interfaces_that_are_up_and_not_loopback() -> None:

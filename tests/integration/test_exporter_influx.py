@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -127,10 +128,19 @@ def test_outage_and_restart_lose_nothing(
     rows = influxdb.series(query, DB)[0]["values"]
     stored = {_ms(r[0]) for r in rows}
     assert pending <= stored, f"{len(pending - stored)} spooled points missing"
-    # no hole while the exporter ran: consecutive samples are about one interval apart
+    # No hole while the exporter ran. A loaded machine stretches single intervals (the sampler
+    # skips a beat when it falls behind), so gaps are not counted against the nominal 0.25 s:
+    # none over 2 s but the restart's, and at least one sample per second of running on
+    # average, counted against the wall time the samples span.
     times = sorted(stored)
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert sum(1 for g in gaps if g > 3 * interval * 1000) <= 1  # the restart itself
+    span = times[-1] - times[0]
+    long_gaps = [g for g in gaps if g > 2000]
+    assert len(long_gaps) <= 1, f"gaps over 2 s (only the restart may leave one): {long_gaps}"
+    running_ms = span - sum(long_gaps)
+    assert len(times) >= running_ms / 1000, (
+        f"{len(times)} samples over {running_ms} ms of running: sampling stalled"
+    )
     assert exp.sample_value(schema.INFLUX_POINTS_DROPPED) == 0
 
 
@@ -163,7 +173,12 @@ def test_spool_limit_drop_counter_matches_what_is_missing(
     assert stats[schema.INFLUX_POINTS_SPOOLED] == sampled - dropped
 
     influxdb.start()
+    deadline = time.monotonic() + 60
     while writer.spool.points():
+        assert time.monotonic() < deadline, (
+            f"the spool did not drain within 60 s of InfluxDB's restart: "
+            f"{writer.spool.points()} points left, stats {writer.stats()}"
+        )
         outcome = writer.deliver_once()
         if outcome.retry_in:
             time.sleep(min(outcome.retry_in, 0.5))
@@ -188,11 +203,43 @@ def test_one_bad_line_loses_only_that_point(influxdb: InfluxDB, tmp_path: Path) 
     good = [f"system,host={HOST} load1={i}.5 {t0 + i}" for i in range(20)]
     torn = f"system,host={HOST} load1=3.5 {t0 + 99}"[:25] + good[0][:10]  # glued halves
     writer.spool.append([*good[:7], torn, *good[7:]])
-    while writer.spool.points():
-        outcome = writer.deliver_once()
-        assert outcome.retry_in < 1, "InfluxDB was expected to answer at once"
+    outcome = writer.deliver_once()  # one request: InfluxDB stores the rest, names the torn one
+    assert (outcome.delivered, outcome.dropped) == (len(good), 1), outcome
+    assert writer.spool.points() == 0
     rows = influxdb.series(f"SELECT count(load1) FROM system WHERE host = '{HOST}'", db)  # noqa: S608
     assert rows[0]["values"][0][1] == len(good)
     stats = writer.stats()
     assert stats[schema.INFLUX_POINTS_WRITTEN] == len(good)
     assert stats[schema.INFLUX_POINTS_DROPPED] == 1
+
+
+def test_field_type_conflict_drops_exactly_the_conflicting_points(
+    influxdb: InfluxDB, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """mem.used stored as an integer, then points with used=1.5: InfluxDB 1.x stores the
+    others and answers "field type conflict ... dropped=2"; the writer counts exactly those 2
+    as dropped, the rest as written, and logs InfluxDB's reason."""
+    db = "typeconflict"
+    influxdb.create_database(db)
+    t0 = int(time.time() * 1000) - 60_000
+    influxdb.write(db, f"mem,host={HOST} used=1i {t0 - 1}", precision="ms")
+    cfg = InfluxConfig(
+        enabled=True, url=influxdb.url, database=db, spool_dir=str(tmp_path / "spool")
+    )
+    writer = InfluxWriter(cfg, HOST, lambda: None)  # type: ignore[arg-type,return-value]
+    good = [f"system,host={HOST} load1={i}.5 {t0 + i}" for i in range(10)]
+    conflicting = [f"mem,host={HOST} used=1.5 {t0 + 100 + i}" for i in range(2)]
+    writer.spool.append([*good[:4], conflicting[0], *good[4:8], conflicting[1], *good[8:]])
+    with caplog.at_level(logging.ERROR, logger="exporter"):
+        outcome = writer.deliver_once()
+    assert (outcome.delivered, outcome.dropped) == (len(good), 2), outcome
+    assert writer.spool.points() == 0
+    stats = writer.stats()
+    assert stats[schema.INFLUX_POINTS_WRITTEN] == len(good)
+    assert stats[schema.INFLUX_POINTS_DROPPED] == 2
+    assert "rejected 2 of 12 points with 400" in caplog.text
+    assert "field type conflict" in caplog.text and "dropped=2" in caplog.text
+    system = influxdb.series(f"SELECT count(load1) FROM system WHERE host = '{HOST}'", db)  # noqa: S608
+    assert system[0]["values"][0][1] == len(good)
+    mem = influxdb.series("SELECT used FROM mem", db)[0]["values"]
+    assert [row[1] for row in mem] == [1]  # only the integer written before
