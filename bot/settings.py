@@ -54,7 +54,7 @@ class PrometheusSettings(BaseModel):
 
 
 class WebSettings(BaseModel):
-    """The bot's HTTP server: /healthz, /metrics and the Alertmanager webhook ([bot.web])."""
+    """The bot's HTTP server: /healthz and /metrics (the Alertmanager webhook will join it)."""
 
     model_config = {"extra": "forbid"}
 

@@ -480,7 +480,7 @@ INFLUX_FAMILIES: tuple[tuple[str, str, str], ...] = (
     (schema.INFLUX_POINTS_WRITTEN, "counter", "Points InfluxDB accepted."),
     (schema.INFLUX_POINTS_SPOOLED, "gauge", "Points waiting in the on-disk spool."),
     (schema.INFLUX_POINTS_DROPPED, "counter",
-     "Points dropped: spool full (oldest first) or rejected by InfluxDB."),
+     "Points dropped: spool full (oldest first), spool write failed, or rejected by InfluxDB."),
     (schema.INFLUX_WRITE_ERRORS, "counter", "Failed write requests to InfluxDB."),
     (schema.INFLUX_SPOOL_BYTES, "gauge", "Bytes of line protocol in the spool."),
     (schema.INFLUX_SPOOL_LIMIT_BYTES, "gauge", "Size limit of the spool in bytes."),

@@ -182,8 +182,10 @@ def load_settings(cls: type[S], path: Path | None = None) -> S:
     """Load `cls` from the file and environment, or raise ConfigError naming each bad setting."""
     table: dict[str, Any] = {}
     if path is not None:
-        if not path.is_file():
+        if not path.exists():
             raise ConfigError([f"config file {path} does not exist"], path)
+        if not path.is_file():
+            raise ConfigError([f"config file {path} is not a regular file"], path)
         try:
             with path.open("rb") as fh:
                 document = tomllib.load(fh)

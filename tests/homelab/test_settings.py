@@ -89,6 +89,8 @@ def test_missing_and_malformed_files_are_clear(tmp_path: Path) -> None:
     bad = _toml(tmp_path, "[demo\nport=")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_settings(Demo, bad)
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        load_settings(Demo, tmp_path)
 
 
 def test_masked_hides_secrets() -> None:
