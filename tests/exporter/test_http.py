@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import http.client
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from exporter.http import MetricsServer, wants_gzip, wants_openmetrics
 from exporter.prometheus import Exposition
 from exporter.sampling import Sampler
 from tests.exporter.conftest import fake_psutil
+from tests.harness.threads import EntryCountingLock
 
 PROMETHEUS_ACCEPT = (
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
@@ -24,16 +24,18 @@ PROMETHEUS_ACCEPT = (
 
 
 class CountingSampler(Sampler):
-    """Counts CPU reads and makes each take 100 ms, so concurrent scrapes overlap."""
+    """Counts CPU reads; a test can hold them on `hold` to keep a collection running."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.cpu_reads = 0
+        self.hold: threading.Event | None = None
 
     def cpu(self):  # type: ignore[no-untyped-def]
-        """Slow and counted."""
+        """Counted, and held while `hold` is set and not released."""
         self.cpu_reads += 1
-        time.sleep(0.1)
+        if self.hold is not None:
+            self.hold.wait(10)
         return super().cpu()
 
 
@@ -97,12 +99,25 @@ def test_concurrent_scrapes_share_one_collection(server: MetricsServer) -> None:
     """Five scrapes at once read the CPU source once, not five times."""
     sampler = server.exposition.collection.sampler
     assert isinstance(sampler, CountingSampler)
-    threads = [threading.Thread(target=_get, args=(server, "/metrics")) for _ in range(5)]
+    # every scrape passes the collector's single-flight lock: count them through it, and hold
+    # the first collection until all five have arrived, so that they overlap for certain
+    entered = EntryCountingLock()
+    server.exposition.collector._shared._lock = entered  # type: ignore[assignment]
+    sampler.hold = threading.Event()
+    statuses: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: statuses.append(_get(server, "/metrics").status))
+        for _ in range(5)
+    ]
     for t in threads:
         t.start()
+    all_in = entered.wait_for_entries(5, timeout=10)
+    sampler.hold.set()
     for t in threads:
         t.join(10)
-    assert sampler.cpu_reads <= 2  # one collection, or two if one arrived after it ended
+    assert all_in, f"only {entered.entries} of 5 scrapes reached the collector"
+    assert statuses == [200] * 5
+    assert sampler.cpu_reads == 1
 
 
 def test_negotiation_helpers() -> None:
