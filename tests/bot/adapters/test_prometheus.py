@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.adapters.prometheus import PrometheusClient
 from bot.services.ports import MetricsUnavailable
+from tests.harness.services import Prometheus
 
 VECTOR = {
     "status": "success",
@@ -80,9 +81,8 @@ async def test_bearer_and_basic_together_are_refused() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "reason"),
     [
-        (401, "Unauthorized", "credentials"),
-        (400, '{"status":"error","error":"parse error at char 3"}', "parse error"),
-        (502, "<html>bad gateway</html>", "not JSON"),
+        (401, "Unauthorized", "credentials"),  # a proxy's answer: Prometheus has no auth
+        (502, "<html>bad gateway</html>", "not JSON"),  # a proxy with Prometheus down
     ],
 )
 async def test_errors_become_clear_reasons(
@@ -96,6 +96,19 @@ async def test_errors_become_clear_reasons(
     async with PrometheusClient(await fake_api(handler)) as c:
         with pytest.raises(MetricsUnavailable, match=reason):
             await c.query("up")
+
+
+@pytest.mark.integration
+async def test_a_query_prometheus_cannot_parse_gets_its_reason(
+    prometheus_factory: Callable[..., Prometheus],
+) -> None:
+    """A real Prometheus answers `up{` with 400 bad_data: the user sees its parse error."""
+    prom = await asyncio.to_thread(prometheus_factory)
+    async with PrometheusClient(prom.url) as c:
+        with pytest.raises(MetricsUnavailable) as info:
+            await c.query("up{")
+    reason = str(info.value)
+    assert "HTTP 400" in reason and "parse error: unexpected end of input" in reason, reason
 
 
 async def test_slow_server_times_out(fake_api: Any) -> None:
