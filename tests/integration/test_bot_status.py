@@ -208,13 +208,18 @@ async def test_slow_prometheus_gets_a_clear_message_within_3_s(
     """A Prometheus slower than the deadline: the core (behind both faces) answers before 3 s."""
     rt = await Runtime.build(make_settings(tmp_path, prometheus={"url": slow_prometheus}))
     try:
+        rt.prometheus._client()  # the HTTP session is set-up, not part of the answer's time
+        deadline = rt.settings.prometheus.timeout_seconds
         started = time.monotonic()
         msg = await rt.core.status()
         took = time.monotonic() - started
     finally:
         await rt.close()
-    assert 1.9 < took < 3.0
     assert "no answer within 2 s" in msg.embeds[0].description
+    assert took < 3.0  # what the user is promised
+    # it gave Prometheus the whole deadline: a timer never fires early, so load cannot break
+    # this bound (10 ms covers the event loop's clock resolution and float rounding)
+    assert took >= deadline - 0.01, took
 
 
 async def test_slow_prometheus_is_deferred_before_querying(
