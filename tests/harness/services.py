@@ -50,6 +50,17 @@ class ServiceError(RuntimeError):
 _RUNNING: set[Service] = set()
 
 
+def wait_until(predicate: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
+    """Poll `predicate` until it returns something truthy, and return that; fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -496,6 +507,14 @@ class InfluxDB(Service):
         status, raw = http("POST", f"{self.url}/write?{qs}", raw=lines.encode())
         if status != 204:
             raise ServiceError(f"influx write -> {status}: {raw!r}")
+
+    def measurements(self, db: str) -> set[str]:
+        """The measurement names of `db` (empty while the database does not exist yet)."""
+        try:
+            series = self.series("SHOW MEASUREMENTS", db)
+        except ServiceError:
+            return set()
+        return {row[0] for s in series for row in s["values"]}
 
     def series(self, q: str, db: str) -> list[dict[str, Any]]:
         """Return the `series` list of the first result of an InfluxQL query."""

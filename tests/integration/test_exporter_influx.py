@@ -18,7 +18,7 @@ from exporter.config import InfluxConfig
 from exporter.influx import InfluxWriter
 from exporter.sampling import Sampler
 from tests.harness.exporter import Exporter
-from tests.harness.services import InfluxDB
+from tests.harness.services import InfluxDB, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -26,22 +26,6 @@ DB = "telegraf"
 HOST = "testhost"
 
 
-def _wait(predicate: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _measurements(influx: InfluxDB) -> set[str]:
-    try:
-        series = influx.series("SHOW MEASUREMENTS", DB)
-    except Exception:
-        return set()
-    return {row[0] for s in series for row in s["values"]}
 
 
 def test_influxdb_receives_telegraf_shaped_series(
@@ -54,7 +38,7 @@ def test_influxdb_receives_telegraf_shaped_series(
         influx={"enabled": True, "url": influxdb.url, "database": DB, "interval_seconds": 0.5},
     )
     wanted = {"cpu", "mem", "swap", "disk", "diskio", "net", "system"}
-    _wait(lambda: wanted <= _measurements(influxdb), what=f"measurements {wanted}")
+    wait_until(lambda: wanted <= influxdb.measurements(DB), what=f"measurements {wanted}")
 
     tags = influxdb.series("SHOW TAG KEYS FROM cpu", DB)[0]["values"]
     assert {t[0] for t in tags} == {"cpu", "host"}
@@ -111,10 +95,10 @@ def test_outage_and_restart_lose_nothing(
     }  # fmt: skip
     exp: Exporter = start_service(Exporter, hostname=HOST, influx=influx)
     spool_dir = Path(exp.settings["influx"]["spool_dir"])
-    _wait(lambda: "system" in _measurements(influxdb), what="first points")
+    wait_until(lambda: "system" in influxdb.measurements(DB), what="first points")
 
     influxdb.stop()
-    _wait(lambda: (exp.sample_value(schema.INFLUX_POINTS_SPOOLED) or 0) > 30, what="spooling")
+    wait_until(lambda: (exp.sample_value(schema.INFLUX_POINTS_SPOOLED) or 0) > 30, what="spooling")
     assert (exp.sample_value(schema.INFLUX_WRITE_ERRORS) or 0) > 0
     exp.stop()  # restart the exporter during the outage too
     pending = _spooled_system_times(spool_dir)
@@ -122,7 +106,7 @@ def test_outage_and_restart_lose_nothing(
     exp.start()
     time.sleep(1.0)  # keeps sampling into the same spool while InfluxDB is still down
     influxdb.start()
-    _wait(lambda: exp.sample_value(schema.INFLUX_POINTS_SPOOLED) == 0, what="spool to drain")
+    wait_until(lambda: exp.sample_value(schema.INFLUX_POINTS_SPOOLED) == 0, what="spool to drain")
 
     query = f"SELECT load1 FROM system WHERE host = '{HOST}'"  # noqa: S608 - constants
     rows = influxdb.series(query, DB)[0]["values"]

@@ -22,7 +22,7 @@ from exporter.influx import GIVE_UP_ATTEMPTS, PAUSED_RETRY_SECONDS, InfluxWriter
 from exporter.sampling import Sampler
 from tests.harness.exporter import Exporter
 from tests.harness.influx_auth import ADMIN_PASSWORD, ADMIN_USER, AuthInfluxDB
-from tests.harness.services import Service
+from tests.harness.services import Service, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,22 +39,6 @@ def influx_auth(start_service: Callable[..., Any]) -> AuthInfluxDB:
     return start_service(AuthInfluxDB)  # type: ignore[no-any-return]
 
 
-def _wait(predicate: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _measurements(influx: AuthInfluxDB) -> set[str]:
-    try:
-        series = influx.series("SHOW MEASUREMENTS", DB)
-    except Exception:
-        return set()
-    return {row[0] for s in series for row in s["values"]}
 
 
 def _leaks(text: str, user: str, password: str) -> list[str]:
@@ -80,7 +64,7 @@ def test_right_credentials_deliver_and_the_password_is_never_logged(
     exp: Exporter = _exporter(
         start_service, influx_auth, username=ADMIN_USER, password=ADMIN_PASSWORD
     )
-    _wait(lambda: {"cpu", "mem", "system"} <= _measurements(influx_auth), what="points")
+    wait_until(lambda: {"cpu", "mem", "system"} <= influx_auth.measurements(DB), what="points")
     rows = influx_auth.series(f"SELECT load1 FROM system WHERE host = '{HOST}'", DB)  # noqa: S608
     assert rows and rows[0]["values"]
     assert (exp.sample_value(schema.INFLUX_POINTS_WRITTEN) or 0) > 0
@@ -108,7 +92,7 @@ def test_wrong_password_is_refused_five_times_then_points_wait_for_the_fix(
     exp: Exporter = _exporter(
         start_service, influx_auth, username=ADMIN_USER, password=WRONG_PASSWORD
     )
-    _wait(lambda: "stopped retrying" in exp.log_path.read_text(), what="the writer to give up")
+    wait_until(lambda: "stopped retrying" in exp.log_path.read_text(), what="the writer to give up")
     time.sleep(2.0)  # several sampling intervals and backoff caps later: still no new attempt
     refused = influx_auth.requests("POST", "/write")
     assert refused == [401] * GIVE_UP_ATTEMPTS
@@ -127,7 +111,7 @@ def test_wrong_password_is_refused_five_times_then_points_wait_for_the_fix(
     assert len(pending) >= 3
     exp.settings["influx"]["password"] = ADMIN_PASSWORD  # the operator fixes the setting
     exp.start()
-    _wait(lambda: exp.sample_value(schema.INFLUX_POINTS_SPOOLED) == 0, what="spool to drain")
+    wait_until(lambda: exp.sample_value(schema.INFLUX_POINTS_SPOOLED) == 0, what="spool to drain")
     rows = influx_auth.series(f"SELECT load1 FROM system WHERE host = '{HOST}'", DB)  # noqa: S608
     stored = {_ms(r[0]) for r in rows[0]["values"]}
     assert pending <= stored, f"{len(pending - stored)} points refused earlier never arrived"
@@ -150,7 +134,7 @@ def test_non_admin_user_writes_to_an_existing_database_despite_the_403(
     exp: Service = _exporter(
         start_service, influx_auth, username=WRITER, password=WRITER_PASSWORD
     )
-    _wait(lambda: {"cpu", "mem", "system"} <= _measurements(influx_auth), what="points")
+    wait_until(lambda: {"cpu", "mem", "system"} <= influx_auth.measurements(DB), what="points")
     assert influx_auth.requests("POST", "/query", WRITER) == [403]  # asked once, not per batch
     writes = influx_auth.requests("POST", "/write", WRITER)
     assert len(writes) >= 2 and set(writes) == {204}  # the first write went in too
