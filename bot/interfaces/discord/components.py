@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
 
@@ -58,6 +58,21 @@ class _Routed:
 
     route: str
     arg: str
+
+    item_type: ClassVar[type[discord.ui.Item[Any]]]
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Any:
+        """Rebuild the button or select from the custom id of a click (discord.py's hook)."""
+        return cls(  # type: ignore[call-arg]
+            match["route"], match["arg"], item if isinstance(item, cls.item_type) else None
+        )
 
     @property
     def spec(self) -> ComponentSpec | None:
@@ -121,23 +136,12 @@ class _Routed:
 class RoutedButton(_Routed, discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
     """Any button whose custom id starts with `hl:`."""
 
+    item_type = discord.ui.Button
+
     def __init__(self, route: str, arg: str, item: discord.ui.Button[Any] | None = None) -> None:
         super().__init__(item or discord.ui.Button(custom_id=f"hl:{route}:{arg}", label="?"))
         self.route = route
         self.arg = arg
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> RoutedButton:
-        """Rebuild the item from a clicked custom id."""
-        return cls(
-            match["route"], match["arg"], item if isinstance(item, discord.ui.Button) else None
-        )
 
 
 class RoutedSelect(
@@ -145,20 +149,9 @@ class RoutedSelect(
 ):
     """Any select whose custom id starts with `hs:`."""
 
+    item_type = discord.ui.Select
+
     def __init__(self, route: str, arg: str, item: discord.ui.Select[Any] | None = None) -> None:
         super().__init__(item or discord.ui.Select(custom_id=f"hs:{route}:{arg}"))
         self.route = route
         self.arg = arg
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> RoutedSelect:
-        """Rebuild the item from a used custom id."""
-        return cls(
-            match["route"], match["arg"], item if isinstance(item, discord.ui.Select) else None
-        )
