@@ -42,6 +42,16 @@ def toml_table(name: str, values: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + "".join(subs)
 
 
+def spooled_times(spool_dir: Path, measurement: str = "system") -> set[int]:
+    """Timestamps of the `measurement` points still waiting in an exporter's spool files."""
+    times = set()
+    for segment in spool_dir.glob("*.lp"):
+        for line in segment.read_text().splitlines():
+            if line.startswith(f"{measurement},"):
+                times.add(int(line.rsplit(" ", 1)[1]))
+    return times
+
+
 class Exporter(Service):
     """homelab-exporter with the given [exporter] settings (influx as a nested dict)."""
 

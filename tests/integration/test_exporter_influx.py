@@ -17,7 +17,7 @@ from exporter.collection import Collection
 from exporter.config import InfluxConfig
 from exporter.influx import InfluxWriter
 from exporter.sampling import Sampler
-from tests.harness.exporter import Exporter
+from tests.harness.exporter import Exporter, spooled_times
 from tests.harness.services import InfluxDB, wait_until
 
 pytestmark = pytest.mark.integration
@@ -74,15 +74,6 @@ def test_influxdb_receives_telegraf_shaped_series(
     assert exp.sample_value(schema.INFLUX_POINTS_WRITTEN) > 0
 
 
-def _spooled_system_times(spool_dir: Path) -> set[int]:
-    """Timestamps of the `system` points waiting in the spool files."""
-    times = set()
-    for seg in spool_dir.glob("*.lp"):
-        for ln in seg.read_text().splitlines():
-            if ln.startswith("system,"):
-                times.add(int(ln.rsplit(" ", 1)[1]))
-    return times
-
 
 def test_outage_and_restart_lose_nothing(
     start_service: Callable[..., Any], influxdb: InfluxDB
@@ -101,7 +92,7 @@ def test_outage_and_restart_lose_nothing(
     wait_until(lambda: (exp.sample_value(schema.INFLUX_POINTS_SPOOLED) or 0) > 30, what="spooling")
     assert (exp.sample_value(schema.INFLUX_WRITE_ERRORS) or 0) > 0
     exp.stop()  # restart the exporter during the outage too
-    pending = _spooled_system_times(spool_dir)
+    pending = spooled_times(spool_dir)
     assert len(pending) >= 3
     exp.start()
     time.sleep(1.0)  # keeps sampling into the same spool while InfluxDB is still down

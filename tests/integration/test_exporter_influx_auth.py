@@ -20,7 +20,7 @@ from exporter.collection import Collection
 from exporter.config import InfluxConfig
 from exporter.influx import GIVE_UP_ATTEMPTS, PAUSED_RETRY_SECONDS, InfluxWriter
 from exporter.sampling import Sampler
-from tests.harness.exporter import Exporter
+from tests.harness.exporter import Exporter, spooled_times
 from tests.harness.influx_auth import ADMIN_PASSWORD, ADMIN_USER, AuthInfluxDB
 from tests.harness.services import Service, wait_until
 
@@ -76,14 +76,6 @@ def test_right_credentials_deliver_and_the_password_is_never_logged(
     assert _leaks(log_text + scrape, ADMIN_USER, ADMIN_PASSWORD) == []
 
 
-def _spooled_system_times(spool_dir: Path) -> set[int]:
-    times = set()
-    for seg in spool_dir.glob("*.lp"):
-        for ln in seg.read_text().splitlines():
-            if ln.startswith("system,"):
-                times.add(int(ln.rsplit(" ", 1)[1]))
-    return times
-
 
 def test_wrong_password_is_refused_five_times_then_points_wait_for_the_fix(
     start_service: Callable[..., Any], influx_auth: AuthInfluxDB
@@ -107,7 +99,7 @@ def test_wrong_password_is_refused_five_times_then_points_wait_for_the_fix(
     assert f"checking again every {int(PAUSED_RETRY_SECONDS // 60)} minutes" in log_text
     assert _leaks(log_text + scrape, ADMIN_USER, WRONG_PASSWORD) == []
 
-    pending = _spooled_system_times(Path(exp.settings["influx"]["spool_dir"]))
+    pending = spooled_times(Path(exp.settings["influx"]["spool_dir"]))
     assert len(pending) >= 3
     exp.settings["influx"]["password"] = ADMIN_PASSWORD  # the operator fixes the setting
     exp.start()
