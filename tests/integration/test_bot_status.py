@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import simcord
 
 from bot.domain.text import escape
-from bot.interfaces.discord.client import HomelabBot
 from bot.interfaces.runtime import Runtime
 from bot.settings import BotSettings
 from tests.bot.conftest import make_settings
 from tests.harness.services import NodeExporter, Prometheus, free_port, static_job
+from tests.harness.simbot import bot_in_guild
 
 pytestmark = pytest.mark.integration
 
@@ -48,21 +47,14 @@ def _nodename(prom: Prometheus) -> str:
 
 async def _slash_status(settings: BotSettings, **options: Any) -> tuple[Any, float, list[Any]]:
     """Run /status through simcord; return the result, wall seconds taken, and REST calls."""
-    rt = await Runtime.build(settings)
-    try:
-        async with simcord.run(HomelabBot(settings, rt.core)) as env:
-            guild = env.create_guild()
-            channel = guild.create_text_channel("ops")
-            user = guild.add_member(env.create_user("vic"))
-            started = time.monotonic()
-            result = await user.slash(channel, "status", **options)
-            took = time.monotonic() - started
-            refreshed = None
-            if result.response is not None and result.response.components:
-                refreshed = await user.click(result.response.message, label="Refresh")
-            return (result, refreshed), took, list(env.http_requests)
-    finally:
-        await rt.close()
+    async with bot_in_guild(settings) as (env, channel, user):
+        started = time.monotonic()
+        result = await user.slash(channel, "status", **options)
+        took = time.monotonic() - started
+        refreshed = None
+        if result.response is not None and result.response.components:
+            refreshed = await user.click(result.response.message, label="Refresh")
+        return (result, refreshed), took, list(env.http_requests)
 
 
 async def test_status_fleet_and_host_through_discord(
@@ -159,19 +151,12 @@ async def test_refresh_after_prometheus_returns_shows_the_fleet(
     prom = prometheus_factory()
     prom.stop()
     settings = make_settings(tmp_path, prometheus={"url": prom.url})
-    rt = await Runtime.build(settings)
-    try:
-        async with simcord.run(HomelabBot(settings, rt.core)) as env:
-            guild = env.create_guild()
-            channel = guild.create_text_channel("ops")
-            user = guild.add_member(env.create_user("vic"))
-            down = await user.slash(channel, "status")
-            assert down.response.embeds[0].title == "Status unavailable"
-            await asyncio.to_thread(prom.start)
-            again = await user.click(down.response.message, label="Refresh")
-            assert again.response.embeds[0].title.startswith("Fleet")
-    finally:
-        await rt.close()
+    async with bot_in_guild(settings) as (_env, channel, user):
+        down = await user.slash(channel, "status")
+        assert down.response.embeds[0].title == "Status unavailable"
+        await asyncio.to_thread(prom.start)
+        again = await user.click(down.response.message, label="Refresh")
+        assert again.response.embeds[0].title.startswith("Fleet")
 
 
 class _Slow(BaseHTTPRequestHandler):

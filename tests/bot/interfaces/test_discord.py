@@ -24,6 +24,7 @@ from bot.interfaces.discord.render import render
 from bot.interfaces.runtime import Runtime, role_map
 from bot.services.gate import AUDIT_UNAVAILABLE
 from tests.bot.conftest import ADMIN_ID, make_settings
+from tests.harness.simbot import bot_in_guild
 
 # Values for each option type, to invoke any command generically.
 SAMPLES: dict[discord.AppCommandOptionType, Any] = {
@@ -181,8 +182,6 @@ async def test_canary_token_never_reaches_logs_or_discord(
     """At DEBUG, a canary Discord token and Prometheus password appear in no log and no message."""
     import logging
 
-    import simcord
-
     from homelab.logs import RedactingFilter
     from homelab.settings import secrets_of
 
@@ -198,16 +197,9 @@ async def test_canary_token_never_reaches_logs_or_discord(
     filt = RedactingFilter(secrets_of(settings))
     caplog.handler.addFilter(filt)
     caplog.set_level(logging.DEBUG)
-    rt = await Runtime.build(settings)
-    try:
-        async with simcord.run(HomelabBot(settings, rt.core)) as env:
-            guild = env.create_guild()
-            channel = guild.create_text_channel("ops")
-            user = guild.add_member(env.create_user("vic"))
-            result = await user.slash(channel, "status", host="nas")
-            wire = repr([(r.path, r.json) for r in env.http_requests])
-    finally:
-        await rt.close()
+    async with bot_in_guild(settings) as (env, channel, user):
+        result = await user.slash(channel, "status", host="nas")
+        wire = repr([(r.path, r.json) for r in env.http_requests])
     assert "Status unavailable" in result.response.embeds[0].title
     assert canary not in wire
     assert canary not in caplog.text and "DEBUG" in caplog.text
@@ -276,26 +268,18 @@ async def test_refresh_is_acknowledged_before_prometheus_is_asked(
     simcord's clock stands still while the bot waits on a real socket, so the order of the
     interaction callback and the queries is what proves the 3 s window is kept.
     """
-    import simcord
 
     prom = recording_prometheus
     settings = settings_factory(prometheus={"url": prom.url, "timeout_seconds": 2.9})
-    rt = await Runtime.build(settings)
-    try:
-        async with simcord.run(HomelabBot(settings, rt.core)) as env:
-            guild = env.create_guild()
-            channel = guild.create_text_channel("ops")
-            user = guild.add_member(env.create_user("vic"))
-            first = await user.slash(channel, "status")
-            assert first.response.embeds[0].title == "Status unavailable"
-            before = len(_callbacks(env))
-            seen: list[list[int]] = []
-            prom.hook = lambda: seen.append(_callbacks(env)[before:])
-            prom.down = False
-            clicked = await user.click(first.response.message, label="Refresh")
-            edited = channel.last_message
-    finally:
-        await rt.close()
+    async with bot_in_guild(settings) as (env, channel, user):
+        first = await user.slash(channel, "status")
+        assert first.response.embeds[0].title == "Status unavailable"
+        before = len(_callbacks(env))
+        seen: list[list[int]] = []
+        prom.hook = lambda: seen.append(_callbacks(env)[before:])
+        prom.down = False
+        clicked = await user.click(first.response.message, label="Refresh")
+        edited = channel.last_message
     assert seen, "the Refresh click never queried Prometheus"
     assert all(s == [6] for s in seen), seen  # a deferred update, before every query
     assert clicked.response.embeds[0].title == "Fleet: no hosts"
@@ -425,22 +409,14 @@ async def test_a_private_answer_after_a_public_deferral_stays_private(
     Discord (and simcord) give the first follow-up after defer(thinking) the deferral's
     visibility, so the private answer must come as a second follow-up.
     """
-    import simcord
 
     from bot.interfaces.discord.guard import ANSWERED_PRIVATELY
 
     recording_prometheus.down = False  # answers: no hosts at all
     settings = settings_factory(prometheus={"url": recording_prometheus.url})
-    rt = await Runtime.build(settings)
-    try:
-        async with simcord.run(HomelabBot(settings, rt.core)) as env:
-            guild = env.create_guild()
-            channel = guild.create_text_channel("ops")
-            user = guild.add_member(env.create_user("vic"))
-            result = await user.slash(channel, "status", host="nope")
-            calls = [(r.method, r.path, r.json) for r in env.http_requests]
-    finally:
-        await rt.close()
+    async with bot_in_guild(settings) as (env, channel, user):
+        result = await user.slash(channel, "status", host="nope")
+        calls = [(r.method, r.path, r.json) for r in env.http_requests]
     assert _flags_of(calls, "/callback") == [0]  # deferred publicly: a host answer is public
     assert result.response.content == ANSWERED_PRIVATELY and not result.response.ephemeral
     private = [m for m in result.followups if "No host called" in m.content]
