@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 import base64
-import json
 import re
 import urllib.parse
 from typing import Any
@@ -69,18 +68,7 @@ class AuthInfluxDB(InfluxDB):
         password: str = ADMIN_PASSWORD,
     ) -> dict[str, Any]:
         """Run InfluxQL as `user` (the admin by default) and return the decoded JSON."""
-        params = {"q": q}
-        if db:
-            params["db"] = db
-        url = f"{self.url}/query?{urllib.parse.urlencode(params)}"
-        status, raw = http(method, url, headers=basic_auth(user, password))
-        doc: dict[str, Any] = json.loads(raw)
-        if status != 200:
-            raise ServiceError(f"influx query {q!r} as {user} -> {status}: {doc}")
-        for res in doc.get("results", []):
-            if "error" in res:
-                raise ServiceError(f"influx query {q!r}: {res['error']}")
-        return doc
+        return super().query(q, db, method, headers=basic_auth(user, password))
 
     def query_status(self, q: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
         """Status and body of one /query request with the given headers (none: anonymous)."""

@@ -482,13 +482,19 @@ class InfluxDB(Service):
         """Readiness endpoint (answers 204)."""
         return f"{self.url}/ping"
 
-    def query(self, q: str, db: str | None = None, method: str = "GET") -> dict[str, Any]:
+    def query(
+        self,
+        q: str,
+        db: str | None = None,
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Run InfluxQL through /query and return the decoded JSON."""
         params = {"q": q}
         if db:
             params["db"] = db
         qs = urllib.parse.urlencode(params)
-        status, raw = http(method, f"{self.url}/query?{qs}")
+        status, raw = http(method, f"{self.url}/query?{qs}", headers=headers)
         doc: dict[str, Any] = json.loads(raw)
         if status != 200:
             raise ServiceError(f"influx query {q!r} -> {status}: {doc}")
