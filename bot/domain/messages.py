@@ -48,6 +48,13 @@ class Limits:
 CONTINUATION = "\u200b"
 
 
+# How a command ended. ok: answered; usage: bad arguments; refused: the gate said no (role, rate
+# limit, audit log unwritable); not_found: the thing named does not exist or is ambiguous;
+# unavailable: a service it needs (Prometheus, Alertmanager) could not answer; failed: it ran
+# and found a problem (a tampered audit log) or could not complete.
+OUTCOMES = ("ok", "usage", "refused", "not_found", "unavailable", "failed")
+
+
 class MessageError(Exception):
     """A message breaks Discord's rules; `problems` names each one."""
 
@@ -150,6 +157,8 @@ class Message:
 
     `ping_role_ids` are the only mentions that may notify anyone (and only if the settings
     allow them); `ephemeral` asks for a message only the asker sees (where the face has that).
+    `outcome` says how the command ended, for faces that report it (the console's exit code,
+    `--json`): one of OUTCOMES.
     """
 
     text: str = ""
@@ -158,6 +167,7 @@ class Message:
     rows: tuple[Row, ...] = ()
     ephemeral: bool = False
     ping_role_ids: tuple[int, ...] = ()
+    outcome: str = "ok"
 
     def components(self) -> list[Component]:
         """Every component, row by row."""
