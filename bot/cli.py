@@ -53,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return check_config(BotSettings, args.config)
     if args.command is None:
-        build_parser().print_help()
-        return 0
+        # A service manager starting the bare command must see a failure, not a quiet exit 0.
+        build_parser().print_help(sys.stderr)
+        print("homelab-bot: error: name a command; to run the bot: homelab-bot run",
+              file=sys.stderr)
+        return 2
     settings = load_or_exit(BotSettings, args.config)
     key = settings.audit.secret().decode()
     configure(settings.log_level, secrets=[*secrets_of(settings), *([key] if key else [])])

@@ -40,10 +40,11 @@ def _service(unit: Path) -> configparser.SectionProxy:
 
 
 def test_one_unit_per_program() -> None:
-    """A unit for the exporter and one for the bot, each starting its installed command."""
+    """A unit for the exporter and one for the bot, each running its installed command's `run`
+    (without a command the programs exit 2, tests/deploy/test_entry_points.py runs them)."""
     assert [u.name for u in UNITS] == ["homelab-bot.service", "homelab-exporter.service"]
     for unit in UNITS:
-        assert _service(unit)["ExecStart"] == VENV_BIN + unit.stem
+        assert _service(unit)["ExecStart"] == VENV_BIN + unit.stem + " run"
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)

@@ -38,6 +38,16 @@ def test_help_and_version(prog: str) -> None:
     assert version.returncode == 0 and version.stdout.strip() == f"{prog} {__version__}"
 
 
+@pytest.mark.parametrize("prog", PROGRAMS)
+def test_no_command_fails_with_the_usage(prog: str) -> None:
+    """Started without a command (as a service manager might), each program prints its usage
+    to stderr and exits 2, so the mistake is seen, never a quiet exit 0 (or a default run)."""
+    out = _run(PROGRAMS[prog])
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stdout == ""
+    assert out.stderr.startswith(f"usage: {prog}") and f"{prog} run" in out.stderr
+
+
 def test_console_scripts_are_installed() -> None:
     """The console scripts exist in the environment and answer --version."""
     bindir = Path(sys.executable).parent
