@@ -60,6 +60,18 @@ def deploy_config(sd_dir: Path, bot: str, alertmanager: str) -> dict[str, Any]:
     return cfg
 
 
+def shipped_file_sd(name: str, targets: dict[str, str]) -> str:
+    """deploy/file_sd/<name> with each target replaced by the test's own (`targets` maps
+    shipped -> test address), so a test never scrapes what runs on the default ports (another
+    checkout's `make run`). A shipped target the mapping lacks fails the test."""
+    groups = yaml.safe_load((CONFIG.parent / "file_sd" / name).read_text()) or []
+    for group in groups:
+        unknown = [t for t in group["targets"] if t not in targets]
+        assert unknown == [], f"deploy/file_sd/{name}: no test target for {unknown}"
+        group["targets"] = [targets[t] for t in group["targets"]]
+    return yaml.safe_dump(groups)
+
+
 def host_overlay(root: Path) -> tuple[Path, Path]:
     """(procfs, sysfs) for the exporter: this host's, plus swap in use, a temperature sensor
     and a read-only ext4 mount (on a real directory, so statfs works)."""

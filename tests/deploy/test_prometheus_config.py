@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import _missing
-from tests.deploy.stack import deploy_config
+from tests.deploy.stack import deploy_config, shipped_file_sd
 from tests.deploy.stubs import BotStub
 from tests.harness.services import (
     Alertmanager,
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "prometheus.yml"
-FILE_SD = ROOT / "deploy" / "file_sd"
+SHIPPED_EXPORTER = "127.0.0.1:9101"  # make run's exporter, listed in deploy/file_sd
 
 
 def rules_by_name() -> dict[str, dict[str, Any]]:
@@ -61,22 +61,30 @@ def bot() -> Iterator[BotStub]:
 
 
 @pytest.fixture
+def shipped_target() -> Iterator[BotStub]:
+    """The test's stand-in for the exporter that deploy/file_sd lists (make run's, port 9101)."""
+    with BotStub().running() as stub:
+        yield stub
+
+
+@pytest.fixture
 def prom(
     prometheus_factory: Callable[..., Prometheus],
     alertmanager: Alertmanager,
     node_exporter: NodeExporter,
     bot: BotStub,
+    shipped_target: BotStub,
     tmp_path: Path,
 ) -> Prometheus:
     """A real Prometheus running deploy/prometheus.yml, node_exporter as a homelab-exporter host."""
     sd_dir = tmp_path / "file_sd"
     sd_dir.mkdir()
     (sd_dir / "homelab-exporter.yml").write_text(f"- targets: ['{node_exporter.address}']\n")
-    # the shipped file_sd files, as they are
+    # the shipped file_sd files, each target replaced by one of this test's
     (sd_dir / "homelab-exporter-shipped.yml").write_text(
-        (FILE_SD / "homelab-exporter.yml").read_text()
+        shipped_file_sd("homelab-exporter.yml", {SHIPPED_EXPORTER: shipped_target.address})
     )
-    (sd_dir / "node.yml").write_text((FILE_SD / "node.yml").read_text())
+    (sd_dir / "node.yml").write_text(shipped_file_sd("node.yml", {}))
     cfg = deploy_config(sd_dir, bot.address, alertmanager.address)
     prom = prometheus_factory(config=cfg)
     for job in cfg["scrape_configs"]:
@@ -88,7 +96,11 @@ def prom(
 
 
 def test_prometheus_loads_every_rule_scrapes_every_job_and_finds_alertmanager(
-    prom: Prometheus, alertmanager: Alertmanager, node_exporter: NodeExporter, bot: BotStub
+    prom: Prometheus,
+    alertmanager: Alertmanager,
+    node_exporter: NodeExporter,
+    bot: BotStub,
+    shipped_target: BotStub,
 ) -> None:
     """Every rule of rules/ loads and evaluates cleanly; each job is up; Alertmanager is active."""
     expected = set(rules_by_name())
@@ -113,8 +125,9 @@ def test_prometheus_loads_every_rule_scrapes_every_job_and_finds_alertmanager(
         f'instance:node_cpu_busy:ratio{{instance="{node_exporter.address}"}}',
         lambda r: len(r) == 1 and 0.0 <= float(r[0]["value"][1]) <= 1.0,
     )
-    shipped = {t["labels"]["instance"] for t in prom.api("targets")["activeTargets"]}
-    assert "127.0.0.1:9101" in shipped, "deploy/file_sd/homelab-exporter.yml was not read"
+    scraped = {t["labels"]["instance"] for t in prom.api("targets")["activeTargets"]}
+    assert shipped_target.address in scraped, "deploy/file_sd/homelab-exporter.yml was not read"
+    assert SHIPPED_EXPORTER not in scraped, "the test scrapes the default port"
 
 
 def test_thresholds_from_the_bots_metrics_take_effect_without_reload(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness.exporter import toml_table
-from tests.harness.services import Service, ServiceError
+from tests.harness.services import Service, ServiceError, free_port
 
 
 class Bot(Service):
@@ -42,6 +42,8 @@ class Bot(Service):
             "database_path": str(self.workdir / "bot.sqlite3"),
             "image_dir": str(self.workdir / "images"),
             "web": {"listen_address": "127.0.0.1"},
+            # Never the default 127.0.0.1:9090, which may be another checkout's `make run`.
+            "prometheus": {"url": f"http://127.0.0.1:{free_port()}"},
             "rate_limits": {
                 "classes": {
                     "meta": {"capacity": 1, "per_seconds": 3600},

@@ -26,14 +26,19 @@ def _check_instructions(tmp_path: Path) -> None:
         found = shutil.which(tool)
         assert found
         (bindir / tool).symlink_to(found)
+    # The unprivileged user may not reach the clone (under a 0700 home or mktemp -d): run a
+    # copy of the script from this directory, which it can read.
+    script = tmp_path / SCRIPT.name
+    shutil.copyfile(SCRIPT, script)
+    script.chmod(0o755)
     # A non-root user cannot apt-get install: the script must explain instead.
     env = {"PATH": str(bindir), "HOME": str(tmp_path)}
     drop = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
     out = subprocess.run(
-        [str(bindir / "bash"), str(SCRIPT)],
+        [str(bindir / "bash"), str(script)],
         env=env, capture_output=True, text=True, timeout=30, cwd=tmp_path, **drop,
     )  # fmt: skip
-    assert out.returncode == 1
+    assert out.returncode == 1, out.stderr
     for package in (
         "prometheus",
         "prometheus-alertmanager",
