@@ -330,3 +330,99 @@ def test_real_alertmanager_sends_meta_alerts_around_the_bot(
     fallback_headers = next(h for p, h, _ in stub.posts if p == "/fallback")
     assert bot_headers["Authorization"] == f"Bearer {TOKEN}"
     assert "Authorization" not in fallback_headers, "the bot's token must not leak elsewhere"
+
+
+# -- make run's Alertmanager: receivers not configured are off ----------------------------------
+
+
+class DebugAlertmanager(Alertmanager):
+    """Alertmanager logging at debug level, so each group's flush shows in its log."""
+
+    def argv(self) -> list[str]:
+        """The harness's command line with --log.level=debug."""
+        return ["--log.level=debug" if a.startswith("--log.level=") else a
+                for a in super().argv()]
+
+
+def _make_run_alertmanager(
+    start_service: Callable[..., Any], var: Path, stub: BotStub
+) -> DebugAlertmanager:
+    """Alertmanager on the config `make run` generates for `var` (the bot's URL on a stub,
+    1 s group timings), with the meta alerts posted: HomelabBotDown and the Watchdog."""
+    from homelab.stack import alertmanager_config
+
+    text, _ = alertmanager_config(var)
+    cfg = _fast(yaml.safe_load(text.replace("127.0.0.1:9102", stub.address)))
+    am: DebugAlertmanager = start_service(DebugAlertmanager, config=cfg)
+    down = _alert("HomelabBotDown", "127.0.0.1:9102", "critical")
+    down["labels"]["fallback"] = "true"
+    watchdog = _alert("Watchdog", "", "none")
+    del watchdog["labels"]["instance"]
+    am.api("POST", "alerts", [down, watchdog])
+    return am
+
+
+def _flushes(am: Alertmanager, route: str) -> int:
+    """How many times the dispatcher flushed the group of the route with that matcher."""
+    pattern = re.compile(r'aggrGroup="?\{\}/\{' + re.escape(route) + r'\}[^\n]*msg=flushing')
+    return len(pattern.findall(am.log_path.read_text().replace('\\"', '"')))
+
+
+def _make_run_var(tmp_path: Path) -> Path:
+    """A fresh var/ as `make run` leaves it: only the bot's webhook token in secrets/."""
+    secrets = tmp_path / "var" / "secrets"
+    secrets.mkdir(parents=True)
+    (secrets / "alertmanager-webhook-token").write_text(TOKEN + "\n")
+    return tmp_path / "var"
+
+
+def test_fresh_make_run_alertmanager_logs_no_notify_errors(
+    start_service: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Without the fallback and dead man's switch URL files, `make run`'s Alertmanager routes
+    the meta alerts to those receivers, silent: each group is flushed twice (so the first
+    notification attempt is over) and the log holds no error; the bot still gets its alert."""
+    from homelab.stack import alertmanager_config
+
+    var = _make_run_var(tmp_path)
+    _, off = alertmanager_config(var)
+    assert [(o.receiver, o.file) for o in off] == [
+        ("fallback", var / "secrets" / "fallback-webhook-url"),
+        ("deadmans-switch", var / "secrets" / "deadmans-switch-url"),
+    ]
+    with BotStub().running() as stub:
+        am = _make_run_alertmanager(start_service, var, stub)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+            _flushes(am, 'alertname="Watchdog"') >= 2 and _flushes(am, 'fallback="true"') >= 2
+        ):
+            time.sleep(0.2)
+        log = am.log_path.read_text()
+        assert _flushes(am, 'alertname="Watchdog"') >= 2, log
+        assert _flushes(am, 'fallback="true"') >= 2, log
+        assert stub.received.wait(20), "the bot's receiver got nothing"
+        assert [line for line in log.splitlines() if "level=error" in line] == []
+        assert {p for p, _, _ in stub.posts} == {"/webhooks/alertmanager"}
+
+
+def test_make_run_alertmanager_uses_a_receiver_once_its_url_file_is_written(
+    start_service: Callable[..., Any], tmp_path: Path
+) -> None:
+    """With the URL files written (as docs/alerting.md says), `make run`'s config switches both
+    receivers on: the Watchdog reaches the dead man's switch and HomelabBotDown the fallback."""
+    from homelab.stack import alertmanager_config
+
+    var = _make_run_var(tmp_path)
+    with BotStub().running() as stub:
+        (var / "secrets" / "fallback-webhook-url").write_text(f"http://{stub.address}/fallback\n")
+        (var / "secrets" / "deadmans-switch-url").write_text(f"http://{stub.address}/deadman\n")
+        assert alertmanager_config(var)[1] == []
+        am = _make_run_alertmanager(start_service, var, stub)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+            {"/fallback", "/deadman"} <= {p for p, _, _ in stub.posts}
+        ):
+            time.sleep(0.1)
+        assert {p for p, _, _ in stub.posts} == {
+            "/fallback", "/deadman", "/webhooks/alertmanager"
+        }, am.log_tail()

@@ -41,6 +41,7 @@ def test_prepare_writes_configs_and_a_private_token(
     assert token.read_text() == first
     conf = (var / "influxdb.conf").read_text()
     assert 'bind-address = "127.0.0.1:8086"' in conf and str(var / "influxdb" / "wal") in conf
+    assert 'bind-address = "127.0.0.1:8088"' in conf  # the RPC port: loopback, and checked
     settings = var / "homelab.toml"
     tomllib.loads(settings.read_text())
     exporter = load_settings(ExporterSettings, settings)
@@ -70,3 +71,37 @@ def test_stale_settings_file_is_rejected_before_anything_starts(
     text = str(err.value)
     assert "homelab-bot rejects" in text and "bot.old_setting: unknown setting" in text
     assert "delete it" in text
+
+
+def test_banner_says_in_one_line_which_alert_receivers_to_configure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh var/ gets an Alertmanager config with the unconfigured receivers silent, and
+    the banner names them and their files in one line; once both files hold a URL, no line."""
+    monkeypatch.setattr(stack, "port_in_use", lambda port: False)
+    var = tmp_path / "var"
+    stack.prepare(var)
+    generated = (var / "alertmanager.yml").read_text()
+    assert "api_url_file" not in generated
+    assert str(var / "secrets" / "alertmanager-webhook-token") in generated
+    lines = [ln for ln in stack.banner(var, stack.alertmanager_config(var)[1]).splitlines()
+             if "fallback" in ln or "deadmans-switch" in ln]
+    assert len(lines) == 1
+    assert str(var / "secrets" / "fallback-webhook-url") in lines[0]
+    assert str(var / "secrets" / "deadmans-switch-url") in lines[0]
+    for name in ("fallback-webhook-url", "deadmans-switch-url"):
+        (var / "secrets" / name).write_text("https://example.invalid/hook\n")
+    stack.prepare(var)
+    assert (var / "alertmanager.yml").read_text().count("api_url_file") == 2
+    assert "alerts:" not in stack.banner(var, stack.alertmanager_config(var)[1])
+
+
+def test_readme_names_every_port_make_run_takes() -> None:
+    """The README lists each port `make run` binds (InfluxDB's RPC port 8088 included), and
+    says light project management is planned, not built."""
+    readme = (stack.ROOT / "README.md").read_text()
+    flat = " ".join(readme.split())
+    for name, port in stack.PORTS.items():
+        assert str(port) in flat, f"README.md does not name port {port} ({name})"
+    assert "8088" in flat and "RPC" in flat
+    assert "project management (tasks and milestones from Discord) is planned, not built" in flat
