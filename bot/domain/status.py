@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.domain.commands import STATUS_REFRESH
-from bot.domain.messages import Button, Embed, Field, Message
+from bot.domain.messages import CONTINUATION, Button, Embed, Field, Limits, Message
 from bot.domain.text import escape
 from exporter import schema
 
@@ -339,15 +339,26 @@ def _label(t: Target, duplicates: set[str]) -> str:
     return name
 
 
-def _more(lines: list[str], total: int, shown: int) -> str:
+def _more(lines: list[str], total: int, shown: int) -> list[str]:
     if total > shown:
         lines.append(f"… and {total - shown} more")
-    return "\n".join(lines)
+    return lines
 
 
-def _mounts(h: HostStatus) -> str:
+def _fields(name: str, lines: list[str]) -> list[Field]:
+    """Lines as one field, continued in unnamed fields where a value would pass 1024 chars."""
+    values: list[str] = []
+    for line in lines:
+        if values and len(values[-1]) + 1 + len(line) <= Limits.FIELD_VALUE:
+            values[-1] += "\n" + line
+        else:
+            values.append(line[: Limits.FIELD_VALUE])
+    return [Field(name if i == 0 else CONTINUATION, v) for i, v in enumerate(values)]
+
+
+def _mounts(h: HostStatus) -> list[str]:
     if not h.mounts:
-        return "n/a"
+        return ["n/a"]
     lines = [
         f"{escape(_cut(m.mountpoint))} {_pct(m.used_percent)} of {size(m.size_bytes)}"
         for m in h.mounts[:MAX_MOUNTS]
@@ -355,7 +366,7 @@ def _mounts(h: HostStatus) -> str:
     return _more(lines, len(h.mounts), MAX_MOUNTS)
 
 
-def _temperatures(h: HostStatus) -> str:
+def _temperatures(h: HostStatus) -> list[str]:
     lines = [
         f"{escape(_cut(t.chip, 40))} {escape(_cut(t.sensor, 30))}: {t.celsius:.0f} °C"
         for t in h.temperatures[:MAX_TEMPERATURES]
@@ -400,9 +411,9 @@ def host_message(h: HostStatus) -> Message:
         ]
         if h.target.nodename and h.target.nodename != h.target.name:
             fields.append(Field("Node name", escape(_cut(h.target.nodename)), True))
-        fields.append(Field("File systems", _mounts(h)))
+        fields.extend(_fields("File systems", _mounts(h)))
         if h.temperatures:
-            fields.append(Field("Temperatures", _temperatures(h)))
+            fields.extend(_fields("Temperatures", _temperatures(h)))
         embed = Embed(
             title=f"{name}: up", colour=RED if h.alerts_firing else GREEN, fields=tuple(fields)
         )
