@@ -53,9 +53,11 @@ def deploy_config(sd_dir: Path, bot: str, alertmanager: str) -> dict[str, Any]:
     targets = {"homelab-bot": bot, "alertmanager": alertmanager}
     for job in cfg["scrape_configs"]:
         for sd in job.get("file_sd_configs", []):
-            sd["files"] = [str(sd_dir / Path(f).name) for f in sd["files"]]
+            # the same layout under sd_dir: file_sd/x.yml -> sd_dir/x.yml, file_sd/local/...
+            sd["files"] = [str(sd_dir / Path(f).relative_to("file_sd")) for f in sd["files"]]
         if job["job_name"] in targets:
             job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
+    (sd_dir / "local").mkdir(parents=True, exist_ok=True)
     cfg["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [alertmanager]}]
     return cfg
 
