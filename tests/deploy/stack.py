@@ -40,6 +40,9 @@ SWAP_TOTAL_KIB = 2 * 1024 * 1024
 SWAP_FREE_KIB = 1536 * 1024  # a quarter used
 TEMPERATURE_MILLI_C = 47000
 READONLY_DEVICE = "/dev/homelab-ro"
+# The exporter's `hostname`, unlike any kernel's nodename: what reads the host's name from the
+# `host` label (dashboards, the bot) is then told apart from what reads the nodename.
+STACK_HOSTNAME = "stack-host"
 
 
 def deploy_config(sd_dir: Path, bot: str, alertmanager: str) -> dict[str, Any]:
@@ -121,6 +124,7 @@ def start_stack(
         influx={"enabled": True, "url": influxdb.url, "interval_seconds": 1},
         procfs_path=str(procfs),
         sysfs_path=str(sysfs),
+        hostname=STACK_HOSTNAME,
     )
     bot: Bot = start(Bot)
     bot.command("whoami")  # allowed
