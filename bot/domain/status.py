@@ -331,6 +331,14 @@ def _cut(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _cut_middle(text: str, limit: int = 60) -> str:
+    """A path shortened in its middle: its start and its last, telling, part stay."""
+    if len(text) <= limit:
+        return text
+    head = limit // 3
+    return text[:head] + "…" + text[len(text) - (limit - head - 1) :]
+
+
 def _label(t: Target, duplicates: set[str]) -> str:
     """The host's name in bold, with its instance when another host has the same name."""
     name = f"**{escape(t.name)}**"
@@ -360,7 +368,7 @@ def _mounts(h: HostStatus) -> list[str]:
     if not h.mounts:
         return ["n/a"]
     lines = [
-        f"{escape(_cut(m.mountpoint))} {_pct(m.used_percent)} of {size(m.size_bytes)}"
+        f"{escape(_cut_middle(m.mountpoint))} {_pct(m.used_percent)} of {size(m.size_bytes)}"
         for m in h.mounts[:MAX_MOUNTS]
     ]
     return _more(lines, len(h.mounts), MAX_MOUNTS)

@@ -231,12 +231,14 @@ def test_no_sensors_no_temperature_field() -> None:
 
 def test_many_mounts_stay_within_discords_limits() -> None:
     """A host with 200 long mount points gives a valid message, cut with a count of the rest."""
-    mounts = tuple(Mount("/srv/" + "x" * 200 + str(i), "ext4", 50.0, 1e9) for i in range(200))
+    mounts = tuple(Mount("/srv/" + "x" * 200 + f"/d{i}", "ext4", 50.0, 1e9) for i in range(200))
     msg = host_message(HostStatus(Target("a:1", "node", "a"), up=True, mounts=mounts))
     fields = msg.embeds[0].fields
     start = next(i for i, f in enumerate(fields) if f.name == "File systems")
     assert fields[-1].value.endswith("… and 180 more") and fields[-1].name == CONTINUATION
     assert sum(f.value.count("\n") + 1 for f in fields[start:]) == 21
+    assert fields[start].value.startswith("/srv/xxx") and "…" in fields[start].value
+    assert fields[start].value.splitlines()[0].endswith("xxx/d0 50 % of 1.0 GB")
     assert validate(msg) == []
 
 
