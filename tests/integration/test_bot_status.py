@@ -28,7 +28,7 @@ from bot.domain.text import escape
 from bot.interfaces.runtime import Runtime
 from bot.settings import BotSettings
 from tests.bot.conftest import make_settings
-from tests.deploy.stack import TEMPERATURE_MILLI_C, host_overlay
+from tests.deploy.stack import TEMPERATURE_MILLI_C, deploy_config, host_overlay
 from tests.harness.exporter import Exporter
 from tests.harness.services import NodeExporter, Prometheus, free_port, static_job
 from tests.harness.simbot import bot_in_guild
@@ -372,3 +372,34 @@ async def test_unreachable_prometheus_is_outcome_unavailable(
     settings = make_settings(tmp_path, prometheus={"url": prom.url})
     assert (await _core_status(settings)).outcome == "unavailable"
     assert (await _core_status(settings, "nas")).outcome == "unavailable"
+
+
+async def test_hosts_in_file_sd_local_are_named_by_their_host_label(
+    prometheus_factory: Callable[..., Prometheus], start_service: Callable[..., Any],
+    node_exporter: NodeExporter, tmp_path: Path,
+) -> None:
+    """deploy/prometheus.yml's host jobs reading deploy/file_sd/local/: a node_exporter named by
+    a `host` target label, and our exporter whose target label overrides its own hostname."""
+    exporter = start_service(Exporter, hostname="nas")
+    sd_dir = tmp_path / "file_sd"
+    cfg = deploy_config(sd_dir, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
+    # only the host jobs: the others point at default ports this test must not depend on
+    cfg["scrape_configs"] = [j for j in cfg["scrape_configs"]
+                             if j["job_name"] in ("homelab-exporter", "node")]  # fmt: skip
+    del cfg["alerting"]
+    (sd_dir / "local" / "node.yml").write_text(
+        f"- targets: ['{node_exporter.address}']\n  labels: {{host: router}}\n"
+    )
+    (sd_dir / "local" / "homelab-exporter-garage.yml").write_text(
+        f"- targets: ['{exporter.address}']\n  labels: {{host: garage}}\n"
+    )
+    prom = prometheus_factory(config=cfg)
+    prom.wait_for("node_uname_info", lambda r: len(r) == 2, timeout=60)
+    ours = prom.query(f'node_uname_info{{instance="{exporter.address}"}}')[0]["metric"]
+    assert (ours["host"], ours["exported_host"]) == ("garage", "nas")
+    settings = make_settings(tmp_path, prometheus={"url": prom.url})
+    lines = (await _slash(settings)).response.embeds[0].description.splitlines()
+    assert [ln.split(":", 1)[0] for ln in lines] == ["🟢 **garage**", "🟢 **router**"], lines
+    router = (await _slash(settings, host="router")).response.embeds[0]
+    assert {f.name: f.value for f in router.fields}["Instance"] == node_exporter.address
+    assert (await _slash(settings, host="garage")).response.embeds[0].title == "garage: up"
