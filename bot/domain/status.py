@@ -232,6 +232,7 @@ def unavailable_message(source: str, reason: str, host: str = "") -> Message:
             ),
         ),
         rows=((_refresh(host),),),
+        outcome="unavailable",
     )
 
 
@@ -241,4 +242,5 @@ def unknown_host_message(host: str, known: list[Target]) -> Message:
     return Message(
         text=f"No host called **{escape(host)}** is scraped by Prometheus. Known hosts: {names}.",
         ephemeral=True,
+        outcome="not_found",
     )
