@@ -26,6 +26,7 @@ import yaml
 from bot.domain.messages import Message, validate
 from bot.domain.text import escape
 from bot.interfaces.runtime import Runtime
+from bot.services.core import CONSOLE_ACTOR
 from bot.settings import BotSettings
 from tests.bot.conftest import make_settings
 from tests.deploy.stack import TEMPERATURE_MILLI_C, deploy_config, host_overlay
@@ -204,7 +205,7 @@ async def test_slow_prometheus_gets_a_clear_message_within_3_s(
         rt.prometheus._client()  # the HTTP session is set-up, not part of the answer's time
         deadline = rt.settings.prometheus.timeout_seconds
         started = time.monotonic()
-        msg = await rt.core.status()
+        msg = await rt.core.execute(CONSOLE_ACTOR, "status", {})
         took = time.monotonic() - started
     finally:
         await rt.close()
