@@ -243,7 +243,7 @@ async def _core_status(settings: BotSettings, host: str | None = None) -> Messag
     """The message behind both faces, for its outcome."""
     rt = await Runtime.build(settings)
     try:
-        return await rt.core.status(host)
+        return await rt.core.execute(CONSOLE_ACTOR, "status", {"host": host} if host else {})
     finally:
         await rt.close()
 
@@ -288,6 +288,27 @@ async def test_two_exporters_with_one_nodename_are_told_apart(
     assert (await _core_status(settings, nodename)).outcome == "not_found"
     assert (await _core_status(settings, "nope")).outcome == "not_found"
     print("\n/status", nodename, "via simcord:\n", private.content)
+    code, out = await _console(tmp_path, prom.url, "do", "status", nodename)
+    assert code == 3 and nas.address in out and web.address in out, (code, out)
+    code, out = await _console(tmp_path, prom.url, "do", "status", "web")
+    assert code == 0 and "web: up" in out and web.address in out, (code, out)
+
+
+async def _console(tmp_path: Path, prometheus_url: str, *args: str) -> tuple[int, str]:
+    """`homelab-bot ARGS` on a settings file pointing at `prometheus_url`: exit code, stdout."""
+    cfg = tmp_path / "console.toml"
+    cfg.write_text(
+        f'[bot]\ndatabase_path = "{tmp_path / "c.sqlite3"}"\nimage_dir = "{tmp_path / "ci"}"\n'
+        f'[bot.prometheus]\nurl = "{prometheus_url}"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_")}
+    env["HOMELAB_CONFIG"] = str(cfg)
+    proc = await asyncio.create_subprocess_exec(
+        *BOT, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, _err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
 
 
 async def test_the_same_name_twice_is_shown_with_its_instance(
