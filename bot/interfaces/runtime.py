@@ -3,7 +3,7 @@
 Example::
 
     async with Runtime.build(settings) as rt:
-        print(await rt.core.status())
+        print(await rt.core.execute(CONSOLE_ACTOR, "status", {}))
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from bot.adapters.sqlite import Database, SqliteAuditRepository
 from bot.domain.permissions import Role, RoleMap
 from bot.domain.ratelimit import Backoff, BucketRule, RateLimiter
 from bot.interfaces.web.server import BotMetrics
+from bot.services.admin import AdminService
+from bot.services.audit import AuditService
 from bot.services.core import Core
 from bot.services.gate import Gate
 from bot.services.status import StatusService
@@ -85,8 +87,9 @@ class Runtime:
         limiter = rate_limiter(settings)
         registry = CollectorRegistry()
         metrics = BotMetrics(registry)
+        roles = role_map(settings)
         gate = Gate(
-            role_map(settings),
+            roles,
             limiter,
             audit,
             clock=time.time,
@@ -97,12 +100,16 @@ class Runtime:
             deadline=p.timeout_seconds,
             rate_interval=p.rate_interval,
             host_jobs=p.host_jobs,
+            aliases=settings.hosts.aliases,
         )
         return cls(
             settings,
             db,
             prometheus,
-            Core(gate, status, audit, limiter, audit_key=audit_key),
+            Core(
+                gate,
+                [status, AuditService(audit, audit_key), AdminService(roles, limiter)],
+            ),
             registry,
             metrics,
         )
