@@ -6,7 +6,8 @@ entrypoint/command of the exporter and the bot over deploy/Dockerfile's ENTRYPOI
 image's own default command, and deploy/Procfile's lines (as `make run`'s honcho runs them,
 through a shell from the checkout). The install prefix maps to this test's virtualenv and
 /etc/homelab, /var/lib to a temporary root; settings give free ports and no Discord token, so
-the bot runs its console face beside the web face.
+the bot runs its console face beside the web face. The compose services' environment is not
+applied (it names container paths such as /host/proc); the units' Environment= is, mapped.
 """
 
 from __future__ import annotations
