@@ -98,3 +98,40 @@ def test_alerting_doc_snippets_pass_promtool_in_the_deploy_config(tmp_path: Path
     proc = subprocess.run([promtool, "check", "config", str(path)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# Files whose comments or messages point readers to a section of a document.
+REFERRING = [ROOT / "README.md", ROOT / "docker-compose.yml", ROOT / ".env.example",
+             *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "deploy").rglob("*")),
+             *sorted((ROOT / "rules").glob("*.yml")), *sorted((ROOT / "scripts").glob("*")),
+             *sorted(ROOT.glob("homelab/*.py")), *sorted(ROOT.glob("bot/**/*.py")),
+             *sorted(ROOT.glob("exporter/*.py"))]
+SECTION_REF = re.compile(r'\b(?:docs/)?([a-z][a-z-]*\.md),? \(?\\?"([^"\\]+)\\?"')
+
+
+def section_references() -> list[tuple[str, str, str]]:
+    """(referring file, document, section) for each `doc.md ("Section")` / `doc.md, "Section"`,
+    comment continuation lines joined."""
+    found = []
+    for path in REFERRING:
+        if not path.is_file():
+            continue
+        text = re.sub(r'\n\s*#\s*', " ", path.read_text(errors="replace"))
+        text = re.sub(r'"\s*\n\s*[f]?"', "", text)  # Python strings split over lines
+        for doc, section in SECTION_REF.findall(text):
+            found.append((str(path.relative_to(ROOT)), doc, section))
+    return found
+
+
+def test_every_section_a_file_points_to_exists() -> None:
+    """Each `docs/x.md ("Section")` reference in the configs, units, scripts, code and docs
+    names a heading of that document (or the start of one)."""
+    refs = section_references()
+    assert ("deploy/alertmanager.yml", "alerting.md", "When the bot is down") in refs
+    broken = []
+    for source, doc, section in refs:
+        target = ROOT / "docs" / doc if (ROOT / "docs" / doc).exists() else ROOT / doc
+        headings = re.findall(r"^#+ (?:\d+\. )?(.+?)\s*$", target.read_text(), re.M)
+        if not any(h.startswith(section) for h in headings):
+            broken.append(f"{source}: {doc} has no section {section!r}")
+    assert broken == []
