@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -60,8 +65,65 @@ def _wait_for_influx(q: str, timeout: float) -> None:
     raise AssertionError(f"InfluxDB never answered {q!r} with data in {timeout} s")
 
 
+CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
+
+
+def private_loopback() -> list[str] | None:
+    """A command prefix running a program in a network namespace of its own, loopback up, so
+    make run's fixed ports are free there whatever runs on this machine (another checkout's
+    `make run`, a system Prometheus); None where this process may not make one (not root)."""
+    unshare, ip = shutil.which("unshare"), shutil.which("ip")
+    if not unshare or not ip or os.geteuid() != 0:
+        return None
+    probe = subprocess.run([unshare, "--net", "--", ip, "link", "set", "lo", "up"],
+                           capture_output=True, timeout=10, check=False)
+    if probe.returncode != 0:
+        return None
+    return [unshare, "--net", "--", "sh", "-c", f'"{ip}" link set lo up && exec "$@"', "sh"]
+
+
+def _namespace_of(proc: subprocess.Popen[bytes], timeout: float = 10) -> int:
+    """An open descriptor of `proc`'s network namespace, once it has left ours."""
+    ours = os.readlink("/proc/self/ns/net")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{proc.pid}/ns/net") != ours:
+                return os.open(f"/proc/{proc.pid}/ns/net", os.O_RDONLY)
+        time.sleep(0.05)
+    raise AssertionError("make run never entered its own network namespace")
+
+
+def in_namespace(ns_fd: int | None, fn: Callable[[], T]) -> T:
+    """fn() in a thread that joined the network namespace `ns_fd` (None: ours): the sockets
+    it opens and the processes it starts live there."""
+    if ns_fd is None:
+        return fn()
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.setns(ns_fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns into make run's network namespace")
+            result["value"] = fn()
+        except BaseException as exc:  # re-raised in the test's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]  # type: ignore[no-any-return]
+
+
 def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
-    """The stack prints each URL, the pieces work together, and SIGINT leaves nothing running."""
+    """The stack prints each URL, the pieces work together, and SIGINT leaves nothing running.
+
+    As root it runs in a network namespace of its own, so the fixed ports it binds are free
+    even while `make run` is up in another checkout; otherwise it needs them free here."""
     for service in ("prometheus", "alertmanager", "influxd"):
         try:
             find_binary(service)
@@ -69,8 +131,9 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             if in_ci():
                 pytest.fail(str(exc))
             pytest.skip(str(exc))
+    prefix = private_loopback()
     busy = [port for port in PORTS.values() if port_in_use(port)]
-    if busy:
+    if busy and prefix is None:
         # make run binds fixed ports; on a developer's machine they may be in use.
         reason = f"ports {busy} are taken (make run or a system service): this test needs them"
         if in_ci():
@@ -80,13 +143,15 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     log = tmp_path / "stack.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "homelab.stack", "--var", str(var)],
+            [*(prefix or []), sys.executable, "-m", "homelab.stack", "--var", str(var)],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    try:
+    ns_fd = _namespace_of(proc) if prefix else None
+
+    def check_running() -> None:
         text = _wait_for_line(log, "[stack] all services are ready", proc, 120)
         for c in COMPONENTS:
             assert c.url in text
@@ -111,6 +176,15 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             cwd=ROOT, capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert again.returncode == 1 and "9090 (prometheus)" in again.stderr
+
+    def ports_left() -> list[int]:
+        deadline = time.monotonic() + 10
+        while any(port_in_use(c.port) for c in COMPONENTS) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return [c.port for c in COMPONENTS if port_in_use(c.port)]
+
+    try:
+        in_namespace(ns_fd, check_running)
     finally:
         os.kill(proc.pid, signal.SIGINT)
         proc.wait(60)
@@ -118,7 +192,8 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     assert "[stack] stopped" in text
     leftovers = subprocess.run(["pgrep", "-af", str(var)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
-    deadline = time.monotonic() + 10
-    while any(port_in_use(c.port) for c in COMPONENTS) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert [c.port for c in COMPONENTS if port_in_use(c.port)] == []
+    try:
+        assert in_namespace(ns_fd, ports_left) == []
+    finally:
+        if ns_fd is not None:
+            os.close(ns_fd)
