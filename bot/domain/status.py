@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bot.domain.commands import STATUS_REFRESH
 from bot.domain.messages import Button, Embed, Field, Message
-from bot.domain.text import escape
+from bot.domain.text import count, escape
 from exporter import schema
 
 log = logging.getLogger(__name__)
@@ -204,11 +204,11 @@ def fleet_message(hosts: list[HostStatus]) -> Message:
         else:
             lines.append(f"🔴 **{name}**: DOWN ({escape(h.target.instance)})")
     if len(down) == len(hosts):
-        title = f"Fleet: all {len(hosts)} hosts DOWN"
+        title = f"Fleet: {'all ' if len(hosts) > 1 else ''}{count(len(hosts), 'host')} DOWN"
     elif down:
-        title = f"Fleet: {len(hosts)} hosts, {len(down)} down"
+        title = f"Fleet: {count(len(hosts), 'host')}, {len(down)} down"
     else:
-        title = f"Fleet: {len(hosts)} hosts up"
+        title = f"Fleet: {count(len(hosts), 'host')} up"
     return Message(
         embeds=(Embed(title=title, description="\n".join(lines), colour=RED if down else GREEN),),
         rows=((_refresh(""),),),

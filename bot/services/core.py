@@ -20,7 +20,7 @@ from bot.domain.messages import Button, ButtonStyle, Embed, Message
 from bot.domain.permissions import Actor
 from bot.domain.ratelimit import RateLimiter
 from bot.domain.status import GREEN, RED
-from bot.domain.text import escape
+from bot.domain.text import count, escape
 from bot.services.gate import Decision, Gate
 from bot.services.ports import AuditRepository
 from bot.services.status import StatusService
@@ -82,7 +82,9 @@ class Core:
         entries = await self.audit.tail(n)
         body = "\n".join(_line(e) for e in entries) or "(the audit log is empty)"
         return Message(
-            embeds=(Embed(title=f"Audit log: last {len(entries)} entries", description=body),),
+            embeds=(
+                Embed(title=f"Audit log: last {count(len(entries), 'entry')}", description=body),
+            ),
             rows=(
                 (
                     Button(
@@ -98,16 +100,17 @@ class Core:
 
     async def audit_verify(self) -> Message:
         """Check the whole audit chain and name every broken row."""
-        entries = await self.audit.entries()
-        problems = verify(entries, await self.audit.head(), self.audit_key)
+        entries, head = await self.audit.snapshot()
+        problems = verify(entries, head, self.audit_key)
         if not problems:
             return Message(
                 embeds=(
                     Embed(
                         title=AUDIT_INTACT,
-                        description=f"{len(entries)} entries, "
+                        description=f"{count(len(entries), 'entry')}, "
                         f"{'keyed (HMAC-SHA256)' if self.audit_key else 'unkeyed'} "
-                        "hash chain verified.",
+                        "hash chain verified."
+                        + (f"\nHead: row {head.seq}, hash {head.hash}" if head else ""),
                         colour=GREEN,
                     ),
                 ),
