@@ -9,20 +9,33 @@ from pathlib import Path
 from typing import TypeVar
 
 from homelab import __version__
-from homelab.settings import ConfigError, SectionSettings, load_settings, resolve_config_path
+from homelab.settings import (
+    SEARCH_ORDER,
+    ConfigError,
+    SectionSettings,
+    describe_source,
+    load_settings,
+    resolve_config_path,
+)
 
 S = TypeVar("S", bound=SectionSettings)
 
 
 def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """A parser with --version and --config."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    """A parser with --version and --config; its help names the settings file in use."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        # Not re-wrapped: a wrapped path could not be copied.
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"settings (without --config): {describe_source()}\n"
+        "Relative paths in a settings file are relative to its directory.",
+    )
     parser.add_argument("--version", action="version", version=f"{prog} {__version__}")
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help="settings file (TOML); default $HOMELAB_CONFIG, ./homelab.toml, "
-        "/etc/homelab/homelab.toml",
+        help=f"settings file (TOML); the first of {SEARCH_ORDER} that is set or exists",
     )
     return parser
 
@@ -45,8 +58,7 @@ def check_config(cls: type[S], config: str | None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    source = str(path) if path else "no file (defaults and environment only)"
-    print(f"# settings file: {source}")
+    print(f"# settings file: {describe_source(config)}")
     print(json.dumps({cls.section: settings.masked()}, indent=2, default=str))
     print("configuration OK", file=sys.stderr)
     return 0
