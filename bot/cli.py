@@ -165,7 +165,9 @@ async def run(runtime: Any, console: Any) -> int:
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    tasks: list[asyncio.Task[Any]] = []
+    tasks: list[asyncio.Task[Any]] = [
+        asyncio.create_task(runtime.report_audit_head(), name="audit head")
+    ]
     token = settings.discord.token.get_secret_value()
     bot = None
     try:

@@ -123,6 +123,9 @@ class AuditSettings(BaseModel):
     key: SecretStr = SecretStr("")
     # A file holding the key (surrounding whitespace ignored), instead of `key`.
     key_file: Path | None = None
+    # `homelab-bot run` logs the head (row and hash) this often and exports its row as
+    # homelab_bot_audit_head_row: a copy outside the database (docs/bot.md).
+    head_report_seconds: float = Field(3600.0, gt=0)
 
     @model_validator(mode="after")
     def _one_key(self) -> AuditSettings:

@@ -16,7 +16,13 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 
 from homelab.logs import Throttle
 
@@ -62,6 +68,12 @@ class BotMetrics:
             "homelab_bot_commands",
             "Commands and clicks handled, by name and outcome (allowed, refused)",
             ["command", "outcome"],
+            registry=registry,
+        )
+        self.audit_head_row = Gauge(
+            "homelab_bot_audit_head_row",
+            "Row number of the audit log's head as last read; it never goes down unless rows "
+            "were deleted from the end",
             registry=registry,
         )
 
