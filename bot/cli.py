@@ -31,18 +31,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the bot: Discord with a token, else the console face; the web face always",
     )
     do = sub.add_parser(
-        "do", help="run one bot command from the console, e.g. 'do status --host nas'"
+        "do",
+        help="run one bot command from the console, e.g. 'do status --host nas'; 'do help' "
+        "lists them",
+        description="Run one bot command as the local owner. Exit codes: 0 ok, 1 failed "
+        "(e.g. a tampered audit log), 2 bad usage or refused, 3 not found (e.g. an unknown "
+        "host), 4 a service it needs is unavailable (e.g. Prometheus, or Discord for sync).",
+    )
+    do.add_argument(
+        "--json", action="store_true", help="print the answer as one JSON object (for scripts)"
     )
     do.add_argument("words", nargs=argparse.REMAINDER, help="the command and its arguments")
-    audit = sub.add_parser("audit", help="the audit log")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser(
+    audit = sub.add_parser("audit", help="the audit log (the same as 'do audit ...')")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="{tail,verify}")
+    verify = audit_sub.add_parser(
         "verify",
         help="check the hash chain: exit 0 intact, 1 tampered (each broken row named), "
         "2 not checked (refused, database unreadable)",
     )
+    verify.add_argument("--json", action="store_true", help="print the answer as JSON")
     tail = audit_sub.add_parser("tail", help="the latest entries")
-    tail.add_argument("-n", type=int, default=20, help="how many (default 20)")
+    tail.add_argument("-n", "--count", type=str, default=None, help="how many, 1-50 (default 10)")
+    tail.add_argument("--json", action="store_true", help="print the answer as JSON")
     sub.add_parser("sync-commands", help="sync slash commands to the configured guilds and exit")
     return parser
 
@@ -66,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _dispatch(args: argparse.Namespace, settings: BotSettings) -> int:
     from bot.adapters.sqlite import StorageError
-    from bot.interfaces.console.face import Console, UsageError, parse_line
+    from bot.interfaces.console.face import Console
     from bot.interfaces.runtime import Runtime
 
     try:
@@ -75,19 +85,14 @@ async def _dispatch(args: argparse.Namespace, settings: BotSettings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     async with runtime:
-        console = Console(runtime.core, settings.image_dir)
+        as_json = bool(getattr(args, "json", False))
+        console = Console(runtime.core, settings.image_dir, as_json=as_json)
         if args.command == "do":
-            try:
-                name, kwargs = parse_line(list(args.words))
-            except UsageError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-            await console.run(name, kwargs)
-            return 0
+            return await _do(console, list(args.words))
         if args.command == "audit":
             if args.audit_command == "tail":
-                await console.run("audit tail", {"n": args.n})
-                return 0
+                words = ["audit", "tail", *(["-n", args.count] if args.count is not None else [])]
+                return await _do(console, words)
             return await _audit_verify(console)
         if args.command == "sync-commands":
             return await _sync_commands(runtime)
@@ -96,23 +101,38 @@ async def _dispatch(args: argparse.Namespace, settings: BotSettings) -> int:
     return 2
 
 
+async def _do(console: Any, words: list[str]) -> int:
+    """Run one console command; its exit code follows its outcome (see `do --help`)."""
+    from bot.interfaces.console.face import UsageError, exit_code, help_text, parse_line
+
+    if "--json" in words:
+        words.remove("--json")
+        console.as_json = True
+    try:
+        if words[:1] == ["help"]:
+            print(help_text(" ".join(words[1:])))
+            return 0
+        name, kwargs = parse_line(words)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return int(exit_code(await console.run(name, kwargs)))
+
+
 async def _audit_verify(console: Any) -> int:
     """Exit 0 when the chain is intact, 1 when it was tampered with, 2 when it was not checked.
 
     Not checked: refused (rate limit, or the audit log cannot be written to record the check)
     or the database could not be read.
     """
-    from bot.services.core import AUDIT_INTACT, AUDIT_TAMPERED
-
     try:
         msg = await console.run("audit verify", {})
     except Exception as exc:  # any failure means "not checked": exit 2
         print(f"error: cannot check the audit log: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    title = msg.embeds[0].title if msg.embeds else ""
-    if title == AUDIT_INTACT:
+    if msg.outcome == "ok":
         return 0
-    if title == AUDIT_TAMPERED:
+    if msg.outcome == "failed":
         return 1
     print("error: the audit log was not checked (see the message above)", file=sys.stderr)
     return 2

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bot.domain.commands import STATUS_REFRESH
 from bot.domain.messages import Button, Embed, Field, Message
-from bot.domain.text import count, escape
+from bot.domain.text import counted, escape
 from exporter import schema
 
 log = logging.getLogger(__name__)
@@ -204,11 +204,11 @@ def fleet_message(hosts: list[HostStatus]) -> Message:
         else:
             lines.append(f"🔴 **{name}**: DOWN ({escape(h.target.instance)})")
     if len(down) == len(hosts):
-        title = f"Fleet: {'all ' if len(hosts) > 1 else ''}{count(len(hosts), 'host')} DOWN"
+        title = f"Fleet: {'all ' if len(hosts) > 1 else ''}{counted(len(hosts), 'host')} DOWN"
     elif down:
-        title = f"Fleet: {count(len(hosts), 'host')}, {len(down)} down"
+        title = f"Fleet: {counted(len(hosts), 'host')}, {len(down)} down"
     else:
-        title = f"Fleet: {count(len(hosts), 'host')} up"
+        title = f"Fleet: {counted(len(hosts), 'host')} up"
     return Message(
         embeds=(Embed(title=title, description="\n".join(lines), colour=RED if down else GREEN),),
         rows=((_refresh(""),),),
@@ -232,6 +232,7 @@ def unavailable_message(source: str, reason: str, host: str = "") -> Message:
             ),
         ),
         rows=((_refresh(host),),),
+        outcome="unavailable",
     )
 
 
@@ -241,4 +242,5 @@ def unknown_host_message(host: str, known: list[Target]) -> Message:
     return Message(
         text=f"No host called **{escape(host)}** is scraped by Prometheus. Known hosts: {names}.",
         ephemeral=True,
+        outcome="not_found",
     )

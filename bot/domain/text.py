@@ -53,7 +53,7 @@ def printable(text: str) -> str:
     return _CONTROL.sub("", _TERMINAL_SEQUENCE.sub("", text))
 
 
-def count(n: int, singular: str, plural: str | None = None) -> str:
+def counted(n: int, singular: str, plural: str | None = None) -> str:
     """`n` and the noun in the number it needs: "1 host", "2 hosts", "1 entry", "0 entries"."""
     if n == 1:
         return f"{n} {singular}"

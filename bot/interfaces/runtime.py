@@ -3,7 +3,7 @@
 Example::
 
     async with Runtime.build(settings) as rt:
-        print(await rt.core.status())
+        print(await rt.core.execute(CONSOLE_ACTOR, "status", {}))
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from bot.adapters.sqlite import Database, SqliteAuditRepository
 from bot.domain.permissions import Role, RoleMap
 from bot.domain.ratelimit import Backoff, BucketRule, RateLimiter
 from bot.interfaces.web.server import BotMetrics
+from bot.services.admin import AdminService
+from bot.services.audit import AuditService
 from bot.services.core import Core
 from bot.services.gate import Gate
 from bot.services.status import StatusService
@@ -86,8 +88,9 @@ class Runtime:
         limiter = rate_limiter(settings)
         registry = CollectorRegistry()
         metrics = BotMetrics(registry)
+        roles = role_map(settings)
         gate = Gate(
-            role_map(settings),
+            roles,
             limiter,
             audit,
             clock=time.time,
@@ -103,7 +106,10 @@ class Runtime:
             settings,
             db,
             prometheus,
-            Core(gate, status, audit, limiter, audit_key=audit_key),
+            Core(
+                gate,
+                [status, AuditService(audit, audit_key), AdminService(roles, limiter)],
+            ),
             registry,
             metrics,
         )
@@ -123,7 +129,7 @@ class Runtime:
 
     async def report_audit_head_once(self) -> None:
         """Log the audit head and export its row: a copy of it outside the database."""
-        head = await self.core.audit.head()
+        head = await self.core.gate.audit.head()
         row, digest = (head.seq, head.hash) if head else (0, "none (empty log)")
         self.metrics.audit_head_row.set(row)
         log.info("audit head: row %d, hash %s", row, digest)

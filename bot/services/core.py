@@ -1,162 +1,124 @@
-"""The bot's use cases behind both faces: every command's handler, and the console's dispatch.
+"""The dispatcher behind both faces: validate a call against the catalogue, pass the gate,
+run the feature's handler, audit how it ended. Handlers live in the feature services.
 
 Example::
 
-    core = Core(gate, status_service, audit_repo, limiter)
+    core = Core(gate, [status_service, audit_service, admin_service])
     message = await core.execute(CONSOLE_ACTOR, "status", {"host": "nas"})
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from bot.domain import commands as catalog
-from bot.domain.audit import AuditEntry, verify
-from bot.domain.commands import CommandSpec, ComponentSpec
-from bot.domain.messages import Button, ButtonStyle, Embed, Message
+from bot.domain.commands import ArgError, CommandSpec, ComponentSpec, check_args
+from bot.domain.messages import Message
 from bot.domain.permissions import Actor
-from bot.domain.ratelimit import RateLimiter
-from bot.domain.status import GREEN, RED
-from bot.domain.text import count, escape
+from bot.services.feature import CommandHandler, ComponentHandler, Feature
 from bot.services.gate import Decision, Gate
-from bot.services.ports import AuditRepository
-from bot.services.status import StatusService
 
 log = logging.getLogger(__name__)
 
 CONSOLE_ACTOR = Actor(user_id=0, name="console", is_owner=True)
 
-Syncer = Callable[[], Awaitable[str]]
-
-# Titles of the two answers of `audit verify` (the CLI's exit code depends on which it got).
-AUDIT_INTACT = "Audit log intact"
-AUDIT_TAMPERED = "Audit log TAMPERED"
+T = TypeVar("T")
 
 
 class Core:
-    """Handlers of every command; faces call them after the gate admitted the actor."""
+    """Routes every command and click to its feature; faces call it after or through the gate."""
 
-    def __init__(
-        self,
-        gate: Gate,
-        status: StatusService,
-        audit: AuditRepository,
-        limiter: RateLimiter,
-        syncer: Syncer | None = None,
-        audit_key: bytes = b"",
-    ) -> None:
-        self.audit_key = audit_key
+    def __init__(self, gate: Gate, features: Iterable[Feature]) -> None:
         self.gate = gate
-        self.status_service = status
-        self.audit = audit
-        self.limiter = limiter
-        self.syncer = syncer
+        self.features = tuple(features)
+        self._commands: dict[str, CommandHandler] = {}
+        self._components: dict[str, ComponentHandler] = {}
+        for feature in self.features:
+            for name, handler in feature.commands().items():
+                if catalog.command(name) is None or name in self._commands:
+                    raise ValueError(
+                        f"{type(feature).__name__}: command {name!r} is not in the "
+                        "catalogue or has two handlers"
+                    )
+                self._commands[name] = handler
+            for route, click in feature.components().items():
+                if catalog.component(route) is None or route in self._components:
+                    raise ValueError(
+                        f"{type(feature).__name__}: component {route!r} is not in "
+                        "the catalogue or has two handlers"
+                    )
+                self._components[route] = click
 
-    # -- handlers -------------------------------------------------------------------------
-    async def status(self, host: str | None = None) -> Message:
-        """Fleet summary, or one host."""
-        return await self.status_service.status(host or None)
+    def feature(self, kind: type[T]) -> T | None:
+        """The feature service of this type, if the bot runs one."""
+        return next((f for f in self.features if isinstance(f, kind)), None)
 
-    async def whoami(self, actor: Actor) -> Message:
-        """The role the bot gives `actor`."""
-        role = self.gate.roles.role_of(actor)
-        return Message(
-            text=f"{escape(actor.name)}: role **{role.label}**"
-            + (" (bot owner)" if actor.is_owner else ""),
-            ephemeral=True,
-        )
+    def handles(self, name: str) -> bool:
+        """Whether a feature handles command `name` (features can be switched off)."""
+        return name in self._commands
 
-    async def limits_reset(self, user_id: int) -> Message:
-        """Lift the rate limits and back-off of one user."""
-        self.limiter.reset(f"user:{user_id}")
-        return Message(
-            text=f"Rate limits and back-off of user {user_id} are reset.", ephemeral=True
-        )
-
-    async def audit_tail(self, n: int = 10) -> Message:
-        """The latest `n` audit entries."""
-        n = max(1, min(n, 50))
-        entries = await self.audit.tail(n)
-        body = "\n".join(_line(e) for e in entries) or "(the audit log is empty)"
-        return Message(
-            embeds=(
-                Embed(title=f"Audit log: last {count(len(entries), 'entry')}", description=body),
-            ),
-            rows=(
-                (
-                    Button(
-                        catalog.AUDIT_VERIFY_BUTTON.custom_id(),
-                        "Verify chain",
-                        catalog.AUDIT_VERIFY_BUTTON.permission,
-                        ButtonStyle.PRIMARY,
-                    ),
-                ),
-            ),
-            ephemeral=True,
-        )
-
-    async def audit_verify(self) -> Message:
-        """Check the whole audit chain and name every broken row."""
-        entries, head = await self.audit.snapshot()
-        problems = verify(entries, head, self.audit_key)
-        if not problems:
-            return Message(
-                embeds=(
-                    Embed(
-                        title=AUDIT_INTACT,
-                        description=f"{count(len(entries), 'entry')}, "
-                        f"{'keyed (HMAC-SHA256)' if self.audit_key else 'unkeyed'} "
-                        "hash chain verified."
-                        + (f"\nHead: row {head.seq}, hash {head.hash}" if head else ""),
-                        colour=GREEN,
-                    ),
-                ),
-                ephemeral=True,
-            )
-        return Message(
-            embeds=(
-                Embed(
-                    title=AUDIT_TAMPERED,
-                    description="\n".join(problems[:40]),
-                    colour=RED,
-                ),
-            ),
-            ephemeral=True,
-        )
-
-    async def sync(self) -> Message:
-        """Sync application commands to the configured guilds."""
-        if self.syncer is None:
-            return Message(
-                text="No Discord connection: set [bot.discord] token to sync commands.",
-                ephemeral=True,
-            )
-        return Message(text=await self.syncer(), ephemeral=True)
-
-    # -- dispatch used by the console face -------------------------------------------------
-    def handlers(self, actor: Actor) -> Mapping[str, Callable[..., Awaitable[Message]]]:
-        """Command name -> handler bound for `actor`."""
-        return {
-            catalog.STATUS.name: self.status,
-            catalog.WHOAMI.name: lambda: self.whoami(actor),
-            catalog.LIMITS_RESET.name: self.limits_reset,
-            catalog.AUDIT_TAIL.name: self.audit_tail,
-            catalog.AUDIT_VERIFY.name: self.audit_verify,
-            catalog.SYNC.name: self.sync,
-        }
+    def handles_component(self, route: str) -> bool:
+        """Whether a feature handles clicks on `route`."""
+        return route in self._components
 
     async def execute(self, actor: Actor, name: str, args: Mapping[str, Any]) -> Message:
-        """Run command `name` for `actor` through the gate, and audit its outcome."""
+        """Run command `name` for `actor`: arguments checked, then the gate, then the audit."""
         spec = catalog.command(name)
+        if spec is not None:
+            try:
+                args = check_args(spec, args)
+            except ArgError as exc:
+                return usage_message(spec, str(exc))
         target = " ".join(f"{k}={v}" for k, v in args.items() if v not in (None, ""))
         decision = await self.gate.admit(actor, spec, target)
         if not decision.allowed or spec is None:
             assert decision.refusal is not None
             return decision.refusal
-        return await self.run_admitted(actor, spec, target, self.handlers(actor)[name](**args))
+        return await self.run_admitted(actor, spec, target, self.call(actor, name, args))
+
+    async def call(self, actor: Actor, name: str, args: Mapping[str, Any]) -> Message:
+        """Run an admitted command's handler with its checked arguments (the gate has passed)."""
+        spec = catalog.command(name)
+        handler = self._commands.get(name)
+        if spec is None or handler is None:
+            return Message(
+                text=f"The command {name!r} is not available here.", ephemeral=True, outcome="usage"
+            )
+        try:
+            checked = check_args(spec, args)
+        except ArgError as exc:
+            return usage_message(spec, str(exc))
+        return await handler(actor, **checked)
+
+    async def click(
+        self,
+        actor: Actor,
+        route: str,
+        arg: str,
+        values: list[str] | None = None,
+        form: Mapping[str, Any] | None = None,
+    ) -> Message:
+        """Run an admitted click's handler; a form's answers are checked against its fields."""
+        spec = catalog.component(route)
+        handler = self._components.get(route)
+        if spec is None or handler is None:
+            return Message(
+                text="This button is not available any more.", ephemeral=True, outcome="usage"
+            )
+        answers: dict[str, Any] = {}
+        for field in spec.form:
+            raw = (form or {}).get(field.name)
+            try:
+                answers[field.name] = (
+                    field.convert(raw)
+                    if raw not in (None, "")
+                    else (field.default if not field.required else field.convert(""))
+                )
+            except ArgError as exc:
+                return Message(text=f"{exc}.", ephemeral=True, outcome="usage")
+        return await handler(actor, arg, list(values or []), answers)
 
     async def run_admitted(
         self, actor: Actor, spec: CommandSpec | ComponentSpec, target: str, work: Awaitable[Message]
@@ -177,10 +139,6 @@ class Core:
         return await self.gate.admit(actor, spec, target)
 
 
-def _line(e: AuditEntry) -> str:
-    when = dt.datetime.fromtimestamp(e.record.at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    r = e.record
-    return (
-        f"`{e.seq}` {when} {escape(r.actor)} **{escape(r.action)}** "
-        f"{escape(r.target)} -> {escape(r.outcome)}"
-    )
+def usage_message(spec: CommandSpec, problem: str) -> Message:
+    """What a call with bad arguments gets: the problem and the command's usage."""
+    return Message(text=f"{problem}.\nusage: {spec.usage()}", ephemeral=True, outcome="usage")

@@ -146,7 +146,7 @@ class Gate:
             return Decision(
                 False,
                 decision.role,
-                Message(text=AUDIT_UNAVAILABLE, ephemeral=True),
+                Message(text=AUDIT_UNAVAILABLE, ephemeral=True, outcome="refused"),
                 "audit unavailable",
             )
         return replace(decision, record=None)
@@ -173,7 +173,7 @@ class Gate:
         return Decision(
             False,
             role,
-            Message(text=text, ephemeral=True),
+            Message(text=text, ephemeral=True, outcome="refused"),
             outcome,
             AuditRecord(_who(actor), action, target, f"refused: {outcome}", now),
         )

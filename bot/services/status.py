@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from bot.domain import commands as catalog
 from bot.domain.messages import Message
+from bot.domain.permissions import Actor
 from bot.domain.status import (
     NAMES_QUERY,
     TARGETS_QUERY,
@@ -27,6 +29,7 @@ from bot.domain.status import (
     unavailable_message,
     unknown_host_message,
 )
+from bot.services.feature import CommandHandler, ComponentHandler
 from bot.services.ports import MetricsSource, MetricsUnavailable, Sample
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,22 @@ class StatusService:
         self.host_jobs = tuple(host_jobs)
         self.deadline = deadline
         self.rate_interval = rate_interval
+
+    def commands(self) -> Mapping[str, CommandHandler]:
+        """The status part of the catalogue."""
+        return {catalog.STATUS.name: self._command}
+
+    def components(self) -> Mapping[str, ComponentHandler]:
+        """The Refresh button, which carries the host it shows."""
+        return {catalog.STATUS_REFRESH.route: self._refresh}
+
+    async def _command(self, actor: Actor, host: str | None = None) -> Message:
+        return await self.status(host)
+
+    async def _refresh(
+        self, actor: Actor, arg: str, values: list[str], form: Mapping[str, object]
+    ) -> Message:
+        return await self.status(arg or None)
 
     async def status(self, host: str | None = None) -> Message:
         """The fleet summary (no host) or one host's status, as a message."""

@@ -20,6 +20,7 @@ import pytest
 
 from bot.domain.text import escape
 from bot.interfaces.runtime import Runtime
+from bot.services.core import CONSOLE_ACTOR
 from bot.settings import BotSettings
 from tests.bot.conftest import make_settings
 from tests.harness.services import NodeExporter, Prometheus, free_port, static_job
@@ -196,7 +197,7 @@ async def test_slow_prometheus_gets_a_clear_message_within_3_s(
         rt.prometheus._client()  # the HTTP session is set-up, not part of the answer's time
         deadline = rt.settings.prometheus.timeout_seconds
         started = time.monotonic()
-        msg = await rt.core.status()
+        msg = await rt.core.execute(CONSOLE_ACTOR, "status", {})
         took = time.monotonic() - started
     finally:
         await rt.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shlex
 import sys
@@ -20,6 +21,8 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.domain import commands as catalog
+from bot.domain.commands import ArgError, CommandSpec, parse_words
 from bot.domain.messages import Button, Message, Select, split
 from bot.domain.permissions import Actor
 from bot.domain.text import plain, printable
@@ -27,14 +30,41 @@ from bot.services.core import CONSOLE_ACTOR, Core
 
 log = logging.getLogger(__name__)
 
-HELP = """commands:
-  status [HOST]          fleet summary, or one host
-  whoami                 the role you have
-  audit tail [N]         latest audit entries
-  audit verify           check the audit hash chain
-  limits reset USER_ID   lift a user's rate limits
-  sync                   sync Discord commands (needs a token)
-  help, quit"""
+# How a command's outcome becomes the console's exit code (docs/bot.md, "Exit codes").
+EXIT_CODES = {
+    "ok": 0,
+    "failed": 1,
+    "usage": 2,
+    "refused": 2,
+    "not_found": 3,
+    "unavailable": 4,
+}
+
+SHELL_ONLY = (("help [COMMAND]", "this list, or one command's usage"), ("exit, quit", "leave"))
+
+
+def exit_code(msg: Message) -> int:
+    """The exit code of a `do` command whose answer is `msg`."""
+    return EXIT_CODES.get(msg.outcome, 1)
+
+
+def help_text(name: str = "") -> str:
+    """Every command's usage and description from the catalogue, or one command's."""
+    if name:
+        spec = catalog.command(name)
+        if spec is None:
+            raise UsageError(f"unknown command {name!r}; type 'help'")
+        lines = [f"usage: {spec.usage()}", f"  {spec.description} (role: {spec.permission.label})"]
+        for a in spec.args:
+            alias = f"{a.short}, " if a.short else ""
+            bits = [a.help] if a.help else []
+            if a.default is not None:
+                bits.append(f"default {a.default}")
+            lines.append(f"  {alias}--{a.name} {a.metavar}: {'; '.join(bits)}")
+        return "\n".join(lines)
+    rows = [(c.usage(), c.description) for c in catalog.COMMANDS] + list(SHELL_ONLY)
+    width = max(len(u) for u, _ in rows)
+    return "commands:\n" + "\n".join(f"  {u.ljust(width)}  {d}" for u, d in rows)
 
 
 class UsageError(Exception):
@@ -42,33 +72,63 @@ class UsageError(Exception):
 
 
 def parse_line(words: list[str]) -> tuple[str, dict[str, Any]]:
-    """A console command line -> (command name, handler arguments)."""
+    """A console command line -> (command name, handler arguments), checked by the schema."""
     if not words:
         raise UsageError("empty command; type 'help'")
-    head = words[0]
-    rest = words[1:]
-    if head == "status":
-        if "--host" in rest:
-            i = rest.index("--host")
-            rest = rest[:i] + rest[i + 1 :]
-        if len(rest) > 1:
-            raise UsageError("usage: status [HOST]")
-        return "status", {"host": rest[0] if rest else None}
-    if head in ("whoami", "sync") and not rest:
-        return head, {}
-    if head == "audit" and rest[:1] == ["tail"]:
-        n = rest[1:]
-        if n and n[0] in ("-n", "--count"):
-            n = n[1:]
-        try:
-            return "audit tail", {"n": int(n[0])} if n else {}
-        except ValueError:
-            raise UsageError("usage: audit tail [N]") from None
-    if head == "audit" and rest == ["verify"]:
-        return "audit verify", {}
-    if head == "limits" and rest[:1] == ["reset"] and len(rest) == 2 and rest[1].isdigit():
-        return "limits reset", {"user_id": int(rest[1])}
-    raise UsageError(f"unknown command {' '.join(words)!r}; type 'help'")
+    spec = _longest_match(words)
+    if spec is None:
+        near = [c.name for c in catalog.COMMANDS if c.name.split()[0] == words[0]]
+        if near:
+            raise UsageError(
+                f"unknown command {' '.join(words)!r}; did you mean: {', '.join(near)}?"
+            )
+        raise UsageError(f"unknown command {' '.join(words)!r}; type 'help'")
+    rest = words[len(spec.name.split()) :]
+    try:
+        return spec.name, parse_words(spec, rest)
+    except ArgError as exc:
+        raise UsageError(f"{exc}\nusage: {spec.usage()}") from None
+
+
+def _longest_match(words: list[str]) -> CommandSpec | None:
+    for n in (2, 1):
+        spec = catalog.command(" ".join(words[:n])) if len(words) >= n else None
+        if spec is not None:
+            return spec
+    return None
+
+
+def message_json(name: str, msg: Message, image_dir: Path) -> str:
+    """`msg` as one JSON object for scripts: the outcome, texts, embeds, images' paths, buttons."""
+    parts = split(msg)
+    images = [str(_write_image(image_dir, i.filename, i.data)) for p in parts for i in p.images]
+    doc = {
+        "command": name,
+        "outcome": msg.outcome,
+        "exit_code": exit_code(msg),
+        "text": printable(plain("\n".join(p.text for p in parts if p.text))),
+        "embeds": [
+            {
+                "title": printable(plain(e.title)),
+                "description": printable(plain(e.description)),
+                "fields": {printable(plain(f.name)): printable(plain(f.value)) for f in e.fields},
+                "footer": printable(plain(e.footer)),
+                **({"colour": e.colour} if e.colour is not None else {}),
+            }
+            for p in parts
+            for e in p.embeds
+        ],
+        "images": images,
+        "buttons": [c.label for p in parts for c in p.components() if isinstance(c, Button)],
+    }
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def _write_image(image_dir: Path, filename: str, data: bytes) -> Path:
+    image_dir.mkdir(parents=True, exist_ok=True)
+    path = image_dir / Path(filename).name
+    path.write_bytes(data)
+    return path
 
 
 def format_message(msg: Message, image_dir: Path) -> str:
@@ -90,10 +150,7 @@ def format_message(msg: Message, image_dir: Path) -> str:
             if e.footer:
                 lines.append(f"-- {e.footer}")
         for image in part.images:
-            image_dir.mkdir(parents=True, exist_ok=True)
-            path = image_dir / Path(image.filename).name
-            path.write_bytes(image.data)
-            lines.append(f"[image: {path}]")
+            lines.append(f"[image: {_write_image(image_dir, image.filename, image.data)}]")
         for c in part.components():
             if isinstance(c, Button):
                 lines.append(f"[button: {c.label}]")
@@ -106,24 +163,38 @@ class Console:
     """Runs console lines as the local owner and prints the answers."""
 
     def __init__(
-        self, core: Core, image_dir: Path, out: TextIO | None = None, actor: Actor = CONSOLE_ACTOR
+        self,
+        core: Core,
+        image_dir: Path,
+        out: TextIO | None = None,
+        actor: Actor = CONSOLE_ACTOR,
+        *,
+        as_json: bool = False,
     ) -> None:
         self.core = core
         self.image_dir = image_dir
         self.out = out or sys.stdout
         self.actor = actor
+        self.as_json = as_json
 
     async def run(self, name: str, args: dict[str, Any]) -> Message:
-        """Run one command through the gate and print its answer."""
+        """Run one command through the gate and print its answer (as JSON with `as_json`)."""
         msg = await self.core.execute(self.actor, name, args)
-        text = await asyncio.to_thread(format_message, msg, self.image_dir)
+        if self.as_json:
+            text = await asyncio.to_thread(message_json, name, msg, self.image_dir)
+        else:
+            text = await asyncio.to_thread(format_message, msg, self.image_dir)
         print(text, file=self.out, flush=True)
         return msg
 
     async def run_line(self, line: str) -> Message | None:
-        """Parse and run one line; usage errors are printed, not raised."""
+        """Parse and run one line; usage errors and help are printed, not raised."""
         try:
-            name, args = parse_line(shlex.split(line))
+            words = shlex.split(line)
+            if words[:1] in (["help"], ["?"]):
+                print(help_text(" ".join(words[1:])), file=self.out, flush=True)
+                return None
+            name, args = parse_line(words)
         except (UsageError, ValueError) as exc:
             print(f"error: {exc}", file=self.out, flush=True)
             return None
@@ -141,9 +212,7 @@ class Console:
             line = line.strip()
             if line in ("quit", "exit"):
                 return
-            if line in ("help", "?"):
-                print(HELP, file=self.out, flush=True)
-            elif line:
+            if line:
                 await self.run_line(line)
 
 

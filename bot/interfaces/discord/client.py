@@ -26,6 +26,7 @@ from bot.interfaces.discord.guard import (
     spec_of,
     target_of,
 )
+from bot.services.admin import AdminService
 from bot.services.core import Core
 from bot.settings import BotSettings
 
@@ -153,7 +154,9 @@ class HomelabBot(commands.Bot):
         self.sync_on_start = sync_on_start
         self.extension_names = extensions
         self.owner_user_ids: set[int] = set(settings.discord.owner_ids)
-        core.syncer = self.sync_commands
+        admin = core.feature(AdminService)
+        if admin is not None:
+            admin.syncer = self.sync_commands
 
     async def setup_hook(self) -> None:
         """Load extensions, register dynamic components, learn the owner, sync commands."""

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
 
 from bot.domain import commands as catalog
 from bot.domain.commands import ComponentSpec
-from bot.domain.messages import Message
 from bot.interfaces.discord.guard import (
     actor_of,
     apologise,
@@ -34,24 +32,6 @@ log = logging.getLogger(__name__)
 TEMPLATE = r"hl:(?P<route>[a-z][a-z0-9_.]*):(?P<arg>.*)"
 # Every matching dynamic item is called for a click, so selects need their own prefix.
 SELECT_TEMPLATE = r"hs:(?P<route>[a-z][a-z0-9_.]*):(?P<arg>.*)"
-
-# route -> (handler(bot, arg, values) -> Message, edit the clicked message in place?)
-Handler = Callable[["HomelabBot", str, list[str]], Awaitable[Message]]
-
-
-async def _status_refresh(bot: HomelabBot, arg: str, values: list[str]) -> Message:
-    return await bot.core.status(arg or None)
-
-
-async def _audit_verify(bot: HomelabBot, arg: str, values: list[str]) -> Message:
-    return await bot.core.audit_verify()
-
-
-HANDLERS: dict[str, tuple[Handler, bool]] = {
-    catalog.STATUS_REFRESH.route: (_status_refresh, True),
-    catalog.AUDIT_VERIFY_BUTTON.route: (_audit_verify, False),
-}
-
 
 class _Routed:
     """Shared behaviour of routed buttons and selects."""
@@ -81,8 +61,8 @@ class _Routed:
     @property
     def edits(self) -> bool:
         """Whether a click answers by replacing the clicked message (Refresh) or privately."""
-        entry = HANDLERS.get(self.route)
-        return entry is not None and entry[1]
+        spec = self.spec
+        return spec is not None and spec.edits
 
     async def acknowledge(self, interaction: discord.Interaction[Any]) -> None:
         """Acknowledge the click the way it will be answered."""
@@ -116,10 +96,8 @@ class _Routed:
     async def _answer(self, interaction: discord.Interaction[Any]) -> None:
         bot: HomelabBot = interaction.client
         spec = self.spec
-        entry = HANDLERS.get(self.route)
-        if spec is None or entry is None:
+        if spec is None or not bot.core.handles_component(self.route):
             return
-        handler, edit = entry
         values = [str(v) for v in getattr(getattr(self, "item", None), "values", [])]
         # Acknowledge before the handler runs: Discord allows 3 s for the first answer, and a
         # Refresh may wait up to [bot.prometheus] timeout_seconds on Prometheus.
@@ -128,9 +106,9 @@ class _Routed:
             actor_of(interaction),
             spec,
             target_of(interaction),
-            handler(bot, self.arg, values),
+            bot.core.click(actor_of(interaction), self.route, self.arg, values),
         )
-        await send(interaction, msg, edit=edit)
+        await send(interaction, msg, edit=spec.edits)
 
 
 class RoutedButton(_Routed, discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):

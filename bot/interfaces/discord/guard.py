@@ -24,10 +24,37 @@ SPEC_KEY = "homelab_spec"
 
 
 def spec_command(spec: CommandSpec) -> Callable[[F], app_commands.Command[Any, Any, Any]]:
-    """Declare an app command from its catalogue entry (name, description, permission)."""
-    return app_commands.command(
-        name=spec.name.split()[-1], description=spec.description, extras={SPEC_KEY: spec}
-    )
+    """Declare an app command from its catalogue entry: name, description, permission, and
+    each option's description, bounds and choices from the entry's argument schema.
+
+    The callback's parameters must be the schema's arguments (same names, same required ones);
+    anything else fails at import, so the Discord face cannot drift from the console's.
+    """
+
+    def decorate(func: F) -> app_commands.Command[Any, Any, Any]:
+        cmd: app_commands.Command[Any, Any, Any] = app_commands.command(
+            name=spec.name.split()[-1], description=spec.description, extras={SPEC_KEY: spec}
+        )(func)
+        params = cmd._params
+        if set(params) != {a.name for a in spec.args}:
+            raise TypeError(
+                f"/{spec.name}: the callback's options {sorted(params)} are not the "
+                f"catalogue's arguments {sorted(a.name for a in spec.args)}"
+            )
+        for a in spec.args:
+            p = params[a.name]
+            if p.required != a.required:
+                raise TypeError(f"/{spec.name}: option {a.name} must be required={a.required}")
+            p.description = (a.help or a.name)[:100]
+            if a.kind in ("int", "float"):
+                p.min_value, p.max_value = a.minimum, a.maximum
+            elif a.kind == "str" and a.max_length is not None:
+                p.max_value = a.max_length
+            if a.choices:
+                p.choices = [app_commands.Choice(name=c, value=c) for c in a.choices]
+        return cmd
+
+    return decorate
 
 
 def spec_of(command: Any) -> CommandSpec | None:

@@ -18,9 +18,9 @@ from bot.interfaces.runtime import Runtime
         ("status", ("status", {"host": None})),
         ("status --host nas", ("status", {"host": "nas"})),
         ("status nas", ("status", {"host": "nas"})),
-        ("audit tail -n 5", ("audit tail", {"n": 5})),
+        ("audit tail -n 5", ("audit tail", {"count": 5})),
         ("audit verify", ("audit verify", {})),
-        ("limits reset 42", ("limits reset", {"user_id": 42})),
+        ("limits reset 42", ("limits reset", {"user": 42})),
     ],
 )
 def test_parse_line(line: str, parsed: tuple[str, dict[str, object]]) -> None:

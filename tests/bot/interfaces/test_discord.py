@@ -22,7 +22,9 @@ from bot.interfaces.discord.client import HomelabBot
 from bot.interfaces.discord.guard import spec_of
 from bot.interfaces.discord.render import render
 from bot.interfaces.runtime import Runtime, role_map
+from bot.services.admin import AdminService
 from bot.services.gate import AUDIT_UNAVAILABLE
+from bot.services.status import StatusService
 from tests.bot.conftest import ADMIN_ID, make_settings
 from tests.harness.simbot import bot_in_guild
 
@@ -75,8 +77,8 @@ async def test_viewer_is_refused_wherever_more_is_needed(simcord_env: Any) -> No
     """Every command and component needing operator or admin refuses a viewer, naming the role."""
     bot: HomelabBot = simcord_env.bot
     _, channel, viewer, operator, _ = _world(simcord_env)
-    bot.core.limiter.rules.clear()  # this test counts refusals, not rate limits
-    bot.core.limiter.backoff = type(bot.core.limiter.backoff)(after=1000)
+    bot.core.gate.limiter.rules.clear()  # this test counts refusals, not rate limits
+    bot.core.gate.limiter.backoff = type(bot.core.gate.limiter.backoff)(after=1000)
     checked = 0
     for command in bot.declared_commands():
         spec = spec_of(command)
@@ -96,7 +98,7 @@ async def test_viewer_is_refused_wherever_more_is_needed(simcord_env: Any) -> No
         assert result.ephemeral and f"**{comp.permission.label}**" in result.response.content
         checked += 1
     assert checked == sum(1 for s in (*catalog.COMMANDS, *catalog.COMPONENTS) if s.permission > 1)
-    audit = await bot.core.audit.entries()
+    audit = await bot.core.gate.audit.entries()
     assert len(audit) == checked and all(e.record.outcome.startswith("refused") for e in audit)
 
 
@@ -215,10 +217,10 @@ async def test_a_failed_sync_tells_the_admin_why(simcord_env: Any) -> None:
     async def refused() -> str:
         raise SyncError([reason])
 
-    simcord_env.bot.core.syncer = refused
+    simcord_env.bot.core.feature(AdminService).syncer = refused
     result = await admin.slash(channel, "sync")
     assert result.ephemeral and result.response.content == reason
-    entries = await simcord_env.bot.core.audit.entries()
+    entries = await simcord_env.bot.core.gate.audit.entries()
     assert entries[-1].record.action == "sync"
     assert entries[-1].record.outcome == "error: CommandInvokeError"
     errors = simcord_env.errors  # reading them acknowledges the one expected failure
@@ -312,7 +314,7 @@ async def _trace_writes(env: Any) -> list[list[int]]:
         if statement.startswith("BEGIN IMMEDIATE"):
             seen.append(_callbacks(env))
 
-    await env.bot.core.audit.db.run(lambda c: c.set_trace_callback(trace))
+    await env.bot.core.gate.audit.db.run(lambda c: c.set_trace_callback(trace))
     return seen
 
 
@@ -324,7 +326,7 @@ async def test_refusal_is_answered_before_a_busy_audit_log_is_written(
     The write then waits at most the bot's busy timeout (1 s) and fails; the refusal stands.
     """
     _, channel, viewer, _, _ = _world(simcord_env)
-    db = simcord_env.bot.core.audit.db
+    db = simcord_env.bot.core.gate.audit.db
     assert await db.run(lambda c: db.busy_timeout()) == BUSY_TIMEOUT_SECONDS <= 1.0
     writes = await _trace_writes(simcord_env)
     started = time.monotonic()
@@ -333,7 +335,8 @@ async def test_refusal_is_answered_before_a_busy_audit_log_is_written(
     assert result.ephemeral and "**admin**" in result.response.content
     assert writes == [[4]]  # the refusal (type 4, ephemeral) was sent before the write began
     assert took < BUSY_TIMEOUT_SECONDS + 1.5  # bounded by the busy timeout, not SQLite's 5 s
-    assert await simcord_env.bot.core.audit.entries() == []  # the refusal row could not be written
+    # the refusal row could not be written
+    assert await simcord_env.bot.core.gate.audit.entries() == []
 
 
 async def test_privileged_action_is_acknowledged_then_refused_when_audit_is_locked(
@@ -350,11 +353,11 @@ async def test_privileged_action_is_acknowledged_then_refused_when_audit_is_lock
     assert not result.response.embeds  # the verification itself never ran
 
 
-def test_every_catalogued_component_has_a_handler() -> None:
-    """Each component of the catalogue has a click handler, and no handler lacks an entry."""
-    from bot.interfaces.discord.components import HANDLERS
-
-    assert set(HANDLERS) == {c.route for c in catalog.COMPONENTS}
+def test_every_catalogued_command_and_component_has_a_handler(simcord_env: Any) -> None:
+    """Each command and component of the catalogue has a handler in the running bot's core."""
+    core = simcord_env.bot.core
+    assert [c.name for c in catalog.COMMANDS if not core.handles(c.name)] == []
+    assert [c.route for c in catalog.COMPONENTS if not core.handles_component(c.route)] == []
 
 
 async def _status_then_refresh(env: Any, break_it: Callable[[], None]) -> Any:
@@ -377,7 +380,7 @@ async def test_a_failing_refresh_gets_the_apology(
 
     core = simcord_env.bot.core
     clicked = await _status_then_refresh(
-        simcord_env, lambda: monkeypatch.setattr(core.status_service, "status", broken)
+        simcord_env, lambda: monkeypatch.setattr(core.feature(StatusService), "status", broken)
     )
     replies = [m for m in clicked.followups if m.content == APOLOGY]
     assert len(replies) == 1 and replies[0].ephemeral, clicked

@@ -19,7 +19,7 @@ async def test_the_audit_head_is_logged_and_exported(
         await runtime.report_audit_head_once()
         assert runtime.registry.get_sample_value("homelab_bot_audit_head_row") == 0
         for i in range(3):
-            await runtime.core.audit.append(AuditRecord("ann", "sync", "", "ok", float(i)))
+            await runtime.core.gate.audit.append(AuditRecord("ann", "sync", "", "ok", float(i)))
         task = asyncio.create_task(runtime.report_audit_head())  # what `run` starts
         try:
             for _ in range(100):
@@ -28,7 +28,7 @@ async def test_the_audit_head_is_logged_and_exported(
                 await asyncio.sleep(0.05)
         finally:
             task.cancel()
-    head = await runtime.core.audit.head()
+    head = await runtime.core.gate.audit.head()
     assert head is not None and head.seq == 3
     assert runtime.registry.get_sample_value("homelab_bot_audit_head_row") == 3
     messages = [r.getMessage() for r in caplog.records if r.name == "bot.interfaces.runtime"]

@@ -6,11 +6,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
-from discord import app_commands
 from discord.ext import commands
 
 from bot.domain import commands as catalog
-from bot.interfaces.discord.guard import defer_private, send, spec_command
+from bot.interfaces.discord.guard import actor_of, defer_private, send, spec_command
 
 if TYPE_CHECKING:
     from bot.interfaces.discord.client import HomelabBot
@@ -26,17 +25,20 @@ class AuditCog(commands.GroupCog, group_name="audit", group_description="The aud
         super().__init__()
 
     @spec_command(catalog.AUDIT_TAIL)
-    @app_commands.describe(count="how many entries (1-50)")
     async def tail(self, interaction: discord.Interaction[Any], count: int = 10) -> None:
         """The latest audit entries."""
         await defer_private(interaction)  # the gate may have acknowledged already
-        await send(interaction, await self.bot.core.audit_tail(count))
+        msg = await self.bot.core.call(
+            actor_of(interaction), catalog.AUDIT_TAIL.name, {"count": count}
+        )
+        await send(interaction, msg)
 
     @spec_command(catalog.AUDIT_VERIFY)
     async def verify(self, interaction: discord.Interaction[Any]) -> None:
         """Check the hash chain."""
         await defer_private(interaction)  # the gate may have acknowledged already
-        await send(interaction, await self.bot.core.audit_verify())
+        msg = await self.bot.core.call(actor_of(interaction), catalog.AUDIT_VERIFY.name, {})
+        await send(interaction, msg)
 
 
 class LimitsCog(commands.GroupCog, group_name="limits", group_description="Rate limits"):
@@ -47,10 +49,12 @@ class LimitsCog(commands.GroupCog, group_name="limits", group_description="Rate 
         super().__init__()
 
     @spec_command(catalog.LIMITS_RESET)
-    @app_commands.describe(user="the user whose limits to lift")
     async def reset(self, interaction: discord.Interaction[Any], user: discord.User) -> None:
         """Lift a user's rate limits and back-off."""
-        await send(interaction, await self.bot.core.limits_reset(user.id))
+        msg = await self.bot.core.call(
+            actor_of(interaction), catalog.LIMITS_RESET.name, {"user": user.id}
+        )
+        await send(interaction, msg)
 
 
 class SyncCog(commands.Cog):
@@ -63,7 +67,7 @@ class SyncCog(commands.Cog):
     async def sync(self, interaction: discord.Interaction[Any]) -> None:
         """Sync app commands to the configured guilds."""
         await defer_private(interaction)  # the gate may have acknowledged already
-        await send(interaction, await self.bot.core.sync())
+        await send(interaction, await self.bot.core.call(actor_of(interaction), "sync", {}))
 
 
 async def setup(bot: HomelabBot) -> None:

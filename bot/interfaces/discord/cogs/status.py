@@ -6,7 +6,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
-from discord import app_commands
 from discord.ext import commands
 
 from bot.domain import commands as catalog
@@ -25,17 +24,17 @@ class StatusCog(commands.Cog):
         self.bot = bot
 
     @spec_command(catalog.STATUS)
-    @app_commands.describe(host="a host name or instance; leave empty for the whole fleet")
     async def status(self, interaction: discord.Interaction[Any], host: str | None = None) -> None:
         """Fleet summary, or one host."""
         # Acknowledge first: Prometheus may be slow, and Discord allows 3 s for the first answer.
         await defer_public(interaction)
-        await send(interaction, await self.bot.core.status(host))
+        msg = await self.bot.core.call(actor_of(interaction), catalog.STATUS.name, {"host": host})
+        await send(interaction, msg)
 
     @spec_command(catalog.WHOAMI)
     async def whoami(self, interaction: discord.Interaction[Any]) -> None:
         """The role the bot gives you."""
-        await send(interaction, await self.bot.core.whoami(actor_of(interaction)))
+        await send(interaction, await self.bot.core.call(actor_of(interaction), "whoami", {}))
 
 
 async def setup(bot: HomelabBot) -> None:

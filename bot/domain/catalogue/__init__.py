@@ -1,0 +1,1 @@
+"""The catalogue, one part per feature; `bot.domain.commands` assembles the parts."""
