@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,15 +22,38 @@ from homelab.settings import (
 S = TypeVar("S", bound=SectionSettings)
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps each line of a description or epilog on its own, never inside a word or path."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(
+            textwrap.fill(
+                line,
+                width,
+                initial_indent=indent,
+                subsequent_indent=indent,
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
+            for line in text.splitlines()
+        )
+
+
+def settings_epilog() -> str:
+    """The --help line naming the settings file in use (for every parser that loads one)."""
+    return (
+        f"settings (without --config): {describe_source()}\n"
+        "Relative paths in a settings file are relative to its directory."
+    )
+
+
 def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """A parser with --version and --config; its help names the settings file in use."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=description,
-        # Not re-wrapped: a wrapped path could not be copied.
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"settings (without --config): {describe_source()}\n"
-        "Relative paths in a settings file are relative to its directory.",
+        formatter_class=HelpFormatter,
+        epilog=settings_epilog(),
     )
     parser.add_argument("--version", action="version", version=f"{prog} {__version__}")
     parser.add_argument(

@@ -85,7 +85,11 @@ def describe_source(explicit: str | Path | None = None) -> str:
     """Which settings file a program would use, and why, in words (for --help and logs)."""
     path = resolve_config_path(explicit)
     if path is None:
-        return f"no settings file (none of {SEARCH_ORDER} exists): defaults and environment"
+        found = ", ".join(str(p) if p.is_absolute() else f"./{p}" for p in DEFAULT_PATHS)
+        return (
+            "no settings file (neither --config nor $HOMELAB_CONFIG is set, and none of "
+            f"{found} exists): defaults and environment only"
+        )
     if explicit:
         why = "--config"
     elif os.environ.get("HOMELAB_CONFIG"):

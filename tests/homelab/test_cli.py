@@ -188,8 +188,10 @@ def test_make_runs_settings_are_used_from_the_checkout_and_from_elsewhere(tmp_pa
     elsewhere.mkdir()
     settings = checkout / "var" / "homelab.toml"
     settings.write_text(default_settings(checkout / "var"))
-    helped = _run("bot.cli", "--help", cwd=checkout)
-    assert f"settings (without --config): {settings} (found in the search order)" in helped.stdout
+    for args in (["--help"], ["do", "--help"]):
+        helped = _run("bot.cli", *args, cwd=checkout)
+        said = " ".join(helped.stdout.split())  # wrapped between words, never inside the path
+        assert f"settings (without --config): {settings} (found in the search order)" in said
     shown = _run("bot.cli", "check-config", cwd=checkout)
     assert shown.returncode == 0 and f"# settings file: {settings}" in shown.stdout
     assert str(checkout / "var" / "bot" / "homelab.sqlite3") in shown.stdout

@@ -189,6 +189,26 @@ def test_search_order_finds_make_runs_settings(
     assert resolve_config_path("given.toml") == Path("given.toml")
 
 
+def test_the_source_is_described_with_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """describe_source names the file and what chose it, or says that none is used."""
+    from homelab import settings as module
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOMELAB_CONFIG", raising=False)
+    monkeypatch.setattr(module, "DEFAULT_PATHS", (Path("homelab.toml"), Path("var/homelab.toml")))
+    assert module.describe_source() == (
+        "no settings file (neither --config nor $HOMELAB_CONFIG is set, and none of "
+        "./homelab.toml, ./var/homelab.toml exists): defaults and environment only"
+    )
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "homelab.toml").write_text("")
+    found = f"{tmp_path / 'var' / 'homelab.toml'} (found in the search order)"
+    assert module.describe_source() == found
+    monkeypatch.setenv("HOMELAB_CONFIG", "/x.toml")
+    assert module.describe_source() == "/x.toml ($HOMELAB_CONFIG)"
+    assert module.describe_source("/y.toml") == "/y.toml (--config)"
+
+
 def test_relative_paths_in_a_file_are_relative_to_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
