@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from bot.adapters.sqlite import (
 )
 from bot.cli import main
 from bot.domain.audit import AuditRecord, verify
+from tests.harness.audit_writer import start_writers
 
 
 def _config(tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -268,25 +268,6 @@ def test_audit_key_settings_are_checked() -> None:
     assert AuditSettings(key="x" * 20).secret() == b"x" * 20  # type: ignore[arg-type]
 
 
-# Appends 1000 rows to the audit log as fast as it can, from a process of its own.
-_WRITER = """
-import asyncio, sys
-from pathlib import Path
-from bot.adapters.sqlite import Database, SqliteAuditRepository
-from bot.domain.audit import AuditRecord
-
-async def main(path, key):
-    db = await Database.open(Path(path), busy_timeout=10)
-    repo = SqliteAuditRepository(db, key.encode())
-    print("ready", flush=True)
-    for i in range(1000):
-        await repo.append(AuditRecord("writer", "limits reset", str(i), "ok", float(i)))
-    await db.close()
-
-asyncio.run(main(*sys.argv[1:]))
-"""
-
-
 async def _verify_while_running(
     path: Path, key: bytes, writers: list[subprocess.Popen[str]]
 ) -> int:
@@ -314,15 +295,8 @@ def test_verify_beside_writers_never_raises_a_false_alarm(tmp_path: Path, key: s
     """
     path = tmp_path / "bot.sqlite3"
     asyncio.run(asyncio.run(Database.open(path)).close())
-    writers = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WRITER, str(path), key], stdout=subprocess.PIPE, text=True
-        )
-        for _ in range(2)
-    ]
+    writers = start_writers(path, key.encode(), 1000)
     try:
-        for w in writers:
-            assert w.stdout is not None and w.stdout.readline().strip() == "ready"
         grew = asyncio.run(_verify_while_running(path, key.encode(), writers))
         assert grew >= 5, grew  # the writers really appended between the snapshots
     finally:
