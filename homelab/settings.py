@@ -266,10 +266,12 @@ def load_settings(cls: type[S], path: Path | None = None) -> S:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     """The parsed file, or ConfigError saying why it cannot be read (never a traceback)."""
-    hint = "(--config, $HOMELAB_CONFIG, or the search order: see check-config)"
     try:
-        if not path.exists():
-            raise ConfigError([f"config file {path} does not exist {hint}"], path)
+        if not path.exists():  # only --config or $HOMELAB_CONFIG can name a missing file
+            raise ConfigError(
+                [f"config file {path} does not exist (check --config and $HOMELAB_CONFIG)"],
+                path,
+            )
         if not path.is_file():
             raise ConfigError([f"config file {path} is not a regular file"], path)
         with path.open("rb") as fh:
