@@ -51,6 +51,37 @@ class PrometheusSettings(BaseModel):
         return self
 
 
+class HostsSettings(BaseModel):
+    """How /status names hosts ([bot.hosts])."""
+
+    model_config = {"extra": "forbid"}
+
+    # Extra names for hosts, each an instance as Prometheus shows it (host:port). The alias is
+    # also the name /status shows for that host, e.g. {nas = "192.168.1.5:9101"}.
+    aliases: dict[str, str] = {}
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, v: dict[str, str]) -> dict[str, str]:
+        folded: dict[str, str] = {}
+        for alias, instance in v.items():
+            if not alias.strip() or not instance.strip():
+                raise ValueError(
+                    f"alias {alias!r} = {instance!r}: neither the name nor the instance may be "
+                    "empty"
+                )
+            if alias.strip() != alias or instance.strip() != instance:
+                raise ValueError(f"alias {alias!r} = {instance!r}: remove the surrounding spaces")
+            key = alias.casefold()
+            if key in folded:
+                raise ValueError(
+                    f"aliases {folded[key]!r} and {alias!r} differ only in case; names are "
+                    "matched case-insensitively, keep one"
+                )
+            folded[key] = alias
+        return v
+
+
 class WebSettings(BaseModel):
     """The bot's HTTP server: /healthz and /metrics (the Alertmanager webhook will join it)."""
 
@@ -168,6 +199,7 @@ class BotSettings(SectionSettings, section="bot"):
     image_dir: Path = Path("var/bot/images")
     discord: DiscordSettings = DiscordSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    hosts: HostsSettings = HostsSettings()
     web: WebSettings = WebSettings()
     roles: RolesSettings = RolesSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()

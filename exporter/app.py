@@ -92,7 +92,9 @@ class Agent:
                 config.influx, config.hostname, self.collection.influx_snapshot
             )
         self.exposition = Exposition(
-            self.collection, self.writer.stats if self.writer is not None else None
+            self.collection,
+            self.writer.stats if self.writer is not None else None,
+            host=config.hostname,
         )
         self.server = MetricsServer((config.listen_address, config.port), self.exposition)
         self._serve: threading.Thread | None = None

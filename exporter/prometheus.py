@@ -271,8 +271,13 @@ def _meminfo_name(key: str, unitless: bool) -> str:
     return cached
 
 
-def host_families(snap: Snapshot) -> list[Family]:
-    """node_exporter-compatible families of one snapshot."""
+def host_families(snap: Snapshot, host: str = "") -> list[Family]:
+    """node_exporter-compatible families of one snapshot.
+
+    `host` is the exporter's `hostname` setting: node_uname_info carries it as a `host` label
+    beside the kernel's `nodename`, so Prometheus, the bot and dashboards can tell apart two
+    hosts whose kernels share a name, under the name InfluxDB's `host` tag gives them.
+    """
     fams: list[Family] = []
     add = fams.append
     if snap.cpus:
@@ -366,6 +371,8 @@ def host_families(snap: Snapshot) -> list[Family]:
         fams.extend((temps, names, labels))
     if snap.host is not None:
         u = snap.host.uname
+        if host:
+            u = {**u, schema.HOST_LABEL: host}
         add(Family(schema.UNAME_INFO, "gauge", "Labeled system information as provided by the "
                    "uname system call.", [(tuple(sorted(u.items())), 1)]))  # fmt: skip
         if snap.host.os_release:
@@ -497,7 +504,7 @@ class HostCollector:
     Example::
 
         registry = CollectorRegistry()
-        registry.register(HostCollector(collection))
+        registry.register(HostCollector(collection, host="nas"))
         registry.get_sample_value("node_load1")
     """
 
@@ -505,15 +512,17 @@ class HostCollector:
         self,
         collection: Collection,
         influx_stats: Callable[[], Mapping[str, float]] | None = None,
+        host: str = "",
     ) -> None:
         self.collection = collection
         self.influx_stats = influx_stats
+        self.host = host
         self.guard = CounterGuard()
         self._shared: SingleFlight[list[Metric]] = SingleFlight(self._build)
 
     def _build(self) -> list[Metric]:
         snap = self.collection.snapshot()
-        fams = host_families(snap)
+        fams = host_families(snap, self.host)
         fams.extend(health_families(snap, self.influx_stats() if self.influx_stats else None))
         fams.extend(process_families())
         self.guard.apply(fams)
@@ -536,9 +545,10 @@ class Exposition:
         self,
         collection: Collection,
         influx_stats: Callable[[], Mapping[str, float]] | None = None,
+        host: str = "",
     ) -> None:
         self.collection = collection
-        self.collector = HostCollector(collection, influx_stats)
+        self.collector = HostCollector(collection, influx_stats, host)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
 

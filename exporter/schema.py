@@ -28,7 +28,11 @@ FS_READONLY: Final = "node_filesystem_readonly"
 FS_DEVICE_ERROR: Final = "node_filesystem_device_error"
 BOOT_TIME: Final = "node_boot_time_seconds"
 TIME: Final = "node_time_seconds"
-UNAME_INFO: Final = "node_uname_info"
+UNAME_INFO: Final = "node_uname_info"  # node_exporter's labels, plus HOST_LABEL from ours
+# The host's name as people call it: the exporter's `hostname` setting, on node_uname_info (and
+# as InfluxDB's INFLUX_HOST_TAG); or a target label of the same name set in Prometheus' scrape
+# config, which then wins (Prometheus renames the exporter's to `exported_host`).
+HOST_LABEL: Final = "host"
 HWMON_TEMP: Final = "node_hwmon_temp_celsius"  # {chip, sensor}
 NETWORK_RECEIVE_ERRS: Final = "node_network_receive_errs_total"
 NETWORK_TRANSMIT_ERRS: Final = "node_network_transmit_errs_total"

@@ -304,7 +304,7 @@ def host_detail() -> dict[str, Any]:
         row("History (InfluxDB)"),
         panel("timeseries", "CPU usage, long term",
               [influx_target(
-                  "SELECT 100 - mean(\"usage_idle\") FROM \"cpu\" WHERE \"host\" = '$nodename' "
+                  "SELECT 100 - mean(\"usage_idle\") FROM \"cpu\" WHERE \"host\" = '$host' "
                   "AND \"cpu\" = 'cpu-total' AND $timeFilter GROUP BY time($__interval) fill(null)",
                   "cpu busy %")],
               unit="percent", lo=0, hi=100,
@@ -312,7 +312,7 @@ def host_detail() -> dict[str, Any]:
                           "Prometheus does."),
         panel("timeseries", "Memory used, long term",
               [influx_target(
-                  "SELECT mean(\"used_percent\") FROM \"mem\" WHERE \"host\" = '$nodename' "
+                  "SELECT mean(\"used_percent\") FROM \"mem\" WHERE \"host\" = '$host' "
                   "AND $timeFilter GROUP BY time($__interval) fill(null)",
                   "memory used %")],
               unit="percent", lo=0, hi=100),
@@ -322,6 +322,10 @@ def host_detail() -> dict[str, Any]:
         query_var("nodename", 'label_values(node_uname_info{job="$job"}, nodename)', "Host"),
         query_var("node", 'label_values(node_uname_info{job="$job", nodename="$nodename"}, '
                   "instance)", "Instance"),
+        # The instance's configured name (the exporter's `hostname`), which is InfluxDB's `host`
+        # tag: two machines can share a nodename, never a host name.
+        query_var("host", 'label_values(node_uname_info{job="$job", instance="$node"}, host)',
+                  "Host name", hide=2),
     ]
     return dashboard("homelab-host", "HomeLab / Host detail", panels, variables, ["host"],
                      "One host in depth; variables from node_uname_info like Node Exporter Full.")

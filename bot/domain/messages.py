@@ -412,7 +412,7 @@ def split(msg: Message) -> list[Message]:
     images_by_name = {i.filename: i for i in msg.images}
     out: list[Message] = []
     for text in texts[:-1]:
-        out.append(Message(text=text, ephemeral=msg.ephemeral))
+        out.append(Message(text=text, ephemeral=msg.ephemeral, outcome=msg.outcome))
     cur_text = texts[-1] if texts else ""
     cur_embeds: list[Embed] = []
     cur_images: list[Image] = []
@@ -426,6 +426,7 @@ def split(msg: Message) -> list[Message]:
                     embeds=tuple(cur_embeds),
                     images=tuple(cur_images),
                     ephemeral=msg.ephemeral,
+                    outcome=msg.outcome,
                 )
             )
         cur_text, cur_embeds, cur_images = "", [], []
@@ -460,7 +461,7 @@ def split(msg: Message) -> list[Message]:
         if first and out:
             out[-1] = replace(out[-1], rows=batch)
         else:
-            out.append(Message(rows=batch, ephemeral=msg.ephemeral))
+            out.append(Message(rows=batch, ephemeral=msg.ephemeral, outcome=msg.outcome))
         first = False
     if msg.ping_role_ids and out:
         out[0] = replace(out[0], ping_role_ids=msg.ping_role_ids)

@@ -101,6 +101,7 @@ class Runtime:
             deadline=p.timeout_seconds,
             rate_interval=p.rate_interval,
             host_jobs=p.host_jobs,
+            aliases=settings.hosts.aliases,
         )
         return cls(
             settings,

@@ -2,7 +2,8 @@
 
 Example::
 
-    service = StatusService(PrometheusClient(settings.prometheus), deadline=2.5)
+    service = StatusService(PrometheusClient(settings.prometheus), deadline=2.5,
+                            aliases={"nas": "192.168.1.5:9101"})
     message = await service.status("nas")
 """
 
@@ -12,20 +13,27 @@ import asyncio
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from bot.domain import commands as catalog
 from bot.domain.messages import Message
 from bot.domain.permissions import Actor
 from bot.domain.status import (
+    FIRING_BY_INSTANCE_QUERY,
+    FIRING_TOTAL_QUERY,
     NAMES_QUERY,
     TARGETS_QUERY,
     HostStatus,
     Target,
-    find_target,
+    ambiguous_host_message,
+    detail_queries,
     fleet_message,
     host_message,
     host_queries,
+    mounts_from,
+    resolve,
     targets_from,
+    temperatures_from,
     unavailable_message,
     unknown_host_message,
 )
@@ -46,9 +54,11 @@ class StatusService:
         deadline: float = 2.5,
         rate_interval: str = "1m",
         host_jobs: Sequence[str] = (),
+        aliases: Mapping[str, str] | None = None,
     ):
         self.metrics = metrics
         self.host_jobs = tuple(host_jobs)
+        self.aliases = dict(aliases or {})
         self.deadline = deadline
         self.rate_interval = rate_interval
 
@@ -69,7 +79,11 @@ class StatusService:
         return await self.status(arg or None)
 
     async def status(self, host: str | None = None) -> Message:
-        """The fleet summary (no host) or one host's status, as a message."""
+        """The fleet summary (no host) or one host's status, as a message.
+
+        Its outcome is "not_found" for a host that is unknown or ambiguous, "unavailable" when
+        Prometheus cannot answer.
+        """
         try:
             async with asyncio.timeout(self.deadline):
                 return await self._status(host)
@@ -85,29 +99,55 @@ class StatusService:
         up, names = await asyncio.gather(
             self.metrics.query(TARGETS_QUERY), self.metrics.query(NAMES_QUERY)
         )
-        return targets_from(_pairs(up), _pairs(names), self.host_jobs)
+        return targets_from(_pairs(up), _pairs(names), self.host_jobs, self.aliases)
 
     async def _status(self, host: str | None) -> Message:
-        targets = await self.targets()
         if host:
-            target = find_target([t for t, _ in targets], host)
-            if target is None:
-                return unknown_host_message(host, [t for t, _ in targets])
-            up = dict(targets)[target]
-            return host_message(await self.host(target, up))
-        hosts = await asyncio.gather(*(self.host(t, up) for t, up in targets[:MAX_HOSTS]))
-        return fleet_message(list(hosts))
+            targets = await self.targets()
+            found = resolve([t for t, _ in targets], host)
+            if found.candidates:
+                return ambiguous_host_message(host, found.candidates)
+            if found.target is None:
+                return unknown_host_message(host, [t for t, _ in targets], self.aliases)
+            up = dict(targets)[found.target]
+            return host_message(await self.host(found.target, up, detail=True))
+        targets, by_instance, total = await asyncio.gather(
+            self.targets(),
+            self.metrics.query(FIRING_BY_INSTANCE_QUERY),
+            self.metrics.query(FIRING_TOTAL_QUERY),
+        )
+        firing = {s.labels.get("instance", ""): int(s.value) for s in by_instance}
+        hosts = await asyncio.gather(
+            *(self.host(t, up, firing.get(t.instance, 0)) for t, up in targets[:MAX_HOSTS])
+        )
+        return fleet_message(list(hosts), int(_first(total) or 0))
 
-    async def host(self, target: Target, up: bool) -> HostStatus:
-        """One host's vital signs (only `up` when it is down)."""
-        if not up:
-            return HostStatus(target, up=False)
-        queries = host_queries(target, self.rate_interval)
-        names = [k for k in queries if k != "up"]
+    async def host(
+        self, target: Target, up: bool, alerts_firing: int = 0, detail: bool = False
+    ) -> HostStatus:
+        """One host's vital signs (only `up` when it is down); with `detail`, its mounts,
+        temperatures, network throughput and firing alerts too (only the alerts when down)."""
+        if not up and not detail:
+            return HostStatus(target, up=False, alerts_firing=alerts_firing)
+        first_row = [k for k in host_queries(target) if k != "up"] if up else []
+        queries = {k: host_queries(target, self.rate_interval)[k] for k in first_row}
+        if detail:
+            more = detail_queries(target, self.rate_interval)
+            queries.update(more if up else {"alerts": more["alerts"]})
+        names = list(queries)
         results = await asyncio.gather(*(self.metrics.query(queries[k]) for k in names))
-        v = {k: _first(r) for k, r in zip(names, results, strict=True)}
+        r = dict(zip(names, results, strict=True))
+        alert_names: tuple[str, ...] = ()
+        if detail:
+            alerts = {s.labels.get("alertname", ""): int(s.value) for s in r["alerts"]}
+            alerts_firing, alert_names = sum(alerts.values()), tuple(sorted(alerts))
+        if not up:
+            return HostStatus(
+                target, up=False, alerts_firing=alerts_firing, alert_names=alert_names
+            )
+        v = {k: _first(r[k]) for k in first_row}
         cores = v["cores"]
-        return HostStatus(
+        status = HostStatus(
             target,
             up=True,
             cpu_busy=v["cpu_busy"],
@@ -117,6 +157,17 @@ class StatusService:
             load_percent=v["load_percent"],
             cores=int(cores) if cores is not None else None,
             uptime_seconds=v["uptime"],
+            alerts_firing=alerts_firing,
+            alert_names=alert_names,
+        )
+        if not detail:
+            return status
+        return replace(
+            status,
+            mounts=mounts_from(_pairs(r["mounts_used"]), _pairs(r["mounts_size"])),
+            temperatures=temperatures_from(_pairs(r["temperatures"])),
+            net_receive_bps=_first(r["net_receive"]),
+            net_transmit_bps=_first(r["net_transmit"]),
         )
 
 

@@ -40,6 +40,9 @@ SWAP_TOTAL_KIB = 2 * 1024 * 1024
 SWAP_FREE_KIB = 1536 * 1024  # a quarter used
 TEMPERATURE_MILLI_C = 47000
 READONLY_DEVICE = "/dev/homelab-ro"
+# The exporter's `hostname`, unlike any kernel's nodename: what reads the host's name from the
+# `host` label (dashboards, the bot) is then told apart from what reads the nodename.
+STACK_HOSTNAME = "stack-host"
 
 
 def deploy_config(sd_dir: Path, bot: str, alertmanager: str) -> dict[str, Any]:
@@ -53,9 +56,11 @@ def deploy_config(sd_dir: Path, bot: str, alertmanager: str) -> dict[str, Any]:
     targets = {"homelab-bot": bot, "alertmanager": alertmanager}
     for job in cfg["scrape_configs"]:
         for sd in job.get("file_sd_configs", []):
-            sd["files"] = [str(sd_dir / Path(f).name) for f in sd["files"]]
+            # the same layout under sd_dir: file_sd/x.yml -> sd_dir/x.yml, file_sd/local/...
+            sd["files"] = [str(sd_dir / Path(f).relative_to("file_sd")) for f in sd["files"]]
         if job["job_name"] in targets:
             job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
+    (sd_dir / "local").mkdir(parents=True, exist_ok=True)
     cfg["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [alertmanager]}]
     return cfg
 
@@ -119,6 +124,7 @@ def start_stack(
         influx={"enabled": True, "url": influxdb.url, "interval_seconds": 1},
         procfs_path=str(procfs),
         sysfs_path=str(sysfs),
+        hostname=STACK_HOSTNAME,
     )
     bot: Bot = start(Bot)
     bot.command("whoami")  # allowed

@@ -160,9 +160,9 @@ def test_thresholds_from_the_bots_metrics_take_effect_without_reload(
 def test_adding_a_host_is_adding_a_line_to_file_sd(
     prom: Prometheus, node_exporter: NodeExporter
 ) -> None:
-    """A target appended to deploy/file_sd's file is scraped without a reload."""
+    """A target in deploy/file_sd/local/ (which git ignores) is scraped without a reload."""
     second = node_exporter.address.replace("127.0.0.1", "localhost")
-    sd_file: Path = prom.sd_dir / "homelab-exporter.yml"  # type: ignore[attr-defined]
+    sd_file: Path = prom.sd_dir / "local" / "homelab-exporter.yml"  # type: ignore[attr-defined]
     with sd_file.open("a") as fh:
         fh.write(f"- targets: ['{second}']\n")
     prom.wait_for_value(

@@ -54,7 +54,7 @@ def exposition(procfs: Path, sysfs: Path) -> Exposition:
     collection = Collection(FixedSampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil()))
     collection.refresh_temperatures()
     stats = {schema.INFLUX_POINTS_WRITTEN: 7, schema.INFLUX_POINTS_DROPPED: 1}
-    return Exposition(collection, lambda: stats)
+    return Exposition(collection, lambda: stats, host="nas")
 
 
 def _parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -87,11 +87,22 @@ def test_names_labels_and_units_are_node_exporters(exposition: Exposition) -> No
     assert m[schema.HWMON_TEMP][(("chip", "platform_coretemp_0"), ("sensor", "temp1"))] == 45.0
     (uname,) = m[schema.UNAME_INFO]
     assert {k for k, _ in uname} == {
-        "sysname", "release", "version", "machine", "nodename", "domainname",
+        "sysname", "release", "version", "machine", "nodename", "domainname", "host",
     }  # fmt: skip
     for name in (schema.CONTEXT_SWITCHES, schema.FORKS, schema.INTR, schema.PROCS_RUNNING,
                  schema.PROCS_BLOCKED, schema.TIME):  # fmt: skip
         assert name in m
+
+
+def test_node_uname_info_carries_the_configured_host_name(procfs: Path, sysfs: Path) -> None:
+    """The `hostname` setting is node_uname_info's `host` label; nodename stays the kernel's."""
+    collection = Collection(FixedSampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil()))
+    named = _parse(Exposition(collection, host="nas").render().decode())[schema.UNAME_INFO]
+    (labels,) = named
+    assert dict(labels)["host"] == "nas"
+    assert dict(labels)["nodename"] == os.uname().nodename
+    plain = _parse(Exposition(collection).render().decode())[schema.UNAME_INFO]
+    assert "host" not in dict(next(iter(plain)))
 
 
 def test_own_health_is_exported(exposition: Exposition) -> None:

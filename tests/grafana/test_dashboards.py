@@ -18,7 +18,7 @@ import yaml
 
 from exporter import schema
 from tests.deploy.promql import metric_name, selectors
-from tests.deploy.stack import Stack, running_stack
+from tests.deploy.stack import STACK_HOSTNAME, Stack, running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "grafana"
@@ -121,13 +121,16 @@ def test_dashboard_provider_reads_the_directory_compose_mounts() -> None:
 
 
 def test_host_detail_is_templated_on_node_uname_info() -> None:
-    """job, nodename and node come from node_uname_info, chained like Node Exporter Full."""
+    """job, nodename and node come from node_uname_info, chained like Node Exporter Full; the
+    hidden host (the configured name, InfluxDB's host tag) follows the chosen instance."""
     variables = {v["name"]: v for v in dashboards()["host-detail.json"]["templating"]["list"]}
-    assert list(variables) == ["job", "nodename", "node"]
+    assert list(variables) == ["job", "nodename", "node", "host"]
     for v in variables.values():
         assert v["query"]["query"].startswith("label_values(node_uname_info")
     assert '$job' in variables["nodename"]["query"]["query"]
     assert '$nodename' in variables["node"]["query"]["query"]
+    assert 'instance="$node"' in variables["host"]["query"]["query"]
+    assert variables["host"]["query"]["query"].endswith(", host)") and variables["host"]["hide"]
 
 
 def test_fleet_overview_repeats_a_row_per_host() -> None:
@@ -237,7 +240,7 @@ def test_every_promql_query_returns_data_from_our_exporter_and_bot(stack: Stack)
     instance = stack.exporter.address
     uname = prom.query(f'node_uname_info{{instance="{instance}"}}')[0]["metric"]
     values = {"job": "homelab-exporter", "instance": instance, "node": instance,
-              "nodename": uname["nodename"]}
+              "nodename": uname["nodename"], "host": uname["host"]}
     known = set(prom.api("label/__name__/values")) | CONTRACT_NAMES
     failures = []
     checked = 0
@@ -267,16 +270,17 @@ def test_every_promql_query_returns_data_from_our_exporter_and_bot(stack: Stack)
 @pytest.mark.integration
 def test_influxql_queries_read_what_our_exporter_wrote(stack: Stack) -> None:
     """The InfluxDB panels' InfluxQL, on the real InfluxDB, returns values from the points our
-    exporter wrote there (Telegraf schema), for the host named as node_uname_info names it."""
+    exporter wrote there (Telegraf schema), for the host named as node_uname_info's `host` label
+    names it (the exporter's hostname, which differs from its nodename here)."""
     instance = stack.exporter.address
-    nodename = stack.prom.query(f'node_uname_info{{instance="{instance}"}}')[0]["metric"][
-        "nodename"]
+    uname = stack.prom.query(f'node_uname_info{{instance="{instance}"}}')[0]["metric"]
+    assert uname["host"] == STACK_HOSTNAME != uname["nodename"]
     found = 0
     for name, dash in dashboards().items():
         for title, t in targets(dash):
             if t["datasource"]["type"] != "influxdb":
                 continue
-            q = fill(t["query"], {"nodename": nodename, "__interval": "1m"})
+            q = fill(t["query"], {"host": uname["host"], "__interval": "1m"})
             deadline = time.monotonic() + 15
             values: list[Any] = []
             while time.monotonic() < deadline:  # cpu usage needs two samples of the counters

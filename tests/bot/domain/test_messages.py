@@ -155,10 +155,11 @@ def test_split_yields_valid_messages_and_loses_no_text(
         tuple(_btn(r * 5 + c) for c in range(min(5, buttons - r * 5)))
         for r in range((buttons + 4) // 5)
     )
-    msg = Message(text=text, embeds=tuple(embeds), rows=rows)
+    msg = Message(text=text, embeds=tuple(embeds), rows=rows, outcome="not_found")
     if not (text or embeds or rows):
         return
     parts = split(msg)
+    assert {p.outcome for p in parts} == {"not_found"}  # every part says how the command ended
     for part in parts:
         assert validate(part) == []
     assert flatten_text(parts) == flatten_text([msg])
