@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from bot.settings import BotSettings
-from homelab.cli import base_parser, check_config, load_or_exit
+from homelab.cli import HelpFormatter, base_parser, check_config, load_or_exit, settings_epilog
 from homelab.logs import configure
 from homelab.settings import secrets_of
 
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one bot command as the local owner. Exit codes: 0 ok, 1 failed "
         "(e.g. a tampered audit log), 2 bad usage or refused, 3 not found (e.g. an unknown "
         "host), 4 a service it needs is unavailable (e.g. Prometheus, or Discord for sync).",
+        epilog=settings_epilog(),
+        formatter_class=HelpFormatter,
     )
     do.add_argument(
         "--json", action="store_true", help="print the answer as one JSON object (for scripts)"
@@ -188,7 +190,9 @@ async def run(runtime: Any, console: Any) -> int:
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    tasks: list[asyncio.Task[Any]] = []
+    tasks: list[asyncio.Task[Any]] = [
+        asyncio.create_task(runtime.report_audit_head(), name="audit head")
+    ]
     token = settings.discord.token.get_secret_value()
     bot = None
     try:

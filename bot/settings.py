@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-from homelab.settings import SectionSettings
+from homelab.settings import SectionSettings, http_url
 
 
 class DiscordSettings(BaseModel):
@@ -42,9 +42,7 @@ class PrometheusSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
+        return http_url(v)
 
     @model_validator(mode="after")
     def _one_auth(self) -> PrometheusSettings:
@@ -156,6 +154,9 @@ class AuditSettings(BaseModel):
     key: SecretStr = SecretStr("")
     # A file holding the key (surrounding whitespace ignored), instead of `key`.
     key_file: Path | None = None
+    # `homelab-bot run` logs the head (row and hash) this often and exports its row as
+    # homelab_bot_audit_head_row: a copy outside the database (docs/bot.md).
+    head_report_seconds: float = Field(3600.0, gt=0)
 
     @model_validator(mode="after")
     def _one_key(self) -> AuditSettings:

@@ -12,9 +12,11 @@ Example::
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -119,17 +121,34 @@ class Agent:
         self.collection.stop()
 
 
+def start_failure(config: RuntimeConfig, exc: OSError) -> str:
+    """Why the exporter cannot start, naming the setting to change (for the one log line)."""
+    from exporter.spool import SpoolError
+
+    if isinstance(exc, SpoolError):
+        return str(exc)
+    where = f"{config.listen_address}:{config.port}"
+    address = (
+        "set [exporter] listen_address (HOMELAB_EXPORTER__LISTEN_ADDRESS) to an address of "
+        "this host, e.g. 0.0.0.0 or 127.0.0.1"
+    )
+    port = "set [exporter] port (HOMELAB_EXPORTER__PORT)"
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {where}: {exc.strerror or exc}; {address}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where}: the port is taken; {port} or stop what uses it"
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied; {port} to 1024 or above"
+    return f"cannot listen on {where}: {exc.strerror or exc}; {port} or {address}"
+
+
 def run_config(config: RuntimeConfig) -> int:
-    """Serve until SIGTERM or SIGINT; 0 on a clean stop, 1 when it cannot start."""
+    """Serve until SIGTERM or SIGINT; 0 on a clean stop, 2 when it cannot start (as the bot)."""
     try:
         agent = Agent(config)
     except OSError as exc:
-        log.error(
-            "cannot start: %s (check listen_address/port, HOMELAB_EXPORTER__PORT, and "
-            "[exporter.influx] spool_dir)",
-            exc,
-        )
-        return 1
+        log.error("cannot start: %s", start_failure(config, exc))
+        return 2
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:

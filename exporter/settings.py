@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from exporter import schema
-from homelab.settings import SectionSettings
+from homelab.settings import SectionSettings, http_url
 
 
 class InfluxSettings(BaseModel):
@@ -42,9 +42,7 @@ class InfluxSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
+        return http_url(v)
 
     @model_validator(mode="after")
     def _api_needs(self) -> InfluxSettings:

@@ -36,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from homelab.logs import Throttle
+
 log = logging.getLogger(__name__)
 
 SUFFIX = ".lp"
@@ -59,6 +61,9 @@ class _Segment:
     skip: int = 0  # leading lines already delivered (a rewrite that failed); memory only
 
 
+FULL_LOG_INTERVAL_SECONDS = 60.0
+
+
 class SpoolError(OSError):
     """The spool directory cannot be used; the message names it and what to do."""
 
@@ -73,8 +78,11 @@ class Spool:
         batch_lines: int = 5000,
         write: Callable[[int, memoryview], int] = os.write,
         fsync: Callable[[int], None] = os.fsync,
+        full_log: Throttle | None = None,
     ) -> None:
         self.directory = Path(directory)
+        # While InfluxDB is away the spool drops points on every append: say so once a minute.
+        self._full_log = full_log or Throttle(FULL_LOG_INTERVAL_SECONDS)
         self.max_bytes = max_bytes
         self.batch_lines = batch_lines
         self.segment_bytes = max(4096, min(max_bytes // 16, 4 << 20))
@@ -245,13 +253,16 @@ class Spool:
         if dropped:
             self._sync_dir()
             self.dropped += dropped
-            log.warning(
-                "InfluxDB spool is full (%d bytes): dropped the %d oldest points "
-                "(%d dropped since start)",
-                self.max_bytes,
-                dropped,
-                self.dropped,
-            )
+            held = self._full_log.allow()
+            if held is not None:
+                log.warning(
+                    "InfluxDB spool is full (%d bytes): dropped the %d oldest points "
+                    "(%d dropped since start)%s",
+                    self.max_bytes,
+                    dropped,
+                    self.dropped,
+                    self._full_log.note(held),
+                )
 
     def oldest(self) -> Batch | None:
         """The oldest segment's points, now in flight: the size limit no longer drops it

@@ -12,7 +12,8 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Hashable, Iterable
 from types import TracebackType
 from urllib.parse import quote, quote_plus
 
@@ -145,3 +146,43 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
 def redaction_filter() -> RedactingFilter:
     """The process-wide filter (to register secrets learnt after start-up)."""
     return _FILTER
+
+
+class Throttle:
+    """Lets one event per key through per interval, and counts the ones it held back.
+
+    For what can repeat every few seconds (a malformed request, a full spool): the log shows
+    it once per interval with how many more there were. Held-back events are reported with
+    the next one let through. Thread-safe.
+
+    Example::
+
+        throttle = Throttle(60)
+        held = throttle.allow("spool full")
+        if held is not None:
+            log.warning("spool full%s", throttle.note(held))
+    """
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[Hashable, float] = {}
+        self._held: dict[Hashable, int] = {}
+
+    def allow(self, key: Hashable = None) -> int | None:
+        """None to stay quiet; else how many events of `key` were held back since the last."""
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.interval:
+                self._held[key] = self._held.get(key, 0) + 1
+                return None
+            self._last[key] = now
+            return self._held.pop(key, 0)
+
+    def note(self, held: int) -> str:
+        """' (and N more like it in the last S s)' for a count from `allow`, else ''."""
+        if not held:
+            return ""
+        return f" (and {held} more like it in the last {self.interval:g} s)"

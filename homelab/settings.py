@@ -2,8 +2,15 @@
 
 Each program reads its own table of one file (`[exporter]` or `[bot]`) and the environment
 variables `HOMELAB_<SECTION>__<FIELD>` (nested fields joined by `__`). Environment beats file,
-file beats defaults. The file is the one given by `--config`, else `$HOMELAB_CONFIG`, else
-`./homelab.toml` or `/etc/homelab/homelab.toml` when they exist.
+file beats defaults. The file is the one given by `--config`, else `$HOMELAB_CONFIG`, else the
+first of `./homelab.toml`, `./var/homelab.toml` (what `make run` writes) and
+`/etc/homelab/homelab.toml` that exists.
+
+A relative path given in the file (database_path, image_dir, key_file, spool_dir, ...) is
+relative to the file's directory, so every command using one file uses the same state
+wherever it runs; relative paths from the environment and the defaults are relative to the
+working directory. An unknown `HOMELAB_<SECTION>__*` variable is an error, as an unknown file
+key is.
 
 Example::
 
@@ -15,9 +22,12 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -34,7 +44,15 @@ from pydantic_settings import (
 
 ENV_PREFIX = "HOMELAB_"
 S = TypeVar("S", bound="SectionSettings")
-DEFAULT_PATHS = (Path("homelab.toml"), Path("/etc/homelab/homelab.toml"))
+# Searched in this order when neither --config nor $HOMELAB_CONFIG names a file.
+DEFAULT_PATHS = (
+    Path("homelab.toml"),
+    Path("var/homelab.toml"),
+    Path("/etc/homelab/homelab.toml"),
+)
+SEARCH_ORDER = "--config, $HOMELAB_CONFIG, " + ", ".join(
+    str(p) if p.is_absolute() else f"./{p}" for p in DEFAULT_PATHS
+)
 
 
 class ConfigError(Exception):
@@ -55,9 +73,47 @@ def resolve_config_path(explicit: str | Path | None = None) -> Path | None:
     if env:
         return Path(env)
     for candidate in DEFAULT_PATHS:
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:  # an unreadable /etc/homelab: not found here, said by load_settings
+            continue
     return None
+
+
+def describe_source(explicit: str | Path | None = None) -> str:
+    """Which settings file a program would use, and why, in words (for --help and logs)."""
+    path = resolve_config_path(explicit)
+    if path is None:
+        found = ", ".join(str(p) if p.is_absolute() else f"./{p}" for p in DEFAULT_PATHS)
+        return (
+            "no settings file (neither --config nor $HOMELAB_CONFIG is set, and none of "
+            f"{found} exists): defaults and environment only"
+        )
+    if explicit:
+        why = "--config"
+    elif os.environ.get("HOMELAB_CONFIG"):
+        why = "$HOMELAB_CONFIG"
+    else:
+        why = "found in the search order"
+    return f"{path.absolute()} ({why})"
+
+
+def http_url(value: str) -> str:
+    """`value` as an http(s) URL with a host and no trailing slash, or ValueError saying why.
+
+    For pydantic validators of URL settings (the message is shown after the setting's name).
+    """
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if not parts.hostname:
+        raise ValueError("has no host name (e.g. http://127.0.0.1:9090)")
+    return value.rstrip("/")
 
 
 class SectionSettings(BaseSettings):
@@ -182,20 +238,15 @@ def load_settings(cls: type[S], path: Path | None = None) -> S:
     """Load `cls` from the file and environment, or raise ConfigError naming each bad setting."""
     table: dict[str, Any] = {}
     if path is not None:
-        if not path.exists():
-            raise ConfigError([f"config file {path} does not exist"], path)
-        if not path.is_file():
-            raise ConfigError([f"config file {path} is not a regular file"], path)
-        try:
-            with path.open("rb") as fh:
-                document = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError([f"{path} is not valid TOML: {exc}"], path) from exc
+        document = _read_toml(path)
         # A file may hold only the other program's table: then this one uses its defaults.
         found = document.get(cls.section, {})
         if not isinstance(found, dict):
             raise ConfigError([f"[{cls.section}] in {path} must be a table"], path)
-        table = found
+        table = _resolve_paths(cls, found, path.absolute().parent)
+    unknown = unknown_environment(cls)
+    if unknown:
+        raise ConfigError(unknown, path)
     bound = type(cls.__name__, (cls,), {"_file_table": table, "__module__": cls.__module__})
     try:
         return bound()  # type: ignore[no-any-return]
@@ -211,6 +262,126 @@ def load_settings(cls: type[S], path: Path | None = None) -> S:
              f"environment are JSON, e.g. {env}='{{\"key\": \"value\"}}' or '[1, 2]')"],
             path,
         ) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file, or ConfigError saying why it cannot be read (never a traceback)."""
+    try:
+        if not path.exists():  # only --config or $HOMELAB_CONFIG can name a missing file
+            raise ConfigError(
+                [f"config file {path} does not exist (check --config and $HOMELAB_CONFIG)"],
+                path,
+            )
+        if not path.is_file():
+            raise ConfigError([f"config file {path} is not a regular file"], path)
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path} is not valid TOML: {exc}"], path) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"],
+            path,
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            [f"cannot read config file {path}: {exc.strerror or exc}; check its permissions"],
+            path,
+        ) from None
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field holds (directly or as `Model | None`), else None."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _is_path(annotation: Any) -> bool:
+    """A `Path` or `Path | None` field."""
+    if annotation is Path:
+        return True
+    origin = typing.get_origin(annotation)
+    return origin in (typing.Union, types.UnionType) and Path in typing.get_args(annotation)
+
+
+def _resolve_paths(model: type[BaseModel], table: dict[str, Any], base: Path) -> dict[str, Any]:
+    """`table` with every relative path of a Path field made relative to `base` instead."""
+    out = dict(table)
+    for name, value in table.items():
+        field = model.model_fields.get(name)
+        if field is None:
+            continue  # an unknown key: validation names it
+        sub = _model_of(field.annotation)
+        if sub is not None and isinstance(value, dict):
+            out[name] = _resolve_paths(sub, value, base)
+        elif _is_path(field.annotation) and isinstance(value, str) and value:
+            path = Path(value).expanduser()
+            out[name] = str(path if path.is_absolute() else base / path)
+    return out
+
+
+def _env_names(model: type[BaseModel], prefix: str) -> list[str]:
+    """Every variable that names a setting of `model` (tables and their fields)."""
+    names: list[str] = []
+    for name, field in model.model_fields.items():
+        env = f"{prefix}{name.upper()}"
+        names.append(env)
+        sub = _model_of(field.annotation)
+        if sub is not None:
+            names.extend(_env_names(sub, env + "__"))
+    return names
+
+
+def _env_known(model: type[BaseModel], parts: list[str]) -> bool:
+    """Whether the `__`-separated parts of a variable name a setting of `model`."""
+    fields = {n.upper(): f for n, f in model.model_fields.items()}
+    field = fields.get(parts[0].upper())
+    if field is None:
+        return False
+    if len(parts) == 1:
+        return True
+    sub = _model_of(field.annotation)
+    if sub is not None:
+        return _env_known(sub, parts[1:])
+    # A mapping's keys may be given one variable each (..._HEADERS__X_API_KEY).
+    origin = typing.get_origin(field.annotation)
+    return origin is dict or (isinstance(origin, type) and issubclass(origin, Mapping))
+
+
+def _nearest(name: str, valid: list[str]) -> str | None:
+    """The valid name most like `name`, whole or by its last part (PROT finds WEB__PORT).
+
+    Names are given without their common HOMELAB_<SECTION>__ prefix, which would make every
+    candidate look alike.
+    """
+
+    def score(candidate: str) -> float:
+        whole = difflib.SequenceMatcher(None, name, candidate).ratio()
+        last = difflib.SequenceMatcher(
+            None, name.rsplit("__", 1)[-1], candidate.rsplit("__", 1)[-1]
+        ).ratio()
+        return max(whole, last)
+
+    best = max(valid, key=score, default=None)
+    return best if best is not None and score(best) >= 0.6 else None
+
+
+def unknown_environment(cls: type[SectionSettings]) -> list[str]:
+    """A problem for each HOMELAB_<SECTION>__* variable that names no setting (misspelt)."""
+    prefix = f"{ENV_PREFIX}{cls.section.upper()}__"
+    valid = _env_names(cls, prefix)
+    problems = []
+    for var in sorted(os.environ):
+        if not var.upper().startswith(prefix):
+            continue
+        if _env_known(cls, var[len(prefix):].split("__")):
+            continue
+        near = _nearest(var.upper()[len(prefix) :], [v[len(prefix) :] for v in valid])
+        hint = f"did you mean {prefix}{near}?" if near else "see deploy/homelab.example.toml"
+        problems.append(f"environment variable {var}: no such setting ({hint})")
+    return problems
 
 
 def _describe(cls: type[SectionSettings], err: Any) -> str:

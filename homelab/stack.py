@@ -241,9 +241,15 @@ def check_settings(path: Path) -> None:
 
 
 def default_settings(var: Path) -> str:
-    """The settings file `make run` uses, written once; the user may edit it afterwards."""
-    return f"""# Settings for `make run`, written on first run; edit freely (see
+    """The settings file `make run` uses, written once; the user may edit it afterwards.
+
+    Its paths are relative to var/ (the file's directory), so `homelab-bot do ...` run with
+    this file from anywhere uses make run's database, and a moved checkout keeps working.
+    """
+    return """# Settings for `make run`, written on first run; edit freely (see
 # deploy/homelab.example.toml for every setting). Environment variables HOMELAB_* override.
+# Relative paths are relative to this file's directory. In this checkout `homelab-bot` finds
+# this file by itself (./var/homelab.toml); elsewhere pass --config or set HOMELAB_CONFIG.
 
 [exporter]
 listen_address = "127.0.0.1"
@@ -254,10 +260,11 @@ enabled = true
 url = "http://127.0.0.1:8086"
 api = "v1"
 database = "telegraf"
-spool_dir = "{var / "exporter" / "spool"}"
+spool_dir = "exporter/spool"
 
 [bot]
-database_path = "{var / "bot" / "homelab.sqlite3"}"
+database_path = "bot/homelab.sqlite3"
+image_dir = "bot/images"
 
 [bot.prometheus]
 url = "http://127.0.0.1:9090"

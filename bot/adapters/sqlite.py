@@ -17,7 +17,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.domain.audit import GENESIS, AuditEntry, AuditRecord, seal
+from bot.domain.audit import (
+    GENESIS,
+    AuditEntry,
+    AuditHead,
+    AuditRecord,
+    head_problem,
+    seal,
+    sealed_head,
+)
 from bot.services.ports import AuditWriteError
 
 log = logging.getLogger(__name__)
@@ -41,6 +49,10 @@ MIGRATIONS: tuple[str, ...] = (
         seq  INTEGER NOT NULL,
         hash TEXT    NOT NULL
     );
+    """,
+    # The head's HMAC under the audit key (empty without a key), so a truncated log shows.
+    """
+    ALTER TABLE audit_head ADD COLUMN seal TEXT NOT NULL DEFAULT '';
     """,
 )
 
@@ -189,8 +201,8 @@ class SqliteAuditRepository:
             c.execute("BEGIN IMMEDIATE")
             try:
                 # Chain from the recorded head, not the last row: a deleted tail stays visible.
-                row = c.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-                seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+                head = _head(c)
+                seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
                 entry = seal(record, seq, prev, self._key)
                 c.execute(
                     "INSERT INTO audit_log"
@@ -207,10 +219,19 @@ class SqliteAuditRepository:
                         entry.hash,
                     ),
                 )
+                new = sealed_head(entry, self._key)
+                problem = head_problem(head, self._key)
+                if problem:
+                    # Sealing the next head would seal a truncation in: an unsealed head stays
+                    # unsealed, so `audit verify` keeps reporting it while the log goes on.
+                    log.error("audit log %s: %s; see `homelab-bot audit verify`", self.db.path,
+                              problem)  # fmt: skip
+                    new = AuditHead(new.seq, new.hash, "")
                 c.execute(
-                    "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                    (seq, entry.hash),
+                    "INSERT INTO audit_head (id, seq, hash, seal) VALUES (1, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, "
+                    "seal = excluded.seal",
+                    (new.seq, new.hash, new.seal),
                 )
                 c.execute("COMMIT")
             except BaseException:
@@ -232,12 +253,26 @@ class SqliteAuditRepository:
             lambda c: [_entry(r) for r in c.execute(f"{_SELECT} ORDER BY rowid").fetchall()]
         )
 
-    async def head(self) -> tuple[int, str] | None:
-        """The recorded (seq, hash) of the last entry."""
-        row = await self.db.run(
-            lambda c: c.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-        )
-        return (int(row[0]), str(row[1])) if row else None
+    async def head(self) -> AuditHead | None:
+        """The recorded head: (seq, hash) of the last entry and its seal."""
+        return await self.db.run(_head)
+
+    async def snapshot(self) -> tuple[Sequence[AuditEntry], AuditHead | None]:
+        """Every entry and the head, read in one transaction: one consistent snapshot.
+
+        Two separate reads would let another process append in between, and `verify` would
+        see a head beyond the last entry it read: a false alarm.
+        """
+
+        def work(c: sqlite3.Connection) -> tuple[list[AuditEntry], AuditHead | None]:
+            c.execute("BEGIN")  # deferred: the first SELECT fixes the snapshot (WAL)
+            try:
+                entries = [_entry(r) for r in c.execute(f"{_SELECT} ORDER BY rowid").fetchall()]
+                return entries, _head(c)
+            finally:
+                c.execute("COMMIT")
+
+        return await self.db.run(work)
 
     async def tail(self, n: int) -> Sequence[AuditEntry]:
         """The latest `n` entries, oldest first."""
@@ -248,6 +283,11 @@ class SqliteAuditRepository:
 
 
 _SELECT = "SELECT seq, at, actor, action, target, outcome, prev_hash, hash FROM audit_log"
+
+
+def _head(c: sqlite3.Connection) -> AuditHead | None:
+    row = c.execute("SELECT seq, hash, seal FROM audit_head WHERE id = 1").fetchone()
+    return AuditHead(int(row[0]), str(row[1]), str(row[2])) if row else None
 
 
 def _entry(r: Sequence[Any]) -> AuditEntry:

@@ -8,6 +8,12 @@ careless edits, not someone with write access to the database who rewrites rows,
 the chain and updates the head. With a key (`[bot.audit] key` or `key_file`) each hash is an
 HMAC-SHA256, which cannot be recomputed without the key, so such a rewrite fails `verify`.
 
+The head (the seq and hash of the last entry, stored beside the chain) reveals rows deleted
+from the end. With a key the head is sealed too (`head_seal`), so deleting the last rows and
+pointing the head at the remaining last row fails `verify`. What no key can reveal (a head
+rolled back to an older, genuinely sealed one, or a whole database replaced by an older copy)
+needs an external copy of the head: see docs/bot.md, "What the audit log proves".
+
 Example::
 
     first = seal(AuditRecord("ann", "sync", "commands", "ok", 1700000000.0), seq=1, prev=GENESIS)
@@ -49,6 +55,43 @@ class AuditEntry:
     hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    """The (seq, hash) of the last entry as recorded beside the chain, and its seal.
+
+    `seal` is `head_seal(seq, hash, key)` with a key, empty without one.
+    """
+
+    seq: int
+    hash: str
+    seal: str = ""
+
+
+def head_seal(seq: int, hash_: str, key: bytes) -> str:
+    """HMAC-SHA256 under `key` over the head; empty without a key (it would prove nothing)."""
+    if not key:
+        return ""
+    body = json.dumps(["audit_head", seq, hash_], separators=(",", ":"))
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def sealed_head(entry: AuditEntry, key: bytes = b"") -> AuditHead:
+    """The head that records `entry` as the last one, sealed under `key`."""
+    return AuditHead(entry.seq, entry.hash, head_seal(entry.seq, entry.hash, key))
+
+
+def head_problem(head: AuditHead | None, key: bytes) -> str | None:
+    """Why a keyed head cannot be trusted, or None (always None without a key)."""
+    if not key or head is None:
+        return None
+    if hmac.compare_digest(head.seal, head_seal(head.seq, head.hash, key)):
+        return None
+    return (
+        f"row {head.seq}: the recorded head is not sealed with the key (rows deleted from the "
+        "end and the head rewritten, or the key changed)"
+    )
+
+
 def entry_hash(seq: int, record: AuditRecord, prev_hash: str, key: bytes = b"") -> str:
     """SHA-256 (HMAC-SHA256 with `key`) over the entry's fields and the previous hash, as JSON."""
     body = json.dumps(
@@ -75,13 +118,14 @@ def seal(record: AuditRecord, seq: int, prev: str, key: bytes = b"") -> AuditEnt
 
 
 def verify(
-    entries: Sequence[AuditEntry], head: tuple[int, str] | None = None, key: bytes = b""
+    entries: Sequence[AuditEntry], head: AuditHead | None = None, key: bytes = b""
 ) -> list[str]:
     """Each break in the chain, naming the row; empty when the chain is intact.
 
-    `entries` are in storage order (by row id), as read back; `head` is the (seq, hash) of the
-    last entry as recorded separately, which reveals deleted rows at the end. `key` must be
-    the key the chain was sealed with (empty for plain SHA-256).
+    `entries` are in storage order (by row id), as read back in the same snapshot as `head`,
+    the last entry as recorded separately, which reveals deleted rows at the end (None: no
+    head is recorded, which only an empty log may lack). `key` must be the key the chain and
+    the head were sealed with (empty for plain SHA-256).
     """
     problems: list[str] = []
     prev = GENESIS
@@ -102,9 +146,21 @@ def verify(
             )
         prev = e.hash
         expected_seq = e.seq + 1
-    if head is not None and head != (expected_seq - 1, prev):
-        if head[0] > expected_seq - 1:
-            problems.append(f"row {head[0]}: rows {expected_seq}..{head[0]} are missing (deleted)")
+    if head is None:
+        if entries:
+            problems.append(
+                f"row {expected_seq - 1}: no head is recorded (deleted, so that rows deleted "
+                "from the end would not show)"
+            )
+        return problems
+    if (head.seq, head.hash) != (expected_seq - 1, prev):
+        if head.seq > expected_seq - 1:
+            problems.append(
+                f"row {head.seq}: rows {expected_seq}..{head.seq} are missing (deleted)"
+            )
         else:
-            problems.append(f"row {head[0]}: the last row does not match the recorded head")
+            problems.append(f"row {head.seq}: the last row does not match the recorded head")
+    sealed = head_problem(head, key)
+    if sealed:
+        problems.append(sealed)
     return problems

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.domain.commands import STATUS_REFRESH
 from bot.domain.messages import CONTINUATION, Button, Embed, Field, Limits, Message
-from bot.domain.text import escape
+from bot.domain.text import counted, escape
 from exporter import schema
 
 log = logging.getLogger(__name__)
@@ -466,13 +466,13 @@ def fleet_message(hosts: list[HostStatus], alerts_firing: int = 0) -> Message:
         else:
             lines.append(f"🔴 {label}: DOWN ({escape(h.target.instance)}){bell}")
     if len(down) == len(hosts):
-        title = f"Fleet: all {len(hosts)} hosts DOWN"
+        title = f"Fleet: {'all ' if len(hosts) > 1 else ''}{counted(len(hosts), 'host')} DOWN"
     elif down:
-        title = f"Fleet: {len(hosts)} hosts, {len(down)} down"
+        title = f"Fleet: {counted(len(hosts), 'host')}, {len(down)} down"
     else:
-        title = f"Fleet: {len(hosts)} hosts up"
+        title = f"Fleet: {counted(len(hosts), 'host')} up"
     if alerts_firing:
-        title += f" · {alerts_firing} alert{'s' if alerts_firing != 1 else ''} firing"
+        title += f" · {counted(alerts_firing, 'alert')} firing"
     colour = RED if down or alerts_firing else GREEN
     return Message(
         embeds=(Embed(title=title, description="\n".join(lines), colour=colour),),

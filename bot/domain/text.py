@@ -51,3 +51,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 def printable(text: str) -> str:
     """Text safe to print on a terminal: escape sequences and control characters removed."""
     return _CONTROL.sub("", _TERMINAL_SEQUENCE.sub("", text))
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """`n` and the noun in the number it needs: "1 host", "2 hosts", "1 entry", "0 entries"."""
+    if n == 1:
+        return f"{n} {singular}"
+    if plural is None:
+        plural = singular[:-1] + "ies" if singular.endswith("y") else singular + "s"
+    return f"{n} {plural}"

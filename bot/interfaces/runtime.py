@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -126,6 +127,22 @@ class Runtime:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+    async def report_audit_head_once(self) -> None:
+        """Log the audit head and export its row: a copy of it outside the database."""
+        head = await self.core.gate.audit.head()
+        row, digest = (head.seq, head.hash) if head else (0, "none (empty log)")
+        self.metrics.audit_head_row.set(row)
+        log.info("audit head: row %d, hash %s", row, digest)
+
+    async def report_audit_head(self) -> None:
+        """`report_audit_head_once` every [bot.audit] head_report_seconds, until cancelled."""
+        while True:
+            try:
+                await self.report_audit_head_once()
+            except Exception as exc:  # a locked or broken database: say so, try again later
+                log.warning("cannot read the audit head: %s", exc)
+            await asyncio.sleep(self.settings.audit.head_report_seconds)
 
     def health(self) -> dict[str, Any]:
         """What /healthz reports beside status ok."""

@@ -17,7 +17,7 @@ from bot.domain.audit import AuditEntry, verify
 from bot.domain.messages import Button, ButtonStyle, Embed, Message
 from bot.domain.permissions import Actor
 from bot.domain.status import GREEN, RED
-from bot.domain.text import escape
+from bot.domain.text import counted, escape
 from bot.services.feature import CommandHandler, ComponentHandler
 from bot.services.ports import AuditRepository
 
@@ -52,11 +52,10 @@ class AuditService:
         """The latest `count` audit entries."""
         entries = await self.audit.tail(count)
         body = "\n".join(_line(e) for e in entries) or "(the audit log is empty)"
-        n = len(entries)
         return Message(
             embeds=(
                 Embed(
-                    title=f"Audit log: last {n} {'entry' if n == 1 else 'entries'}",
+                    title=f"Audit log: last {counted(len(entries), 'entry')}",
                     description=body,
                 ),
             ),
@@ -75,16 +74,18 @@ class AuditService:
 
     async def verify(self, actor: Actor) -> Message:
         """Check the whole audit chain and name every broken row."""
-        entries = await self.audit.entries()
-        problems = verify(entries, await self.audit.head(), self.key)
+        entries, head = await self.audit.snapshot()  # one read: writers cannot slip between
+        problems = verify(entries, head, self.key)
         if not problems:
             return Message(
                 embeds=(
                     Embed(
                         title=AUDIT_INTACT,
-                        description=f"{len(entries)} entries, "
+                        description=f"{counted(len(entries), 'entry')}, "
                         f"{'keyed (HMAC-SHA256)' if self.key else 'unkeyed'} "
-                        "hash chain verified.",
+                        "hash chain verified."
+                        # An external copy of the head is what reveals a rollback (docs/bot.md).
+                        + (f"\nHead: row {head.seq}, hash {head.hash}" if head else ""),
                         colour=GREEN,
                     ),
                 ),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.domain.audit import AuditEntry, AuditRecord
+from bot.domain.audit import AuditEntry, AuditHead, AuditRecord
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,12 @@ class AuditRepository(Protocol):
         """Every entry in storage order."""
         ...
 
-    async def head(self) -> tuple[int, str] | None:
-        """(seq, hash) of the last entry as recorded beside the chain, None when empty."""
+    async def head(self) -> AuditHead | None:
+        """The last entry as recorded beside the chain (sealed with a key), None when empty."""
+        ...
+
+    async def snapshot(self) -> tuple[Sequence[AuditEntry], AuditHead | None]:
+        """`entries()` and `head()` read from one consistent snapshot (what verify needs)."""
         ...
 
     async def tail(self, n: int) -> Sequence[AuditEntry]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import signal
 from pathlib import Path
@@ -74,6 +75,28 @@ def test_full_spool_drops_oldest_and_counts_exactly(tmp_path: Path) -> None:
     assert kept[-1] == b"m,host=h v=999i 999"
     values = [int(line.split(b"v=")[1].split(b"i")[0]) for line in kept]
     assert values == list(range(appended - len(kept), appended))
+
+
+def test_spool_full_is_logged_once_per_interval_with_a_count(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Dropping on every append logs one warning per interval, the next one with the count."""
+    from homelab.logs import Throttle
+
+    now = [0.0]
+    spool = Spool(tmp_path, max_bytes=8192, batch_lines=10, full_log=Throttle(60, lambda: now[0]))
+    with caplog.at_level(logging.WARNING, logger="exporter.spool"):
+        for i in range(100):
+            spool.append(_lines(i * 10, 10))
+        first = [r.getMessage() for r in caplog.records]
+        assert len(first) == 1 and "InfluxDB spool is full" in first[0], first
+        drops = spool.dropped
+        now[0] = 60.0
+        spool.append(_lines(2000, 10))
+        spool.append(_lines(2010, 10))
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and "more like it in the last 60 s" in messages[1], messages
+    assert spool.dropped > drops  # every drop is still counted, only the log is quieter
 
 
 def test_unusable_directory_names_the_setting(tmp_path: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,14 +20,19 @@ PROGRAMS = {"homelab-exporter": "exporter.cli", "homelab-bot": "bot.cli"}
 
 
 def _run(
-    module: str, *args: str, env: dict[str, str] | None = None
+    module: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = Path(__file__).parent,  # not ROOT: a `make run` there leaves var/homelab.toml
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_")}
     full_env.update(env or {})
     code = f"import sys; from {module} import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
-        capture_output=True, text=True, env=full_env, cwd=ROOT, timeout=60,
+        capture_output=True, text=True, env=full_env, cwd=cwd, timeout=60,
+        preexec_fn=preexec_fn,
     )  # fmt: skip
 
 
@@ -114,3 +121,94 @@ def test_example_documents_every_setting() -> None:
             if not re.search(rf"^#? ?{n} =|^\[[\w.]*\b{n}[.\]]", text, re.M)
         ]
         assert missing == [], f"{cls.__name__} settings absent from the example: {missing}"
+
+
+def _without_dac_override() -> None:
+    """In the child: drop root's power to read any file, so permission bits apply to it too."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+@pytest.mark.parametrize("prog", PROGRAMS)
+def test_unusable_settings_files_exit_2_naming_the_file(prog: str, tmp_path: Path) -> None:
+    """An unreadable or non-UTF-8 settings file: exit 2, the file and the reason, no traceback."""
+    latin = tmp_path / "latin1.toml"
+    latin.write_bytes('[bot]\nlog_level = "caf\xe9"\n'.encode("latin-1"))
+    locked = tmp_path / "locked.toml"
+    locked.write_text("[bot]\n")
+    locked.chmod(0)
+    for cfg, words in ((latin, "is not UTF-8 text"), (locked, "Permission denied")):
+        for command in ("check-config", "run"):
+            out = _run(
+                PROGRAMS[prog], "--config", str(cfg), command, preexec_fn=_without_dac_override
+            )
+            assert out.returncode == 2, out.stderr
+            assert f"{cfg}" in out.stderr and words in out.stderr, out.stderr
+            assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "env", "named"),
+    [
+        ("bot.cli", {"HOMELAB_BOT__PROT": "1"}, "HOMELAB_BOT__WEB__PORT"),
+        ("bot.cli", {"HOMELAB_BOT__PROMETHEUS__ULR": "http://x"}, "HOMELAB_BOT__PROMETHEUS__URL"),
+        ("exporter.cli", {"HOMELAB_EXPORTER__PROT": "1"}, "HOMELAB_EXPORTER__PORT"),
+    ],
+)
+def test_misspelt_environment_variables_exit_2(
+    module: str, env: dict[str, str], named: str
+) -> None:
+    """A misspelt HOMELAB_* variable is named with the nearest valid one, as a file key is."""
+    (var,) = env
+    for command in ("check-config", "run"):
+        out = _run(module, command, env=env)
+        assert out.returncode == 2, out.stderr
+        assert f"environment variable {var}: no such setting" in out.stderr, out.stderr
+        assert named in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[bot.prometheus]\nurl = "http://"\n', "bot.prometheus.url"),
+        ('[exporter.influx]\nurl = "https:///write"\n', "exporter.influx.url"),
+    ],
+)
+def test_urls_without_a_host_are_refused(tmp_path: Path, text: str, named: str) -> None:
+    """url = "http://" is an error naming the setting, not a client failing later."""
+    cfg = tmp_path / "homelab.toml"
+    cfg.write_text(text)
+    module = "bot.cli" if named.startswith("bot") else "exporter.cli"
+    out = _run(module, "--config", str(cfg), "check-config")
+    assert out.returncode == 2 and named in out.stderr and "has no host" in out.stderr
+
+
+def test_make_runs_settings_are_used_from_the_checkout_and_from_elsewhere(tmp_path: Path) -> None:
+    """In a checkout with var/homelab.toml the CLI uses it; from another cwd, the same database.
+
+    The file's relative database_path resolves against var/, so no second database (and no
+    second audit log) appears in the directory the command runs from.
+    """
+    from homelab.stack import default_settings
+
+    checkout, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    (checkout / "var").mkdir(parents=True)
+    elsewhere.mkdir()
+    settings = checkout / "var" / "homelab.toml"
+    settings.write_text(default_settings(checkout / "var"))
+    for args in (["--help"], ["do", "--help"]):
+        helped = _run("bot.cli", *args, cwd=checkout)
+        said = " ".join(helped.stdout.split())  # wrapped between words, never inside the path
+        assert f"settings (without --config): {settings} (found in the search order)" in said
+    shown = _run("bot.cli", "check-config", cwd=checkout)
+    assert shown.returncode == 0 and f"# settings file: {settings}" in shown.stdout
+    assert str(checkout / "var" / "bot" / "homelab.sqlite3") in shown.stdout
+    first = _run("bot.cli", "audit", "verify", cwd=checkout)
+    assert first.returncode == 0, first.stderr
+    assert (checkout / "var" / "bot" / "homelab.sqlite3").is_file()
+    # From elsewhere, by $HOMELAB_CONFIG: the same log (verify's own two rows came before).
+    again = _run("bot.cli", "audit", "verify", cwd=elsewhere, env={"HOMELAB_CONFIG": str(settings)})
+    assert again.returncode == 0 and "Head: row 3," in again.stdout, again.stdout
+    assert list(elsewhere.iterdir()) == []

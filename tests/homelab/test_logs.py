@@ -79,3 +79,29 @@ def test_uncaught_exception_goes_through_the_filter() -> None:
     assert out.returncode == 1
     assert "uncaught exception" in out.stderr and "RuntimeError" in out.stderr
     assert "canary-uncaught-42" not in out.stderr + out.stdout
+
+
+class _Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_throttle_lets_one_event_per_key_through_per_interval_with_a_count() -> None:
+    """Within the interval repeats are held back; the next one let through says how many."""
+    clock = _Clock()
+    throttle = logs.Throttle(60, clock=clock)
+    assert throttle.allow("full") == 0
+    assert [throttle.allow("full") for _ in range(3)] == [None, None, None]
+    assert throttle.allow("other") == 0  # keys are independent
+    clock.now += 59.9
+    assert throttle.allow("full") is None
+    clock.now += 0.1
+    held = throttle.allow("full")
+    assert held == 4 and throttle.note(held) == " (and 4 more like it in the last 60 s)"
+    clock.now += 60
+    assert throttle.allow("full") == 0 and throttle.note(0) == ""

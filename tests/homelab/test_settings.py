@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from homelab.settings import ConfigError, SectionSettings, load_settings, secrets_of
+from homelab.settings import (
+    ConfigError,
+    SectionSettings,
+    http_url,
+    load_settings,
+    resolve_config_path,
+    secrets_of,
+)
 
 
 class Inner(BaseModel):
@@ -18,12 +25,30 @@ class Inner(BaseModel):
     token: SecretStr = SecretStr("")
 
 
+class Store(BaseModel):
+    """A nested table holding paths."""
+
+    model_config = {"extra": "forbid"}
+    spool: Path = Path("spool")
+    key_file: Path | None = None
+
+
 class Demo(SectionSettings, section="demo"):
     """A settings class for the tests."""
 
     port: int = 1
     name: str = "n"
     inner: Inner = Inner()
+
+
+class Stateful(SectionSettings, section="demo"):
+    """A settings class with paths and a mapping."""
+
+    port: int = 1
+    inner: Inner = Inner()
+    data: Path = Path("var/data")
+    store: Store = Store()
+    headers: dict[str, str] = {}
 
 
 def _toml(tmp_path: Path, text: str) -> Path:
@@ -146,3 +171,105 @@ def test_list_position_and_bad_json_are_named(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HOMELAB_LST__INNER", "{bad")
     with pytest.raises(ConfigError, match=r"lst\.inner: HOMELAB_LST__INNER is not valid JSON"):
         load_settings(WithList, None)
+
+
+def test_search_order_finds_make_runs_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--config, then $HOMELAB_CONFIG, then ./homelab.toml, then ./var/homelab.toml."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOMELAB_CONFIG", raising=False)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "homelab.toml").write_text("")
+    assert resolve_config_path() == Path("var/homelab.toml")
+    (tmp_path / "homelab.toml").write_text("")
+    assert resolve_config_path() == Path("homelab.toml")
+    monkeypatch.setenv("HOMELAB_CONFIG", "/elsewhere.toml")
+    assert resolve_config_path() == Path("/elsewhere.toml")
+    assert resolve_config_path("given.toml") == Path("given.toml")
+
+
+def test_the_source_is_described_with_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """describe_source names the file and what chose it, or says that none is used."""
+    from homelab import settings as module
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOMELAB_CONFIG", raising=False)
+    monkeypatch.setattr(module, "DEFAULT_PATHS", (Path("homelab.toml"), Path("var/homelab.toml")))
+    assert module.describe_source() == (
+        "no settings file (neither --config nor $HOMELAB_CONFIG is set, and none of "
+        "./homelab.toml, ./var/homelab.toml exists): defaults and environment only"
+    )
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "homelab.toml").write_text("")
+    found = f"{tmp_path / 'var' / 'homelab.toml'} (found in the search order)"
+    assert module.describe_source() == found
+    monkeypatch.setenv("HOMELAB_CONFIG", "/x.toml")
+    assert module.describe_source() == "/x.toml ($HOMELAB_CONFIG)"
+    assert module.describe_source("/y.toml") == "/y.toml (--config)"
+
+
+def test_relative_paths_in_a_file_are_relative_to_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file's relative paths resolve against its directory; defaults and env against cwd."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    cfg = conf / "homelab.toml"
+    cfg.write_text(
+        '[demo]\ndata = "db/x.sqlite3"\n[demo.store]\nspool = "/abs/spool"\n'
+        'key_file = "keys/k"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(Stateful, Path("conf/homelab.toml"))
+    assert s.data == conf / "db" / "x.sqlite3"
+    assert s.store.spool == Path("/abs/spool") and s.store.key_file == conf / "keys" / "k"
+    cfg.write_text("[demo]\n")
+    assert load_settings(Stateful, cfg).data == Path("var/data")  # a default: cwd-relative
+    monkeypatch.setenv("HOMELAB_DEMO__DATA", "from/env")
+    assert load_settings(Stateful, cfg).data == Path("from/env")
+
+
+def test_misspelt_environment_variables_are_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unknown HOMELAB_DEMO__* variable is named with the nearest valid one."""
+    monkeypatch.setenv("HOMELAB_DEMO__PROT", "1")
+    monkeypatch.setenv("HOMELAB_DEMO__INNER__TOKN", "x")
+    with pytest.raises(ConfigError) as err:
+        load_settings(Stateful, None)
+    assert err.value.problems == [
+        "environment variable HOMELAB_DEMO__INNER__TOKN: no such setting "
+        "(did you mean HOMELAB_DEMO__INNER__TOKEN?)",
+        "environment variable HOMELAB_DEMO__PROT: no such setting "
+        "(did you mean HOMELAB_DEMO__PORT?)",
+    ]
+    monkeypatch.delenv("HOMELAB_DEMO__PROT")
+    monkeypatch.delenv("HOMELAB_DEMO__INNER__TOKN")
+    # Valid ones: a field, a nested field, a whole table as JSON, a mapping's key.
+    monkeypatch.setenv("HOMELAB_DEMO__PORT", "2")
+    monkeypatch.setenv("HOMELAB_DEMO__INNER__URL", "http://y")
+    monkeypatch.setenv("HOMELAB_DEMO__STORE", '{"spool": "/s"}')
+    monkeypatch.setenv("HOMELAB_DEMO__HEADERS__X_KEY", "v")
+    monkeypatch.setenv("HOMELAB_DEMOX", "other programs' variables are not ours")
+    s = load_settings(Stateful, None)
+    assert s.port == 2 and s.store.spool == Path("/s") and s.headers == {"x_key": "v"}
+
+
+def test_unreadable_and_non_utf8_files_are_clear(tmp_path: Path) -> None:
+    """A file that is not UTF-8 is named with the offending byte, not a traceback."""
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes('[demo]\nname = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1.toml is not UTF-8 text \(byte \d+"):
+        load_settings(Stateful, bad)
+
+
+def test_urls_need_a_host() -> None:
+    """http:// alone, a bad port or another scheme are refused; a good URL loses its slash."""
+    assert http_url("http://127.0.0.1:9090/") == "http://127.0.0.1:9090"
+    for bad, words in (
+        ("http://", "has no host"),
+        ("https://:9090", "has no host"),
+        ("http://host:port", "not a valid URL"),
+        ("ftp://host", "must start with"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            http_url(bad)

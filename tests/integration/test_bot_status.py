@@ -74,9 +74,9 @@ async def test_status_fleet_and_host_through_discord(
     name = _nodename(scraping_prometheus)
     (fleet, refreshed), _, _calls = await _slash_status(settings)
     embed = fleet.response.embeds[0]
-    assert embed.title == "Fleet: 1 hosts up"
+    assert embed.title == "Fleet: 1 host up"
     assert escape(name) in embed.description and "CPU " in embed.description
-    assert refreshed is not None and refreshed.response.embeds[0].title == "Fleet: 1 hosts up"
+    assert refreshed is not None and refreshed.response.embeds[0].title == "Fleet: 1 host up"
     (host, _), _, _ = await _slash_status(settings, host=name)
     fields = {f.name: f.value for f in host.response.embeds[0].fields}
     assert host.response.embeds[0].title.endswith(": up")
@@ -126,7 +126,7 @@ async def test_status_through_the_console(scraping_prometheus: Prometheus, tmp_p
     env["HOMELAB_CONFIG"] = str(cfg)
     name = _nodename(scraping_prometheus)
     for args, expect in (
-        (["do", "status"], "Fleet: 1 hosts up"),
+        (["do", "status"], "Fleet: 1 host up"),
         (["do", "status", "--host", name], "CPU busy: "),
     ):
         proc = await asyncio.create_subprocess_exec(
@@ -369,7 +369,7 @@ async def test_host_view_shows_mounts_temperatures_network_and_firing_alerts(
     prom.wait_for("rate(node_network_receive_bytes_total[1m])", bool)
     settings = make_settings(tmp_path, prometheus={"url": prom.url})
     fleet = (await _slash(settings)).response.embeds[0]
-    assert fleet.title == "Fleet: 1 hosts up · 2 alerts firing"
+    assert fleet.title == "Fleet: 1 host up · 2 alerts firing"
     assert fleet.description.endswith(" · 🔔 1")
     host = (await _slash(settings, host="nas")).response
     fields = {f.name: f.value for f in host.embeds[0].fields}

@@ -168,7 +168,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
             cwd=ROOT, capture_output=True, text=True, timeout=60, env=env,
         )  # fmt: skip
         assert status.returncode == 0, status.stderr
-        assert "Fleet: 1 hosts up" in status.stdout, status.stdout
+        assert "Fleet: 1 host up" in status.stdout, status.stdout
         assert socket.gethostname() in status.stdout
         # Run again while up: refused with a clear message naming the taken ports.
         again = subprocess.run(

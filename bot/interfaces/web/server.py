@@ -15,9 +15,49 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from aiohttp.http_exceptions import HttpProcessingError
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
+
+from homelab.logs import Throttle
 
 log = logging.getLogger(__name__)
+# aiohttp's per-connection logger: what it says about requests it could not parse.
+request_log = logging.getLogger(f"{__name__}.requests")
+MALFORMED_LOG_INTERVAL_SECONDS = 60.0
+
+
+class MalformedRequests(logging.Filter):
+    """Turns aiohttp's traceback for each unparsable request into one throttled line.
+
+    Anyone who can reach the port can send garbage; one ERROR with a 7-line traceback per
+    request would bury the log. Other errors (a handler failing) pass unchanged.
+    """
+
+    def __init__(self, throttle: Throttle) -> None:
+        super().__init__()
+        self.throttle = throttle
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop or rewrite records of malformed requests; let every other record through."""
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        held = self.throttle.allow()
+        if held is None:
+            return False
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        reason = (exc.message or type(exc).__name__).strip().splitlines()[0].rstrip(":")
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.msg = "malformed HTTP request from %s answered %d: %s%s"
+        record.args = (remote, exc.code, reason, self.throttle.note(held))
+        record.exc_info = record.exc_text = None
+        return True
 
 
 class BotMetrics:
@@ -28,6 +68,12 @@ class BotMetrics:
             "homelab_bot_commands",
             "Commands and clicks handled, by name and outcome (allowed, refused)",
             ["command", "outcome"],
+            registry=registry,
+        )
+        self.audit_head_row = Gauge(
+            "homelab_bot_audit_head_row",
+            "Row number of the audit log's head as last read; it never goes down unless rows "
+            "were deleted from the end",
             registry=registry,
         )
 
@@ -54,15 +100,20 @@ def build_app(
 class WebServer:
     """Runs an application on one address until stopped."""
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(
+        self, app: web.Application, host: str, port: int, throttle: Throttle | None = None
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None
+        self._malformed = MalformedRequests(throttle or Throttle(MALFORMED_LOG_INTERVAL_SECONDS))
 
     async def start(self) -> None:
         """Bind and serve; `port` 0 picks a free port (read it back from `.port`)."""
-        self._runner = web.AppRunner(self.app, access_log=None)
+        if self._malformed not in request_log.filters:
+            request_log.addFilter(self._malformed)
+        self._runner = web.AppRunner(self.app, access_log=None, logger=request_log)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         try:
@@ -83,3 +134,4 @@ class WebServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        request_log.removeFilter(self._malformed)

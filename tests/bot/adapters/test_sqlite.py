@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
 import threading
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from bot.adapters.sqlite import (
 )
 from bot.cli import main
 from bot.domain.audit import AuditRecord, verify
+from tests.harness.audit_writer import start_writers
 
 
 def _config(tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,3 +266,99 @@ def test_audit_key_settings_are_checked() -> None:
         with pytest.raises(ValidationError, match=words):
             AuditSettings(**bad)  # type: ignore[arg-type]
     assert AuditSettings(key="x" * 20).secret() == b"x" * 20  # type: ignore[arg-type]
+
+
+async def _verify_while_running(
+    path: Path, key: bytes, writers: list[subprocess.Popen[str]]
+) -> int:
+    """Snapshot and verify until every writer exited; how many snapshots saw new rows."""
+    db = await Database.open(path, busy_timeout=10)
+    repo = SqliteAuditRepository(db, key)
+    grew, last = 0, -1
+    try:
+        while any(w.poll() is None for w in writers):
+            entries, head = await repo.snapshot()
+            assert verify(entries, head, key) == [], (len(entries), head)
+            grew += len(entries) > last
+            last = len(entries)
+        assert len((await repo.snapshot())[0]) == 2000
+    finally:
+        await db.close()
+    return grew
+
+
+@pytest.mark.parametrize("key", ["", "0123456789abcdef0123456789abcdef"], ids=["plain", "keyed"])
+def test_verify_beside_writers_never_raises_a_false_alarm(tmp_path: Path, key: str) -> None:
+    """Snapshots taken while two other processes append always verify intact.
+
+    Reading the entries and the head in two reads reported a head beyond the last entry read.
+    """
+    path = tmp_path / "bot.sqlite3"
+    asyncio.run(asyncio.run(Database.open(path)).close())
+    writers = start_writers(path, key.encode(), 1000)
+    try:
+        grew = asyncio.run(_verify_while_running(path, key.encode(), writers))
+        assert grew >= 5, grew  # the writers really appended between the snapshots
+    finally:
+        for w in writers:
+            assert w.wait(timeout=60) == 0
+
+
+async def test_the_head_is_sealed_under_the_key(tmp_path: Path) -> None:
+    """With a key the stored head carries its HMAC seal; without one the seal is empty."""
+    from bot.domain.audit import head_seal
+
+    key = b"0123456789abcdef0123456789abcdef"
+    for k in (key, b""):
+        db = await Database.open(tmp_path / f"bot{len(k)}.sqlite3")
+        repo = SqliteAuditRepository(db, k)
+        await repo.append(AuditRecord("ann", "sync", "", "ok", 1.0))
+        head = await repo.head()
+        assert head is not None and head.seal == head_seal(1, head.hash, k)
+        assert (head.seal != "") is bool(k)
+        await db.close()
+
+
+def _truncate(path: Path, keep: int) -> None:
+    """Delete every row after `keep` and point the head at the new last row, as an attacker."""
+    with sqlite3.connect(path) as c:
+        c.execute("DELETE FROM audit_log WHERE seq > ?", (keep,))
+        (last,) = c.execute("SELECT hash FROM audit_log WHERE seq = ?", (keep,)).fetchone()
+        c.execute("UPDATE audit_head SET seq = ?, hash = ?", (keep, last))
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+async def test_truncation_with_the_head_rewritten(
+    tmp_path: Path, keyed: bool, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleting the last rows and rewriting the head: TAMPERED with a key, intact without.
+
+    With a key the head stays unsealed once it was found unsealed, so later appends (verify's
+    own audit rows among them) cannot seal the truncation in; without a key only an external
+    copy of the head (printed by verify) shows it.
+    """
+    path = tmp_path / "bot.sqlite3"
+    key_file = tmp_path / "audit.key"
+    key_file.write_text("0123456789abcdef0123456789abcdef\n")
+    key = key_file.read_text().strip().encode() if keyed else b""
+    db = await Database.open(path)
+    repo = SqliteAuditRepository(db, key)
+    for i in range(6):
+        await repo.append(AuditRecord(f"user{i}", "limits reset", f"user={i}", "ok", 1000.0 + i))
+    await db.close()
+    _config(tmp_path, path, monkeypatch)
+    if keyed:
+        cfg = tmp_path / "homelab.toml"
+        cfg.write_text(cfg.read_text() + f'[bot.audit]\nkey_file = "{key_file}"\n')
+    assert await asyncio.to_thread(main, ["audit", "verify"]) == 0
+    out = capsys.readouterr().out
+    assert "Head: row 7, hash " in out, out  # row 7: verify's own audit row
+    _truncate(path, 3)
+    for n in range(2):  # a second verify appends after the first: still reported
+        code = await asyncio.to_thread(main, ["audit", "verify"])
+        out = capsys.readouterr().out
+        if keyed:
+            assert code == 1 and "the recorded head is not sealed with the key" in out, out
+        else:
+            # Undetectable without a key; verify's own rows (started, ok) follow row 3.
+            assert code == 0 and f"Head: row {4 + 2 * n}, hash " in out, out

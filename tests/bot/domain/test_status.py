@@ -88,6 +88,15 @@ def test_a_fleet_entirely_down_says_so() -> None:
     assert title == "Fleet: all 2 hosts DOWN"
 
 
+def test_fleet_titles_use_the_singular_for_one_host() -> None:
+    """One host reads "1 host", never "1 hosts", whether it is up, down or one of several."""
+    one = Target("h1:9100", "node", "h1")
+    assert fleet_message([HostStatus(one, up=False)]).embeds[0].title == "Fleet: 1 host DOWN"
+    assert fleet_message([HostStatus(one, up=True)]).embeds[0].title == "Fleet: 1 host up"
+    two = [HostStatus(one, up=True), HostStatus(Target("h2:9100", "node", "h2"), up=False)]
+    assert fleet_message(two).embeds[0].title == "Fleet: 2 hosts, 1 down"
+
+
 def test_names_reach_back_past_staleness() -> None:
     """Host names come from the last day of node_uname_info, not only its live series."""
     from bot.domain.status import NAMES_QUERY

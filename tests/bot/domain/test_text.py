@@ -26,3 +26,12 @@ def test_printable_leaves_no_control_characters(text: str) -> None:
     out = printable(text)
     assert all(c in "\n\t" or not (ord(c) < 32 or 0x7F <= ord(c) <= 0x9F) for c in out)
     assert "\x1b" not in out
+
+
+def test_counted_picks_singular_or_plural() -> None:
+    """1 takes the singular, every other number the plural, -y nouns become -ies."""
+    from bot.domain.text import counted
+
+    assert [counted(n, "host") for n in (0, 1, 2)] == ["0 hosts", "1 host", "2 hosts"]
+    assert [counted(n, "entry") for n in (1, 3)] == ["1 entry", "3 entries"]
+    assert counted(2, "index", "indices") == "2 indices"
