@@ -46,6 +46,9 @@ def _config(tmp_path: Path, **extra: str) -> Path:
         f'database_path = "{tmp_path / "bot.sqlite3"}"',
         f'image_dir = "{tmp_path / "img"}"',
         *(f"{k} = {v}" for k, v in extra.items()),
+        # A port nothing listens on: never the Prometheus `make run` may have on 9090.
+        "[bot.prometheus]",
+        f'url = "http://127.0.0.1:{free_port()}"',
     ]
     cfg.write_text("\n".join(lines) + "\n")
     return cfg
