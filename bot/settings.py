@@ -91,6 +91,117 @@ class WebSettings(BaseModel):
     port: int = Field(9102, ge=0, le=65535)
 
 
+class AlertRouteSettings(BaseModel):
+    """One route of [bot.alerts]: label matchers -> where the alert goes.
+
+    Matchers use Alertmanager's syntax (`severity="critical"`, `instance=~"nas.*"`, `job!="x"`,
+    `alertname!~"Watchdog|Info.*"`); every matcher must match. The first matching route wins.
+    """
+
+    model_config = {"extra": "forbid"}
+
+    matchers: list[str] = []
+    # A channel the bot posts to (needs a Discord token); 0 = the default channel.
+    channel_id: int = Field(0, ge=0)
+    # Or a Discord webhook URL read from this file (no bot needed; no buttons on its messages).
+    webhook_url_file: Path | None = None
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, v: list[str]) -> list[str]:
+        from bot.domain.alerts.routing import MatcherError, parse_matcher
+
+        for m in v:
+            try:
+                parse_matcher(m)
+            except MatcherError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+
+class QuietHoursSettings(BaseModel):
+    """Hours during which only critical alerts ping ([bot.alerts.quiet_hours])."""
+
+    model_config = {"extra": "forbid"}
+
+    start: str = Field("", pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field("", pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r}; use an IANA name such as Europe/Berlin or UTC"
+            ) from None
+        return v
+
+    @model_validator(mode="after")
+    def _both(self) -> QuietHoursSettings:
+        if bool(self.start) != bool(self.end):
+            raise ValueError("set both start and end (HH:MM), or neither")
+        return self
+
+
+class AlertsSettings(BaseModel):
+    """Alert delivery ([bot.alerts]): the webhook receiver, routing, pings and the outbox."""
+
+    model_config = {"extra": "forbid"}
+
+    # The receiver POST /webhooks/alertmanager on the web face. Alertmanager authenticates
+    # with a bearer token (`credentials_file`, the file deploy/alertmanager.yml sends) or basic
+    # auth (`username` and `password_file`). Without either the receiver refuses to start,
+    # unless allow_unauthenticated = true.
+    credentials_file: Path | None = None
+    username: str = ""
+    password_file: Path | None = None
+    allow_unauthenticated: bool = False
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    # Failed authentications per source address per minute before it gets 429s.
+    auth_failures_per_minute: int = Field(10, gt=0)
+    # Where alerts go when no route matches (a channel id; 0 = the console face only).
+    default_channel_id: int = Field(0, ge=0)
+    routes: list[AlertRouteSettings] = []
+    # Role ids pinged per severity, e.g. {critical = [123], warning = [456]}; each must also
+    # be in [bot.discord] allowed_ping_role_ids.
+    ping_role_ids: dict[str, list[int]] = {}
+    quiet_hours: QuietHoursSettings = QuietHoursSettings()
+    # Where a dead-lettered alert is reported, once (0 = log only).
+    admin_channel_id: int = Field(0, ge=0)
+    # Post a short reply under the original message when an alert resolves.
+    resolved_reply: bool = False
+    # Alertmanager's API, for silences and /alerts.
+    alertmanager_url: str = "http://127.0.0.1:9093"
+    alertmanager_timeout_seconds: float = Field(2.5, gt=0, le=2.9)
+    # The delivery worker's retries of 5xx and network errors: exponential back-off bounds.
+    retry_base_seconds: float = Field(1.0, gt=0)
+    retry_max_seconds: float = Field(300.0, gt=0)
+    # Graphs: how much history the alert graph shows.
+    graph_window_seconds: float = Field(3600.0, gt=0)
+
+    @field_validator("alertmanager_url")
+    @classmethod
+    def _am_url(cls, v: str) -> str:
+        return http_url(v)
+
+    @model_validator(mode="after")
+    def _auth(self) -> AlertsSettings:
+        if self.credentials_file is not None and self.username:
+            raise ValueError("set credentials_file (bearer) or username/password_file, not both")
+        if bool(self.username) != (self.password_file is not None):
+            raise ValueError("basic auth needs both username and password_file")
+        return self
+
+    def authenticated(self) -> bool:
+        """Whether the receiver checks who calls it."""
+        return self.credentials_file is not None or bool(self.username)
+
+
 class RoleGrant(BaseModel):
     """The Discord user ids and role ids given one role."""
 
@@ -204,3 +315,4 @@ class BotSettings(SectionSettings, section="bot"):
     roles: RolesSettings = RolesSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     audit: AuditSettings = AuditSettings()
+    alerts: AlertsSettings = AlertsSettings()

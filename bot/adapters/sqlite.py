@@ -54,6 +54,61 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE audit_head ADD COLUMN seal TEXT NOT NULL DEFAULT '';
     """,
+    # Alert delivery (docs/alerting.md, "The outbox"): one row per alert state change, unique on
+    # fingerprint + status + startsAt so a cluster's duplicates and Alertmanager's retries
+    # collapse into one; the messages each alert lives in; thresholds set from Discord.
+    """
+    CREATE TABLE alert_outbox (
+        id           INTEGER PRIMARY KEY,
+        dedupe_key   TEXT    NOT NULL UNIQUE,
+        fingerprint  TEXT    NOT NULL,
+        status       TEXT    NOT NULL,
+        starts_at    TEXT    NOT NULL,
+        alert        TEXT    NOT NULL,
+        context      TEXT    NOT NULL,
+        received_at  REAL    NOT NULL,
+        state        TEXT    NOT NULL DEFAULT 'pending',
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL    NOT NULL DEFAULT 0,
+        last_error   TEXT    NOT NULL DEFAULT '',
+        done_at      REAL
+    );
+    CREATE INDEX alert_outbox_pending ON alert_outbox (state, id);
+    CREATE TABLE alert_message (
+        id          INTEGER PRIMARY KEY,
+        target      TEXT    NOT NULL,
+        channel_id  INTEGER NOT NULL DEFAULT 0,
+        message_id  INTEGER,
+        nonce       TEXT    NOT NULL UNIQUE,
+        created_at  REAL    NOT NULL,
+        updated_at  REAL    NOT NULL
+    );
+    CREATE TABLE alert_state (
+        fingerprint  TEXT    NOT NULL,
+        starts_at    TEXT    NOT NULL,
+        status       TEXT    NOT NULL,
+        alert        TEXT    NOT NULL,
+        context      TEXT    NOT NULL,
+        message      INTEGER REFERENCES alert_message (id),
+        position     INTEGER NOT NULL DEFAULT 0,
+        resolved_at  TEXT    NOT NULL DEFAULT '',
+        acked_by     TEXT    NOT NULL DEFAULT '',
+        acked_at     REAL,
+        silence_id   TEXT    NOT NULL DEFAULT '',
+        silenced_by  TEXT    NOT NULL DEFAULT '',
+        silenced_until REAL,
+        PRIMARY KEY (fingerprint, starts_at)
+    );
+    CREATE INDEX alert_state_message ON alert_state (message);
+    CREATE TABLE alert_threshold (
+        alertname TEXT NOT NULL,
+        instance  TEXT NOT NULL DEFAULT '',
+        value     REAL NOT NULL,
+        set_by    TEXT NOT NULL,
+        set_at    REAL NOT NULL,
+        PRIMARY KEY (alertname, instance)
+    );
+    """,
 )
 
 

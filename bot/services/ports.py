@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord
+from bot.domain.charts import AlertGraph, Series
 
 log = logging.getLogger(__name__)
 
@@ -71,4 +72,104 @@ class AuditRepository(Protocol):
 
     async def tail(self, n: int) -> Sequence[AuditEntry]:
         """The latest `n` entries, oldest first."""
+        ...
+
+
+# -- alerts: Alertmanager's API, range queries, chart rendering -----------------------------
+
+
+class AlertmanagerUnavailable(ServiceError):
+    """Alertmanager's API could not answer: down, slow, refused or broken."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"Alertmanager at {source}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceMatcher:
+    """One matcher of a silence, as Alertmanager's API v2 has it."""
+
+    name: str
+    value: str
+    is_regex: bool = False
+    is_equal: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A silence as Alertmanager reports it; times are Unix seconds."""
+
+    id: str
+    matchers: tuple[SilenceMatcher, ...]
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    state: str  # active, pending, expired
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveAlert:
+    """An alert Alertmanager holds now (GET /api/v2/alerts); times are Unix seconds."""
+
+    fingerprint: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: float
+    state: str  # active, suppressed, unprocessed
+    silenced_by: tuple[str, ...]
+    inhibited_by: tuple[str, ...]
+    generator_url: str
+
+
+class AlertmanagerApi(Protocol):
+    """Alertmanager's API v2: the alerts it holds and its silences."""
+
+    @property
+    def source(self) -> str:
+        """Where Alertmanager is, safe to show (no credentials)."""
+        ...
+
+    async def alerts(self) -> list[ActiveAlert]:
+        """Every alert Alertmanager holds (active, silenced and inhibited)."""
+        ...
+
+    async def silences(self) -> list[Silence]:
+        """Every silence, expired ones included."""
+        ...
+
+    async def create_silence(
+        self,
+        matchers: Sequence[SilenceMatcher],
+        starts_at: float,
+        ends_at: float,
+        created_by: str,
+        comment: str,
+    ) -> str:
+        """Create a silence; return its id."""
+        ...
+
+    async def expire_silence(self, silence_id: str) -> None:
+        """Expire one silence now; raise KeyError when Alertmanager does not know it."""
+        ...
+
+
+class RangeSource(Protocol):
+    """A Prometheus-compatible range-query API."""
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[Series]:
+        """Evaluate `expr` over [start, end] every `step` seconds; raise MetricsUnavailable."""
+        ...
+
+
+
+class ChartRenderer(Protocol):
+    """Renders charts to PNG bytes away from the event loop (a process pool)."""
+
+    async def alert_graph(self, graph: AlertGraph) -> bytes:
+        """The PNG of one alert's expression with its threshold and firing window."""
         ...

@@ -1,0 +1,1 @@
+"""The alerts domain: Alertmanager payloads, routing, dedupe keys, formatting."""
