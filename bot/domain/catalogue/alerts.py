@@ -1,5 +1,5 @@
-"""The alerts feature's part of the catalogue: /alerts, /silences, /threshold and the buttons
-on every alert message.
+"""The alerts feature's part of the catalogue: /alerts, /silences and the buttons on every
+alert message.
 
 Custom id arguments: the alert's fingerprint (16 hex digits, stable across its firing
 episodes), and for the quick silences `<fingerprint>:<duration>` (`1h`, `24h`).
@@ -32,42 +32,6 @@ SILENCES_EXPIRE = CommandSpec(
         ),
     ),
 )
-THRESHOLD_SET = CommandSpec(
-    "threshold set",
-    "Set an alert's threshold, fleet-wide or for one host",
-    Role.OPERATOR,
-    "admin",
-    args=(
-        Arg("alert", help="the alert's name, e.g. HostHighCpu", required=True, max_length=100),
-        Arg(
-            "value",
-            "float",
-            "the threshold, in the alert's unit (ratio, seconds, celsius)",
-            required=True,
-        ),
-        Arg(
-            "host",
-            help="one host's name or instance; leave empty for the whole fleet",
-            max_length=200,
-        ),
-    ),
-)
-THRESHOLD_LIST = CommandSpec("threshold list", "Thresholds set from Discord", Role.VIEWER)
-THRESHOLD_CLEAR = CommandSpec(
-    "threshold clear",
-    "Remove a threshold (the built-in default applies again)",
-    Role.OPERATOR,
-    "admin",
-    args=(
-        Arg("alert", help="the alert's name", required=True, max_length=100),
-        Arg(
-            "host",
-            help="one host's name or instance; leave empty for the fleet-wide value",
-            max_length=200,
-        ),
-    ),
-)
-
 # Buttons on an alert message (argument: the fingerprint, or fingerprint:duration).
 SILENCE = ComponentSpec("alert.silence", Role.OPERATOR, "admin")
 SILENCE_FORM = ComponentSpec(
@@ -85,5 +49,5 @@ GRAPH = ComponentSpec("alert.graph", Role.VIEWER)
 # On a message that packs several alerts: pick one, get its buttons privately.
 PICK = ComponentSpec("alert.pick", Role.VIEWER, select=True)
 
-COMMANDS = (ALERTS, SILENCES_LIST, SILENCES_EXPIRE, THRESHOLD_SET, THRESHOLD_LIST, THRESHOLD_CLEAR)
+COMMANDS = (ALERTS, SILENCES_LIST, SILENCES_EXPIRE)
 COMPONENTS = (SILENCE, SILENCE_FORM, UNSILENCE, ACK, GRAPH, PICK)
