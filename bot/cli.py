@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         # A service manager starting the bare command must see a failure, not a quiet exit 0.
         build_parser().print_help(sys.stderr)
-        print("homelab-bot: error: name a command; to run the bot: homelab-bot run",
-              file=sys.stderr)
+        print(
+            "homelab-bot: error: name a command; to run the bot: homelab-bot run", file=sys.stderr
+        )
         return 2
     settings = load_or_exit(BotSettings, args.config)
     key = settings.audit.secret().decode()
@@ -175,15 +176,35 @@ async def _sync_commands(runtime: Any) -> int:
 
 async def run(runtime: Any, console: Any) -> int:
     """Serve the web face, and Discord (token) or the console; stop cleanly on SIGTERM/SIGINT."""
+    from bot.interfaces.alert_targets import AlertTargets
+    from bot.interfaces.web.alerts import AlertReceiver, ReceiverConfigError, WebhookAuth
     from bot.interfaces.web.server import WebServer, build_app
+    from bot.services.delivery import DeliveryWorker
 
     settings: BotSettings = runtime.settings
+    a = settings.alerts
+    try:
+        auth = WebhookAuth.from_settings(a)
+    except ReceiverConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if auth.problem:
+        log.error("%s; until then Alertmanager's posts get 503 and are retried", auth.problem)
+    receiver = AlertReceiver(
+        runtime.ingest,
+        auth,
+        runtime.alert_metrics,
+        max_body_bytes=a.max_body_bytes,
+        auth_failures_per_minute=a.auth_failures_per_minute,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     web = WebServer(
-        build_app(runtime.registry, runtime.health), settings.web.listen_address, settings.web.port
+        build_app(runtime.registry, runtime.health, receiver.routes()),
+        settings.web.listen_address,
+        settings.web.port,
     )
     try:
         await web.start()
@@ -195,11 +216,27 @@ async def run(runtime: Any, console: Any) -> int:
     ]
     token = settings.discord.token.get_secret_value()
     bot = None
+    targets: AlertTargets | None = None
     try:
         if token:
             from bot.interfaces.discord.client import HomelabBot
 
             bot = HomelabBot(settings, runtime.core)
+        targets = AlertTargets(settings, bot=bot)
+        worker = DeliveryWorker(
+            runtime.outbox,
+            targets,
+            runtime.alert_routing(),
+            runtime.alert_metrics,
+            graphs=runtime.grapher,
+            admin_target=targets.admin(),
+            retry_base=a.retry_base_seconds,
+            retry_max=a.retry_max_seconds,
+            wakeup=runtime.alerts_waiting,
+        )
+        tasks.append(asyncio.create_task(runtime.charts.start(), name="chart pool"))
+        tasks.append(asyncio.create_task(worker.run(), name="alert delivery"))
+        if bot is not None:
             tasks.append(asyncio.create_task(bot.start(token), name="discord"))
             log.info("Discord face starting")
         else:
@@ -210,6 +247,9 @@ async def run(runtime: Any, console: Any) -> int:
                 tasks.append(asyncio.create_task(console.shell(), name="console"))
         waiter = asyncio.create_task(stop.wait(), name="stop")
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        while done and all(t.get_name() == "chart pool" and not t.exception() for t in done):
+            tasks = [t for t in tasks if t not in done]  # warmed up: not a reason to stop
+            done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for t in done:
             failure = None if t is waiter or t.cancelled() else t.exception()
             if failure is not None:
@@ -232,6 +272,8 @@ async def run(runtime: Any, console: Any) -> int:
                 await t
         if bot is not None:
             await bot.close()
+        if targets is not None:
+            await targets.close()
         await web.stop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

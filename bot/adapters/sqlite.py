@@ -78,8 +78,9 @@ MIGRATIONS: tuple[str, ...] = (
         id          INTEGER PRIMARY KEY,
         target      TEXT    NOT NULL,
         channel_id  INTEGER NOT NULL DEFAULT 0,
-        message_id  INTEGER,
+        message_ids TEXT    NOT NULL DEFAULT '',
         nonce       TEXT    NOT NULL UNIQUE,
+        dirty       INTEGER NOT NULL DEFAULT 0,
         created_at  REAL    NOT NULL,
         updated_at  REAL    NOT NULL
     );

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.domain.catalogue import admin, audit, status
+from bot.domain.catalogue import admin, alerts, audit, status
 from bot.domain.catalogue.admin import LIMITS_RESET, SYNC
 from bot.domain.catalogue.audit import AUDIT_TAIL, AUDIT_VERIFY, AUDIT_VERIFY_BUTTON
 from bot.domain.catalogue.spec import (
@@ -35,7 +35,7 @@ from bot.domain.catalogue.status import STATUS, STATUS_REFRESH, WHOAMI
 log = logging.getLogger(__name__)
 
 # Add a feature's part here; its commands and components join both faces.
-PARTS = (status, audit, admin)
+PARTS = (status, audit, admin, alerts)
 
 COMMANDS: tuple[CommandSpec, ...] = tuple(c for p in PARTS for c in p.COMMANDS)
 COMPONENTS: tuple[ComponentSpec, ...] = tuple(c for p in PARTS for c in p.COMPONENTS)

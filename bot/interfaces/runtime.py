@@ -17,17 +17,25 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from bot.adapters.alertmanager import AlertmanagerClient
+from bot.adapters.charts import ChartPool
+from bot.adapters.outbox import SqliteOutbox
 from bot.adapters.prometheus import PrometheusClient
 from bot.adapters.sqlite import Database, SqliteAuditRepository
+from bot.domain.alerts.routing import Destination, QuietHours, Route, parse_matcher
 from bot.domain.permissions import Role, RoleMap
 from bot.domain.ratelimit import Backoff, BucketRule, RateLimiter
-from bot.interfaces.web.server import BotMetrics
+from bot.interfaces.web.server import AlertMetrics, BotMetrics
 from bot.services.admin import AdminService
+from bot.services.alert_graph import AlertGrapher
+from bot.services.alert_ingest import AlertIngest
+from bot.services.alerts import AlertsService
 from bot.services.audit import AuditService
 from bot.services.core import Core
+from bot.services.delivery import Routing
 from bot.services.gate import Gate
 from bot.services.status import StatusService
-from bot.settings import BotSettings
+from bot.settings import AlertsSettings, BotSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,31 @@ def rate_limiter(settings: BotSettings) -> RateLimiter:
     )
 
 
+def alert_routing(settings: BotSettings) -> Routing:
+    """The settings' [bot.alerts] routes, pings and quiet hours as the worker's Routing."""
+    a: AlertsSettings = settings.alerts
+    default = Destination(channel_id=a.default_channel_id)
+    routes = tuple(
+        Route(
+            tuple(parse_matcher(m) for m in r.matchers),
+            Destination(
+                channel_id=r.channel_id or (0 if r.webhook_url_file else a.default_channel_id),
+                webhook_url_file=str(r.webhook_url_file or ""),
+            ),
+        )
+        for r in a.routes
+    )
+    q = a.quiet_hours
+    return Routing(
+        routes=routes,
+        default=default,
+        ping_role_ids={k: tuple(v) for k, v in a.ping_role_ids.items()},
+        quiet=QuietHours.parse(q.start, q.end, q.timezone),
+        allowed_ping_role_ids=tuple(settings.discord.allowed_ping_role_ids),
+        resolved_reply=a.resolved_reply,
+    )
+
+
 @dataclass
 class Runtime:
     """Everything the faces share."""
@@ -69,6 +102,14 @@ class Runtime:
     core: Core
     registry: CollectorRegistry
     metrics: BotMetrics
+    alertmanager: AlertmanagerClient
+    charts: ChartPool
+    outbox: SqliteOutbox
+    alert_metrics: AlertMetrics
+    ingest: AlertIngest
+    grapher: AlertGrapher
+    # Set when alerts were stored or acted on: the delivery worker looks at the outbox.
+    alerts_waiting: asyncio.Event
 
     @classmethod
     async def build(cls, settings: BotSettings) -> Runtime:
@@ -103,21 +144,39 @@ class Runtime:
             host_jobs=p.host_jobs,
             aliases=settings.hosts.aliases,
         )
+        a = settings.alerts
+        alertmanager = AlertmanagerClient(
+            a.alertmanager_url, timeout=a.alertmanager_timeout_seconds
+        )
+        charts = ChartPool()
+        outbox = SqliteOutbox(db)
+        alert_metrics = AlertMetrics(registry)
+        waiting = asyncio.Event()
+        ingest = AlertIngest(outbox, alert_metrics, wake=waiting.set)
+        grapher = AlertGrapher(prometheus, charts, window=a.graph_window_seconds)
+        alerts = AlertsService(outbox, alertmanager, grapher, wake=waiting.set)
+        features = [status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts]
         return cls(
             settings,
             db,
             prometheus,
-            Core(
-                gate,
-                [status, AuditService(audit, audit_key), AdminService(roles, limiter)],
-            ),
+            Core(gate, features),
             registry,
             metrics,
+            alertmanager,
+            charts,
+            outbox,
+            alert_metrics,
+            ingest,
+            grapher,
+            waiting,
         )
 
     async def close(self) -> None:
-        """Close the HTTP session and the database."""
+        """Close the HTTP sessions, the chart processes and the database."""
         await self.prometheus.close()
+        await self.alertmanager.close()
+        await self.charts.close()
         await self.db.close()
 
     async def __aenter__(self) -> Runtime:
@@ -143,6 +202,10 @@ class Runtime:
             except Exception as exc:  # a locked or broken database: say so, try again later
                 log.warning("cannot read the audit head: %s", exc)
             await asyncio.sleep(self.settings.audit.head_report_seconds)
+
+    def alert_routing(self) -> Routing:
+        """[bot.alerts] as the delivery worker's routing."""
+        return alert_routing(self.settings)
 
     def health(self) -> dict[str, Any]:
         """What /healthz reports beside status ok."""

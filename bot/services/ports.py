@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord
 from bot.domain.charts import AlertGraph, Series
@@ -172,4 +172,141 @@ class ChartRenderer(Protocol):
 
     async def alert_graph(self, graph: AlertGraph) -> bytes:
         """The PNG of one alert's expression with its threshold and firing window."""
+        ...
+
+
+# -- alerts: the outbox ----------------------------------------------------------------------
+
+
+class OutboxUnavailable(ServiceError):
+    """The outbox could not store or read rows (a full disk, a locked database)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One alert state change to store: the alert and its notification context, as JSON."""
+
+    dedupe_key: str
+    fingerprint: str
+    status: str
+    starts_at: str
+    alert: str
+    context: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A stored, undelivered state change."""
+
+    id: int
+    event: OutboxEvent
+    received_at: float
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """What the bot knows of one firing episode (fingerprint + startsAt): its latest state,
+    the message it lives in, and what people did about it."""
+
+    fingerprint: str
+    starts_at: str
+    status: str
+    alert: str
+    context: str
+    message: int | None
+    position: int
+    acked_by: str = ""
+    acked_at: float | None = None
+    silence_id: str = ""
+    silenced_by: str = ""
+    silenced_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMessageRecord:
+    """One alert message: where it was sent, the Discord ids of its parts, its nonce."""
+
+    id: int
+    target: str
+    channel_id: int
+    message_ids: tuple[int, ...]
+    nonce: str
+    dirty: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """Undelivered rows and the age of the oldest (0 when none)."""
+
+    depth: int
+    oldest_age_seconds: float
+    dead: int
+
+
+class AlertOutbox(Protocol):
+    """Durable storage of alert state changes and of the messages they live in."""
+
+    async def enqueue(self, events: Sequence[OutboxEvent], now: float) -> tuple[int, int]:
+        """Store new events in one committed transaction; (stored, duplicates)."""
+        ...
+
+    async def pending(self, now: float, limit: int) -> list[OutboxRow]:
+        """Undelivered rows due by `now`, oldest first."""
+        ...
+
+    async def stats(self, now: float) -> OutboxStats:
+        """Depth and oldest age of the undelivered rows, and the dead-lettered count."""
+        ...
+
+    async def record(self, fingerprint: str, starts_at: str) -> AlertRecord | None:
+        """The episode's record, if any message was ever planned for it."""
+        ...
+
+    async def latest(self, fingerprint: str) -> AlertRecord | None:
+        """The latest episode of an alert (by startsAt)."""
+        ...
+
+    async def message(self, message: int) -> AlertMessageRecord | None:
+        """One message row."""
+        ...
+
+    async def cards(self, message: int) -> list[AlertRecord]:
+        """The episodes one message shows, in position order."""
+        ...
+
+    async def plan_message(
+        self, target: str, channel_id: int, nonce: str, rows: Sequence[OutboxRow], now: float
+    ) -> int:
+        """Create a message row for new episodes and attach them, before anything is sent."""
+        ...
+
+    async def sent(
+        self, message: int, message_ids: Sequence[int], row_ids: Sequence[int], now: float
+    ) -> None:
+        """Record the Discord ids of a posted or edited message; its rows are delivered."""
+        ...
+
+    async def update_states(self, rows: Sequence[OutboxRow]) -> None:
+        """Apply rows' statuses to their episodes (a resolution, say) before the edit."""
+        ...
+
+    async def retry(self, row_ids: Sequence[int], next_attempt: float, error: str) -> None:
+        """Count one more failed attempt and hold the rows until `next_attempt`."""
+        ...
+
+    async def dead(self, row_ids: Sequence[int], error: str, now: float) -> None:
+        """Dead-letter rows that can never be delivered."""
+        ...
+
+    async def annotate(self, fingerprint: str, starts_at: str, **changes: Any) -> int | None:
+        """Set ack/silence fields of an episode and mark its message dirty; its message id."""
+        ...
+
+    async def dirty_messages(self) -> list[int]:
+        """Messages to re-render (an ack or a silence changed what they show)."""
+        ...
+
+    async def clean(self, message: int) -> None:
+        """The message was re-rendered."""
         ...

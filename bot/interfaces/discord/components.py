@@ -33,6 +33,7 @@ TEMPLATE = r"hl:(?P<route>[a-z][a-z0-9_.]*):(?P<arg>.*)"
 # Every matching dynamic item is called for a click, so selects need their own prefix.
 SELECT_TEMPLATE = r"hs:(?P<route>[a-z][a-z0-9_.]*):(?P<arg>.*)"
 
+
 class _Routed:
     """Shared behaviour of routed buttons and selects."""
 
@@ -75,7 +76,12 @@ class _Routed:
         answered with the apology instead.
         """
         try:
-            return await enforce(interaction, self.spec, self.acknowledge)
+            spec = self.spec
+            if spec is not None and spec.form:
+                # A form opens a modal, which must be the click's first answer: only decide
+                # here; the submit passes the whole check (and the audit) before it runs.
+                return await _decide_only(interaction, spec)
+            return await enforce(interaction, spec, self.acknowledge)
         except Exception:
             log.exception("checking a click on %s failed", self.route)
             await apologise(interaction)
@@ -97,6 +103,9 @@ class _Routed:
         bot: HomelabBot = interaction.client
         spec = self.spec
         if spec is None or not bot.core.handles_component(self.route):
+            return
+        if spec.form:
+            await interaction.response.send_modal(FormModal(spec, self.arg))
             return
         values = [str(v) for v in getattr(getattr(self, "item", None), "values", [])]
         # Acknowledge before the handler runs: Discord allows 3 s for the first answer, and a
@@ -133,3 +142,58 @@ class RoutedSelect(
         super().__init__(item or discord.ui.Select(custom_id=f"hs:{route}:{arg}"))
         self.route = route
         self.arg = arg
+
+
+async def _decide_only(interaction: discord.Interaction[Any], spec: ComponentSpec) -> bool:
+    """The gate's decision without writing the audit row (a refusal is still recorded)."""
+    bot: HomelabBot = interaction.client
+    decision = bot.core.gate.decide(actor_of(interaction), spec, target_of(interaction))
+    if not decision.allowed:
+        assert decision.refusal is not None
+        await send(interaction, decision.refusal)
+        await bot.core.gate.record(decision)
+        return False
+    return True
+
+
+class FormModal(discord.ui.Modal):
+    """The fields a component's catalogue entry asks for; the submit runs the click."""
+
+    def __init__(self, spec: ComponentSpec, arg: str) -> None:
+        title = spec.route.split(".")[-1].replace("_", " ").capitalize()
+        super().__init__(title=title[:45], timeout=600, custom_id=f"hm:{spec.route}"[:100])
+        self.spec = spec
+        self.arg = arg
+        self.inputs: dict[str, discord.ui.TextInput[Any]] = {}
+        for field in spec.form:
+            text: discord.ui.TextInput[Any] = discord.ui.TextInput(
+                label=field.name.replace("_", " ").capitalize()[:45],
+                placeholder=(field.help or None) and field.help[:100],
+                required=field.required,
+                max_length=field.max_length,
+            )
+            self.inputs[field.name] = text
+            self.add_item(text)
+
+    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
+        """Check, audit, run the handler with the answers, answer privately."""
+        bot: HomelabBot = interaction.client
+        try:
+            if not await enforce(interaction, self.spec, defer_private):
+                return
+            await defer_private(interaction)
+            answers = {name: t.value for name, t in self.inputs.items()}
+            actor = actor_of(interaction)
+            target = f"{self.spec.custom_id(self.arg)} " + " ".join(
+                f"{k}={v}" for k, v in answers.items() if v
+            )
+            msg = await bot.core.run_admitted(
+                actor,
+                self.spec,
+                target.strip(),
+                bot.core.click(actor, self.spec.route, self.arg, [], answers),
+            )
+            await send(interaction, msg)
+        except Exception:
+            log.exception("form %s failed", self.spec.route)
+            await apologise(interaction)

@@ -1,5 +1,5 @@
-"""The bot's HTTP face inside its process: /healthz and /metrics (the Alertmanager webhook
-will join as `POST /webhooks/alertmanager` through `extra_routes`).
+"""The bot's HTTP face inside its process: /healthz, /metrics, and the Alertmanager webhook
+(`POST /webhooks/alertmanager`, bot.interfaces.web.alerts) through `extra_routes`.
 
 Example::
 
@@ -76,6 +76,78 @@ class BotMetrics:
             "were deleted from the end",
             registry=registry,
         )
+
+
+class AlertMetrics:
+    """Alert delivery's metrics: the receiver's, the outbox's and the worker's.
+
+    Names are a contract with rules/alerts.yml (HomelabAlertOutboxStuck, ...).
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+            return Counter(name, doc, list(labels), registry=registry)
+
+        self._received = counter(
+            "homelab_bot_alerts_received", "Alerts in notifications the receiver accepted"
+        )
+        self._deduplicated = counter(
+            "homelab_bot_alerts_deduplicated",
+            "Alerts already stored (Alertmanager retries, cluster peers), not stored again",
+        )
+        self._delivered = counter(
+            "homelab_bot_alerts_delivered", "Alert state changes delivered (posted or edited)"
+        )
+        self._retried = counter(
+            "homelab_bot_alerts_retried", "Alert deliveries held for a retry (5xx, network)"
+        )
+        self._dead = counter(
+            "homelab_bot_alerts_dead_lettered",
+            "Alert state changes Discord refused for good (400, 403, 404): dead letters",
+        )
+        self._rejected = counter(
+            "homelab_bot_webhook_rejected",
+            "Webhook requests answered with an error, by reason",
+            ("reason",),
+        )
+        self._depth = Gauge(
+            "homelab_bot_alert_outbox_depth", "Alert state changes not delivered yet",
+            registry=registry,
+        )  # fmt: skip
+        self._oldest = Gauge(
+            "homelab_bot_alert_outbox_oldest_age_seconds",
+            "Age of the oldest undelivered alert state change (0 when none)",
+            registry=registry,
+        )
+
+    def received(self, n: int) -> None:
+        """Alerts in accepted notifications."""
+        self._received.inc(n)
+
+    def deduplicated(self, n: int) -> None:
+        """Alerts already stored."""
+        self._deduplicated.inc(n)
+
+    def rejected(self, reason: str) -> None:
+        """A webhook request answered with an error."""
+        self._rejected.labels(reason).inc()
+
+    def delivered(self, n: int) -> None:
+        """Alert state changes delivered."""
+        self._delivered.inc(n)
+
+    def retried(self, n: int) -> None:
+        """Rows held for a retry."""
+        self._retried.inc(n)
+
+    def dead_lettered(self, n: int) -> None:
+        """Rows dead-lettered."""
+        self._dead.inc(n)
+
+    def outbox(self, depth: int, oldest_age: float) -> None:
+        """The outbox's depth and oldest age."""
+        self._depth.set(depth)
+        self._oldest.set(oldest_age)
 
 
 def build_app(

@@ -1,0 +1,107 @@
+"""The alert outbox in SQLite: committed, deduplicated, ordered per alert, restart-proof."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.outbox import SqliteOutbox
+from bot.adapters.sqlite import Database
+from bot.services.ports import OutboxEvent, OutboxUnavailable
+
+
+def event(fp: str, status: str = "firing", starts: str = "2026-12-03T10:00:00Z") -> OutboxEvent:
+    """An outbox event with a dedupe key made as the domain makes it."""
+    return OutboxEvent(f"{fp}|{status}|{starts}", fp, status, starts, '{"a": 1}', "{}")
+
+
+async def test_rows_are_committed_and_duplicates_are_counted(tmp_path: Path) -> None:
+    """A second delivery of the same state change (retry, cluster peer) stores nothing."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    assert await outbox.enqueue([event("a"), event("b"), event("a")], 100.0) == (2, 1)
+    assert await outbox.enqueue([event("a"), event("a", "resolved")], 101.0) == (1, 1)
+    await db.close()
+    # committed before enqueue returned: a new connection (a restarted bot) sees every row
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    rows = await SqliteOutbox(db).pending(200.0, 100)
+    assert [(r.event.fingerprint, r.event.status) for r in rows] == [
+        ("a", "firing"), ("b", "firing"), ("a", "resolved"),
+    ]  # fmt: skip
+    stats = await SqliteOutbox(db).stats(200.0)
+    assert (stats.depth, stats.oldest_age_seconds) == (3, 100.0)
+    await db.close()
+
+
+async def test_a_held_row_holds_back_later_rows_of_its_alert_only(tmp_path: Path) -> None:
+    """After a failed send, an alert's resolution cannot overtake its firing; others go on."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    await outbox.enqueue([event("a"), event("b"), event("a", "resolved")], 0.0)
+    first = (await outbox.pending(0.0, 10))[0]
+    await outbox.retry([first.id], next_attempt=60.0, error="503")
+    assert [r.event.fingerprint for r in await outbox.pending(10.0, 10)] == ["b"]
+    due = await outbox.pending(60.0, 10)
+    assert [(r.event.fingerprint, r.attempts) for r in due] == [("a", 1), ("b", 0), ("a", 0)]
+    await db.close()
+
+
+async def test_planned_message_survives_until_sent(tmp_path: Path) -> None:
+    """plan_message commits the nonce and the episodes; sent records ids and delivers rows."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    await outbox.enqueue([event("a"), event("b")], 0.0)
+    rows = await outbox.pending(0.0, 10)
+    mid = await outbox.plan_message("channel:5", 5, "nonce-1", rows, 1.0)
+    planned = await outbox.message(mid)
+    assert planned is not None and planned.message_ids == () and planned.nonce == "nonce-1"
+    assert [c.fingerprint for c in await outbox.cards(mid)] == ["a", "b"]
+    assert len(await outbox.pending(2.0, 10)) == 2  # not delivered until sent
+    await outbox.sent(mid, [111, 112], [r.id for r in rows], 3.0)
+    sent = await outbox.message(mid)
+    assert sent is not None and sent.message_ids == (111, 112)
+    assert await outbox.pending(4.0, 10) == []
+    assert (await outbox.stats(4.0)).depth == 0
+    await db.close()
+
+
+async def test_annotations_mark_the_message_for_a_refresh(tmp_path: Path) -> None:
+    """An ack is stored with the episode and its message is queued for re-rendering."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    await outbox.enqueue([event("a")], 0.0)
+    rows = await outbox.pending(0.0, 10)
+    mid = await outbox.plan_message("console", 0, "n", rows, 0.0)
+    assert await outbox.dirty_messages() == []
+    await outbox.sent(mid, [1], [rows[0].id], 0.0)
+    assert await outbox.annotate("a", rows[0].event.starts_at, acked_by="ann", acked_at=5.0) == mid
+    assert await outbox.dirty_messages() == [mid]
+    latest = await outbox.latest("a")
+    assert latest is not None and (latest.acked_by, latest.acked_at) == ("ann", 5.0)
+    await outbox.clean(mid)
+    assert await outbox.dirty_messages() == []
+    with pytest.raises(ValueError, match="not an annotation"):
+        await outbox.annotate("a", rows[0].event.starts_at, status="resolved")
+    await db.close()
+
+
+async def test_dead_letters_leave_the_queue_and_are_counted(tmp_path: Path) -> None:
+    """A dead-lettered row is not pending any more and shows in the dead count."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    await outbox.enqueue([event("a"), event("b")], 0.0)
+    rows = await outbox.pending(0.0, 10)
+    await outbox.dead([rows[0].id], "404 Unknown Channel", 1.0)
+    stats = await outbox.stats(1.0)
+    assert (stats.depth, stats.dead) == (1, 1)
+    await db.close()
+
+
+async def test_storage_failure_is_an_outbox_error(tmp_path: Path) -> None:
+    """A database that cannot be written raises OutboxUnavailable (the receiver answers 503)."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    await db.close()
+    with pytest.raises(OutboxUnavailable, match="cannot store alerts"):
+        await outbox.enqueue([event("a")], 0.0)
