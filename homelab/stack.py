@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -205,6 +206,9 @@ def prepare(var: Path) -> dict[str, str]:
         settings.write_text(default_settings(var))
     check_settings(settings)
     env = dict(os.environ)
+    if not receiver_configured(settings):
+        # A settings file from before the receiver existed: give it the token make run made.
+        env["HOMELAB_BOT__ALERTS__CREDENTIALS_FILE"] = str(token)
     env.update(
         {
             "HOMELAB_VAR": str(var),
@@ -216,6 +220,18 @@ def prepare(var: Path) -> dict[str, str]:
         }
     )
     return env
+
+
+def receiver_configured(path: Path) -> bool:
+    """Whether the settings file says how the alert receiver authenticates (or that it needn't)."""
+    try:
+        alerts = tomllib.loads(path.read_text()).get("bot", {}).get("alerts", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    keys = ("credentials_file", "username", "allow_unauthenticated")
+    return any(alerts.get(k) for k in keys) or any(
+        f"HOMELAB_BOT__ALERTS__{k.upper()}" in os.environ for k in keys
+    )
 
 
 def check_settings(path: Path) -> None:
@@ -272,6 +288,11 @@ url = "http://127.0.0.1:9090"
 [bot.web]
 listen_address = "127.0.0.1"
 port = 9102
+
+[bot.alerts]
+# The bearer token Alertmanager sends (var/alertmanager.yml names the same file).
+credentials_file = "secrets/alertmanager-webhook-token"
+alertmanager_url = "http://127.0.0.1:9093"
 """
 
 
