@@ -152,9 +152,10 @@ def compare(rate: float = 200.0, seconds: float = 10.0, workdir: Path | None = N
         results = {}
         for name, base in (("no-op aiohttp", f"http://127.0.0.1:{port}"), ("receiver", bot.url)):
             url = f"{base}/webhooks/alertmanager"
-            asyncio.run(load(url, token, rate, 1.0, offset=10**6 + len(results) * 10**5))
-            results[name] = _summary(name, asyncio.run(load(url, token, rate, seconds,
-                                                            offset=len(results) * 10**5)))  # fmt: skip
+            base_offset = len(results) * 10**5
+            asyncio.run(load(url, token, rate, 1.0, offset=10**6 + base_offset))  # warm-up
+            latencies = asyncio.run(load(url, token, rate, seconds, offset=base_offset))
+            results[name] = _summary(name, latencies)
     finally:
         noop.terminate()
         noop.wait(10)

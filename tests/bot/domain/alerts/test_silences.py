@@ -19,7 +19,7 @@ def test_durations_parse(text: str, seconds: float) -> None:
 @pytest.mark.parametrize("bad", ["", "90", "m", "2x", "1h-", "30s", "91d", "-1h"])
 def test_bad_or_out_of_bounds_durations_say_what_to_type(bad: str) -> None:
     """Unreadable, under a minute or over 90 days: an error that shows the form."""
-    with pytest.raises(DurationError, match="90m|between 1m and 90d"):
+    with pytest.raises(DurationError, match=r"90m|between 1m and 90d"):
         parse_duration(bad)
 
 
