@@ -6,6 +6,7 @@ import base64
 import copy
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -176,8 +177,6 @@ async def test_rotated_token_file_applies_without_restart(serve: Any, tmp_path: 
     s = await serve(WebhookAuth(token_file=path))
     assert (await post(s.url, PAYLOAD, bearer("first-token-0123456789")))[0] == 200
     path.write_text("second-token-0123456789\n")
-    import os
-
     os.utime(path, (1, 1))  # a different mtime even within the same clock tick
     assert (await post(s.url, PAYLOAD, bearer("first-token-0123456789")))[0] == 401
     assert (await post(s.url, PAYLOAD, bearer("second-token-0123456789")))[0] == 200
@@ -194,9 +193,11 @@ async def test_oversized_bodies_get_413_declared_or_streamed(serve: Any, tmp_pat
         for _ in range(20):
             yield b" " * 100
 
-    async with aiohttp.ClientSession() as session:
-        async with session.post(s.url, data=chunks(), headers=bearer()) as r:
-            assert r.status == 413
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(s.url, data=chunks(), headers=bearer()) as r,
+    ):
+        assert r.status == 413
     assert await s.rows() == 0
 
 
