@@ -752,3 +752,14 @@ async def test_the_channel_bucket_is_shared_by_post_and_patch_with_honest_header
         wire, "POST", f"/channels/{OTHER_CHANNEL}/messages", body={"content": "d"}
     )
     assert status == 200
+
+
+async def test_a_webhook_retries_any_server_error(
+    wire: FakeDiscord, session: aiohttp.ClientSession
+) -> None:
+    """discord.py's webhook adapter retries every 5xx, a 503 too, unlike the bot's client."""
+    wire.fail("POST", r"/webhooks/", 503)
+    hook = discord.Webhook.from_url(wire.webhook_url(WEBHOOK_ID), session=session)
+    sent = await hook.send("FIRING", wait=True)
+    assert _statuses(wire, "POST", "/webhooks/.+") == [503, 200]
+    assert [m.id for m in wire.messages(CHANNEL)] == [sent.id]
