@@ -1,11 +1,13 @@
 """A local fake of Discord's REST API, for wire tests of code built on discord.py.
 
 Discord itself cannot run here, so this simulates the part of its HTTP API the bot uses
-(log-in, application info, application command bulk overwrite and listing) and enforces the
-documented limits of that part, so a payload Discord would refuse is refused here too:
+(log-in, application info, application command bulk overwrite and listing, channel messages
+and webhooks) and enforces the documented limits of that part, so a payload Discord would
+refuse is refused here too:
 
 - authentication: every request needs ``Authorization: Bot <token>`` with the configured
-  token, else 401 (``{"message": "401: Unauthorized", "code": 0}``);
+  token, else 401 (``{"message": "401: Unauthorized", "code": 0}``), except the webhook routes
+  that carry a webhook token in their path (that token is their credential);
 - application commands (discord-api-docs, interactions/application-commands): CHAT_INPUT names
   1-32 characters of ``^[-_'\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$`` using the lowercase
   form of every cased letter, descriptions 1-100, at most 25 options and 25 choices per level,
@@ -15,14 +17,55 @@ documented limits of that part, so a payload Discord would refuse is refused her
   30032 too many commands);
 - a guild the application is not installed in (no ``applications.commands`` scope) -> 403
   Missing Access (50001);
-- rate limits (discord-api-docs, topics/rate-limits): per-route buckets announced through
-  ``X-RateLimit-*`` headers and enforced, 50 requests/s globally, and 429s on demand
-  (`rate_limit`), each 429 with a JSON ``retry_after``/``global`` body, ``Retry-After``,
-  ``X-RateLimit-*`` headers and a ``Via`` header (discord.py reads a 429 without ``Via`` as a
-  Cloudflare ban). Every 401, 403 and 429 is counted in `invalid_requests`.
+- channels (``channel_ids=[...]`` or `add_channel`): ``POST /channels/{id}/messages`` (JSON, or
+  multipart/form-data with ``payload_json`` and ``files[n]`` parts as discord.py uploads),
+  ``PATCH`` and ``GET /channels/{id}/messages/{mid}``. An unknown channel is 404 Unknown Channel
+  (10003), a `forbid_channel` one 403 Missing Access (50001), an unknown message 404 Unknown
+  Message (10008), editing a webhook's message through the channel route 403 (50005). An edit
+  replaces only the fields it names (content, embeds, components, attachments: listed ids are
+  kept, new files added), as Discord does; the message before each edit is kept in `history`.
+  ``message_reference`` stores the reply link (a reference to an unknown message is 50035 on
+  ``message_reference`` unless ``fail_if_not_exists`` is false). The answer is a message object
+  discord.py parses: string snowflakes, ``author`` (the bot user, or the webhook), timestamps,
+  ``nonce``, attachments with ``filename``/``size``/``url``, ``referenced_message``;
+- webhooks (`add_webhook`): ``POST /webhooks/{id}/{token}`` answers the message with
+  ``?wait=true`` (discord.py sends ``wait=1``) and 204 without; ``PATCH`` and ``GET
+  /webhooks/{id}/{token}/messages/{mid}``. A wrong token is 401 Invalid Webhook Token (50027),
+  an unknown id 404 Unknown Webhook (10015), a message of another webhook 404 (10008);
+- message limits (discord-api-docs resources/message, components/reference; `validate_message`):
+  content 2000; 10 embeds; 6000 characters over all embeds (title, description, field names and
+  values, footer text, author name); title 256, description 4096, 25 fields, field name 256 and
+  value 1024 (both required), footer 2048, author name 256; 5 action rows of at most 5 buttons
+  or one select; custom_id 1-100 and unique in the message, button label 80, a link button
+  needs a ``url`` and takes no custom_id; 10 attachments; nonce 25 characters -> 400 Invalid
+  Form Body (50035) whose ``errors`` tree names the field (``embeds.0.fields.3.value``; codes
+  are Discord's ``BASE_TYPE_*`` where the docs give them, descriptive names otherwise). A file
+  over 10 MiB -> 413 Request entity too large (40005). Nothing to show (no content, embeds,
+  files or components, also after an edit) -> 400 Cannot send an empty message (50006);
+- nonces (Create Message): with ``enforce_nonce: true`` a nonce the same author used in the
+  channel within the last 5 minutes answers 200 with the EXISTING message and creates nothing
+  (discord.py sends a random nonce with ``enforce_nonce`` on every ``send``, so its retries are
+  idempotent here as on Discord); a nonce without it is only echoed back;
+- rate limits (discord-api-docs, topics/rate-limits): fixed-window buckets announced through
+  honest ``X-RateLimit-Limit/Remaining/Reset/Reset-After/Bucket`` headers on every answer
+  (Reset-After rounded up to the millisecond) and enforced: per route and major parameter, one
+  bucket per channel shared by the message routes (POST and PATCH; `channel_rate` sets its
+  size, else ``bucket_limit`` per ``bucket_seconds``), one per webhook, and 50 requests/s
+  globally. 429s on demand (`rate_limit`, on any route), each with a JSON
+  ``retry_after``/``global`` body, ``Retry-After``, ``X-RateLimit-*`` headers and a ``Via``
+  header (discord.py reads a 429 without ``Via`` as a Cloudflare ban and raises). Every 401,
+  403 and 429 is counted in `invalid_requests`;
+- failures on demand (`fail`): any status on any route for the next ``times`` matching
+  requests (default bodies for 400/403/404/500/502/503/504; a str body goes out as HTML, as
+  Cloudflare's pages do), optionally after the request took effect (``commit=True``: a lost
+  answer). Each is recorded in `injected`. discord.py 2.7 retries 500, 502 and 504 (sleeping
+  1 s, 3 s, ...) on the bot's HTTP client, every 5xx on webhooks, and raises
+  ``DiscordServerError`` on a bot-route 503.
 
-Every answer has ``Content-Type: application/json`` exactly, which discord.py requires before
-it parses a body. Every request is recorded in `requests`.
+Every answer with a body has ``Content-Type: application/json`` exactly, which discord.py
+requires before it parses a body (a 204 has none: discord.py would try to parse the empty
+body). Every request is recorded in `requests` (a multipart body as its ``payload_json`` in
+``json`` and its file parts in ``files``); `messages` lists a channel's messages as they stand.
 
 It also serves a minimal gateway (a websocket at `gateway_url`, announced by ``GET
 /gateway/bot``): HELLO, then READY (no guilds) to an IDENTIFY with the right token (close 4004
@@ -32,15 +75,23 @@ never says HELLO, so the client stays connecting. What happened is in `gateway_l
 Point discord.py at it by overriding ``discord.http.Route.BASE`` (and, for the gateway,
 ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY``) from the test only (monkeypatch
 in-process, or the bootstrap line of a test's subprocess); the bot has no setting for either, so
-no configuration can send its token anywhere but Discord.
+no configuration can send its token anywhere but Discord. Webhooks need nothing more:
+discord.py's webhook adapter (``discord/webhook/async_.py``) builds its URLs from the same
+``Route`` class, so ``Route.BASE + "/webhooks/{id}/{token}"`` reaches the fake. The URL given to
+``discord.Webhook.from_url`` is only parsed for its id and token (it must look like
+``https://discord.com/api/webhooks/<17-20 digits>/<60+ characters>``, which `webhook_url`
+returns); ``discord.Webhook.partial(id, token, session=...)`` takes any id and token.
 
 Example::
 
-    async with FakeDiscord(token="t0k3n", guild_ids=[111]) as fake:
+    async with FakeDiscord(token="t0k3n", guild_ids=[111], channel_ids=[222]) as fake:
         monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
         fake.rate_limit("PUT", r"/guilds/111/commands$", retry_after=0.3)
+        fake.fail("POST", r"/channels/222/messages$", 502)
+        url = fake.add_webhook(1200000000000000001, "w" * 68, channel_id=222)
         ...  # run the code under test
         assert [r.path for r in fake.requests_to("PUT")] == [fake.guild_commands_path(111)] * 2
+        assert [m.content for m in fake.messages(222)] == ["FIRING: nas disk 91 %"]
 """
 
 from __future__ import annotations
