@@ -1,4 +1,4 @@
-"""An async client of the Prometheus HTTP API (`/api/v1/query` only).
+"""An async client of the Prometheus HTTP API (`/api/v1/query` and `/api/v1/query_range`).
 
 It uses nothing beyond the standard API, so it works against Prometheus, Thanos, Mimir and
 VictoriaMetrics; it sends bearer or basic auth and extra headers such as `X-Scope-OrgID`.
@@ -7,6 +7,7 @@ Example::
 
     async with PrometheusClient("http://127.0.0.1:9090", timeout=2.5) as prom:
         samples = await prom.query("up")
+        series = await prom.query_range("up", time.time() - 3600, time.time(), 60)
 """
 
 from __future__ import annotations
@@ -21,14 +22,21 @@ from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 import aiohttp
 
+from bot.domain.charts import Series
 from bot.services.ports import MetricsUnavailable, Sample
 from homelab.logs import redact, redaction_filter
 
 log = logging.getLogger(__name__)
 
+# Prometheus refuses a range query of more points per series than this (bad_data).
+MAX_POINTS = 11_000
+
 
 class PrometheusClient:
-    """Instant queries over aiohttp; every failure becomes MetricsUnavailable with a reason."""
+    """Instant and range queries over aiohttp; every failure becomes MetricsUnavailable.
+
+    It implements the `MetricsSource` and `RangeSource` ports.
+    """
 
     def __init__(
         self,
@@ -101,10 +109,29 @@ class PrometheusClient:
     async def query(self, expr: str) -> list[Sample]:
         """Evaluate an instant query; vectors and scalars become samples."""
         log.debug("query %s", expr)
+        status, text = await self._post("/api/v1/query", {"query": expr})
+        return _parse(self.source, status, text)
+
+    async def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> list[Series]:
+        """Evaluate `expr` over [start, end] every `step` s; NaN and Inf points are dropped.
+
+        A step so small that a series would pass Prometheus's 11,000 points is raised to fit.
+        """
+        if end < start or step <= 0:
+            raise ValueError(f"range query needs start <= end, step > 0: {start}, {end}, {step}")
+        step = fitting_step(start, end, step)
+        log.debug("query_range %s [%s, %s] step %s", expr, start, end, step)
+        status, text = await self._post(
+            "/api/v1/query_range",
+            {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:.3f}"},
+        )
+        return _parse_matrix(self.source, status, text)
+
+    async def _post(self, path: str, form: dict[str, str]) -> tuple[int, str]:
         try:
-            async with self._client().post(
-                f"{self.url}/api/v1/query", data={"query": expr}
-            ) as resp:
+            async with self._client().post(f"{self.url}{path}", data=form) as resp:
                 text = await resp.text()
                 status = resp.status
         except TimeoutError:
@@ -120,7 +147,14 @@ class PrometheusClient:
             raise MetricsUnavailable(
                 self.source, f"request failed ({type(exc).__name__})"
             ) from None
-        return _parse(self.source, status, redact(text, self._secrets))
+        return status, redact(text, self._secrets)
+
+
+def fitting_step(start: float, end: float, step: float) -> float:
+    """`step`, raised (to whole milliseconds) so that [start, end] has at most MAX_POINTS."""
+    # Prometheus refuses (end - start) / step > 11000 and steps under its 1 ms resolution.
+    least = math.ceil((end - start) * 1000 / MAX_POINTS) / 1000
+    return max(step, least, 0.001)
 
 
 def credential_forms(username: str, password: str) -> list[str]:
@@ -132,7 +166,7 @@ def credential_forms(username: str, password: str) -> list[str]:
     return sorted({f for f in forms if f != password}, key=len, reverse=True)
 
 
-def _parse(source: str, status: int, text: str) -> list[Sample]:
+def _data(source: str, status: int, text: str) -> dict[str, Any]:
     try:
         doc: dict[str, Any] = json.loads(text)
     except ValueError:
@@ -145,7 +179,12 @@ def _parse(source: str, status: int, text: str) -> list[Sample]:
         detail = str(doc.get("error", ""))[:200]
         hint = ": check [bot.prometheus] credentials" if status in (401, 403) else ""
         raise MetricsUnavailable(source, f"HTTP {status} {detail}{hint}".strip())
-    data = doc.get("data", {})
+    data: dict[str, Any] = doc.get("data", {})
+    return data
+
+
+def _parse(source: str, status: int, text: str) -> list[Sample]:
+    data = _data(source, status, text)
     kind = data.get("resultType")
     if kind == "vector":
         return [Sample(dict(r["metric"]), _num(r["value"][1])) for r in data["result"]]
@@ -153,6 +192,20 @@ def _parse(source: str, status: int, text: str) -> list[Sample]:
         value = _num(data["result"][1])
         return [] if math.isnan(value) else [Sample({}, value)]
     raise MetricsUnavailable(source, f"unexpected result type {kind!r}")
+
+
+def _parse_matrix(source: str, status: int, text: str) -> list[Series]:
+    data = _data(source, status, text)
+    kind = data.get("resultType")
+    if kind != "matrix":
+        raise MetricsUnavailable(source, f"unexpected result type {kind!r} for a range query")
+    out = []
+    for r in data["result"]:
+        points = tuple(
+            (float(t), v) for t, raw in r.get("values", ()) if math.isfinite(v := _num(raw))
+        )
+        out.append(Series(dict(r["metric"]), points))
+    return out
 
 
 def _num(s: str) -> float:
