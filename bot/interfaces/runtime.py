@@ -33,6 +33,7 @@ from bot.services.alerts import AlertsService
 from bot.services.audit import AuditService
 from bot.services.core import Core
 from bot.services.delivery import Routing
+from bot.services.feature import Feature
 from bot.services.gate import Gate
 from bot.services.status import StatusService
 from bot.settings import AlertsSettings, BotSettings
@@ -155,7 +156,9 @@ class Runtime:
         ingest = AlertIngest(outbox, alert_metrics, wake=waiting.set)
         grapher = AlertGrapher(prometheus, charts, window=a.graph_window_seconds)
         alerts = AlertsService(outbox, alertmanager, grapher, wake=waiting.set)
-        features = [status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts]
+        features: list[Feature] = [
+            status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
+        ]  # fmt: skip
         return cls(
             settings,
             db,

@@ -96,6 +96,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import itertools
 import json
@@ -181,6 +182,17 @@ class FailureRule:
     times: int
     body: Any
     commit: bool
+
+
+@dataclass(slots=True)
+class StallRule:
+    """Let the next `times` matching requests take effect, then hold their answers `seconds`:
+    the window in which a client that dies has sent something it never heard back about."""
+
+    method: str
+    path_re: re.Pattern[str]
+    seconds: float
+    times: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -701,6 +713,9 @@ class FakeDiscord:
         self._webhooks: dict[int, _Webhook] = {}
         self._rules: list[RateLimitRule] = []
         self._failures: list[FailureRule] = []
+        self._stalls: list[StallRule] = []
+        # Set when a stalled request has taken effect and its answer is being held.
+        self.stalled = asyncio.Event()
         self._buckets: dict[str, _Bucket] = {}
         self._bucket_limit = bucket_limit
         self._bucket_seconds = bucket_seconds
@@ -777,6 +792,10 @@ class FakeDiscord:
         self._failures.append(
             FailureRule(method.upper(), re.compile(path_regex), status, times, body, commit)
         )
+
+    def stall(self, method: str, path_regex: str, seconds: float, *, times: int = 1) -> None:
+        """Apply the next matching requests, then hold each answer `seconds` (`stalled` is set)."""
+        self._stalls.append(StallRule(method.upper(), re.compile(path_regex), seconds, times))
 
     def add_channel(self, channel_id: int) -> None:
         """A text channel the bot may post in (idempotent)."""
@@ -891,6 +910,10 @@ class FakeDiscord:
         if not allowed:
             return self._too_many(reset, global_=False, bucket=(name, limit), via=True)
         response: web.StreamResponse = await handler(request)
+        stall = self._take(self._stalls, request)
+        if stall is not None:
+            self.stalled.set()
+            await asyncio.sleep(stall.seconds)
         if failure is not None:  # it happened; only the answer is lost
             return self._injected(request, failure)
         response.headers.update(self._bucket_headers(name, limit, remaining, reset))

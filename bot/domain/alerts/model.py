@@ -91,6 +91,11 @@ class Alert:
         """Label severity; warning when absent."""
         return self.labels.get("severity", "") or "warning"
 
+    @property
+    def firing(self) -> bool:
+        """Whether the alert fires (rather than resolved)."""
+        return self.status == "firing"
+
     def starts(self) -> float | None:
         """startsAt as Unix seconds (None for Alertmanager's zero time)."""
         return _unix(self.starts_at)
@@ -134,6 +139,10 @@ class Notification:
     external_url: str
     truncated_alerts: int
     alerts: tuple[Alert, ...]
+
+    def context(self) -> AlertContext:
+        """What is kept beside each of its alerts."""
+        return AlertContext(self.external_url, self.receiver, self.group_key)
 
 
 def _str(doc: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
