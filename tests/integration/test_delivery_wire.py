@@ -132,7 +132,7 @@ async def start_bot(
         env.update(HOMELAB_CONFIG=str(cfg), HOMELAB_BOT__DISCORD__TOKEN=TOKEN,
                    HOMELAB_BOT__WEB__PORT=str(port))  # fmt: skip
         log = tmp_path / f"bot{len(procs)}.log"
-        with open(log, "wb") as out:
+        with open(log, "wb") as out:  # noqa: ASYNC230 (a log file for the child, once)
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", BOOT, fake.api_base, fake.gateway_url, "run",
                 env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
