@@ -18,15 +18,17 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from bot.adapters.prometheus import PrometheusClient
-from bot.adapters.sqlite import Database, SqliteAuditRepository
+from bot.adapters.sqlite import Database, SqliteAuditRepository, SqliteThresholdStore
 from bot.domain.permissions import Role, RoleMap
 from bot.domain.ratelimit import Backoff, BucketRule, RateLimiter
 from bot.interfaces.web.server import BotMetrics
+from bot.interfaces.web.thresholds import ThresholdCollector
 from bot.services.admin import AdminService
 from bot.services.audit import AuditService
 from bot.services.core import Core
 from bot.services.gate import Gate
 from bot.services.status import StatusService
+from bot.services.thresholds import ThresholdService
 from bot.settings import BotSettings
 
 log = logging.getLogger(__name__)
@@ -103,13 +105,22 @@ class Runtime:
             host_jobs=p.host_jobs,
             aliases=settings.hosts.aliases,
         )
+        thresholds = ThresholdService(SqliteThresholdStore(db), aliases=settings.hosts.aliases)
+        # Published from memory: loaded now, refreshed by the service after each change.
+        await thresholds.refresh()
+        registry.register(ThresholdCollector(thresholds.published))
         return cls(
             settings,
             db,
             prometheus,
             Core(
                 gate,
-                [status, AuditService(audit, audit_key), AdminService(roles, limiter)],
+                [
+                    status,
+                    AuditService(audit, audit_key),
+                    AdminService(roles, limiter),
+                    thresholds,
+                ],
             ),
             registry,
             metrics,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.domain.alerts.thresholds import Threshold
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord
 from bot.domain.charts import AlertGraph, Series
 
@@ -172,4 +173,27 @@ class ChartRenderer(Protocol):
 
     async def alert_graph(self, graph: AlertGraph) -> bytes:
         """The PNG of one alert's expression with its threshold and firing window."""
+        ...
+
+
+# -- thresholds set from Discord (docs/alerting.md, "Thresholds as data") --------------------
+
+
+class ThresholdStoreError(ServiceError):
+    """The thresholds could not be read or written."""
+
+
+class ThresholdStore(Protocol):
+    """Durable storage of thresholds, one per (alert, instance); instance "" is the fleet."""
+
+    async def set(self, threshold: Threshold) -> None:
+        """Store `threshold`, replacing the one for the same alert and instance."""
+        ...
+
+    async def clear(self, alertname: str, instance: str) -> bool:
+        """Remove one threshold; False when there was none."""
+        ...
+
+    async def list(self) -> Sequence[Threshold]:
+        """Every threshold, by alert and instance; raise ThresholdStoreError on failure."""
         ...

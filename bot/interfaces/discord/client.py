@@ -44,6 +44,7 @@ INVITE_HINT = (
 EXTENSIONS = (
     "bot.interfaces.discord.cogs.status",
     "bot.interfaces.discord.cogs.admin",
+    "bot.interfaces.discord.cogs.thresholds",
 )
 
 
