@@ -78,9 +78,7 @@ class ThresholdService:
         log.debug("publishing %d alert thresholds", len(self._snapshot))
         return True
 
-    async def set(
-        self, actor: Actor, alert: str, value: float, host: str | None = None
-    ) -> Message:
+    async def set(self, actor: Actor, alert: str, value: float, host: str | None = None) -> Message:
         """Set `alert`'s threshold for one host or (no host) the whole fleet."""
         try:
             found = check(alert, value)

@@ -43,8 +43,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     audit = SqliteAuditRepository(db)
     gate = Gate(
         RoleMap(roles={70: Role.OPERATOR}, default=Role.VIEWER),
-        RateLimiter({"query": BucketRule(100, 60), "admin": BucketRule(100, 60)},
-                    Backoff(after=100)),  # fmt: skip
+        RateLimiter(
+            {"query": BucketRule(100, 60), "admin": BucketRule(100, 60)}, Backoff(after=100)
+        ),
         audit,
         clock=lambda: 1000.0,
     )
@@ -101,8 +102,11 @@ async def test_bad_values_alerts_and_hosts_change_nothing(world: World) -> None:
     cases = [
         ({"alert": "HostHighCpu", "value": 1.5}, "usage", "give a value 0..1"),
         ({"alert": "HostDown", "value": 1}, "usage", "not an alert that reads thresholds"),
-        ({"alert": "HostHighCpu", "value": 0.5, "host": "toaster"}, "not_found",
-         "unknown host 'toaster'"),
+        (
+            {"alert": "HostHighCpu", "value": 0.5, "host": "toaster"},
+            "not_found",
+            "unknown host 'toaster'",
+        ),
         ({"alert": "HostHighCpu", "value": "high"}, "usage", "'high' is not a number"),
     ]
     for args, outcome, says in cases:

@@ -17,9 +17,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class ThresholdCog(
-    commands.GroupCog, group_name="threshold", group_description="Alert thresholds"
-):
+class ThresholdCog(commands.GroupCog, group_name="threshold", group_description="Alert thresholds"):
     """Alert thresholds, fleet-wide or per host, published for the alert rules."""
 
     def __init__(self, bot: HomelabBot) -> None:
