@@ -3,6 +3,7 @@ against each alert's range, and a host resolves to the instance the rules match.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,15 @@ def test_the_list_is_the_rules_list_with_the_same_defaults() -> None:
     rules = rules_reading_thresholds()
     assert len(rules) >= 10
     assert {a.name: a.default for a in THRESHOLD_ALERTS} == rules
+
+
+def test_alerting_doc_shows_each_alerts_unit_and_range() -> None:
+    """docs/alerting.md's table of threshold alerts has the domain's unit and range per alert."""
+    doc = (ROOT / "docs" / "alerting.md").read_text()
+    for alert in THRESHOLD_ALERTS:
+        row = re.search(rf"^\| `{alert.name}` \| [^|]+ \| ([^|]+) \| ([^|]+) \| `", doc, re.M)
+        assert row, f"docs/alerting.md has no row for {alert.name}"
+        assert (row.group(1), row.group(2)) == (alert.unit, alert.range_text()), alert.name
 
 
 def test_every_default_is_within_its_own_range() -> None:
