@@ -52,7 +52,7 @@ class PrometheusSettings(BaseModel):
 
 
 class HostsSettings(BaseModel):
-    """How /status names hosts ([bot.hosts])."""
+    """How /status and /threshold name hosts ([bot.hosts])."""
 
     model_config = {"extra": "forbid"}
 

@@ -117,7 +117,7 @@ INFLUX_SYSTEM: Final = "system"
 INFLUX_TEMP: Final = "temp"  # tag sensor; field temp (celsius)
 
 # -- thresholds as data (published by the bot, read by the alert rules) --------------------
-ALERT_THRESHOLD: Final = "homelab_alert_threshold"  # {alertname, instance}; instance="" = fleet
+ALERT_THRESHOLD: Final = "homelab_alert_threshold"  # {alertname, instance}; no instance = fleet
 
 # -- recording rules (rules/recording.yml) ---------------------------------------------------
 CPU_BUSY_RATIO: Final = "instance:node_cpu_busy:ratio"

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.domain.alerts.thresholds import Threshold
 from bot.domain.audit import (
     GENESIS,
     AuditEntry,
@@ -26,7 +27,7 @@ from bot.domain.audit import (
     seal,
     sealed_head,
 )
-from bot.services.ports import AuditWriteError
+from bot.services.ports import AuditWriteError, ThresholdStoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -339,6 +340,56 @@ class SqliteAuditRepository:
 
 
 _SELECT = "SELECT seq, at, actor, action, target, outcome, prev_hash, hash FROM audit_log"
+
+
+class SqliteThresholdStore:
+    """Thresholds set from Discord in table alert_threshold; instance '' is the whole fleet."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def set(self, threshold: Threshold) -> None:
+        """Store `threshold`, replacing the one for the same alert and instance."""
+        t = threshold
+        await self._run(
+            lambda c: c.execute(
+                "INSERT INTO alert_threshold (alertname, instance, value, set_by, set_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (alertname, instance) DO UPDATE SET"
+                " value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at",
+                (t.alertname, t.instance, t.value, t.set_by, t.set_at),
+            ),
+            "write",
+        )
+
+    async def clear(self, alertname: str, instance: str) -> bool:
+        """Remove one threshold; False when there was none."""
+        cursor = await self._run(
+            lambda c: c.execute(
+                "DELETE FROM alert_threshold WHERE alertname = ? AND instance = ?",
+                (alertname, instance),
+            ),
+            "write",
+        )
+        return bool(cursor.rowcount)
+
+    async def list(self) -> Sequence[Threshold]:
+        """Every threshold, by alert and instance (the fleet-wide one first)."""
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT alertname, instance, value, set_by, set_at FROM alert_threshold"
+                " ORDER BY alertname, instance"
+            ).fetchall(),
+            "read",
+        )
+        return [Threshold(str(r[0]), str(r[1]), float(r[2]), str(r[3]), float(r[4])) for r in rows]
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], what: str) -> T:
+        try:
+            return await self.db.run(fn)
+        except (sqlite3.Error, OSError) as exc:
+            raise ThresholdStoreError(
+                f"cannot {what} the thresholds in {self.db.path}: {exc}"
+            ) from exc
 
 
 def _head(c: sqlite3.Connection) -> AuditHead | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.domain.catalogue import admin, alerts, audit, status
+from bot.domain.catalogue import admin, alerts, audit, status, thresholds
 from bot.domain.catalogue.admin import LIMITS_RESET, SYNC
 from bot.domain.catalogue.audit import AUDIT_TAIL, AUDIT_VERIFY, AUDIT_VERIFY_BUTTON
 from bot.domain.catalogue.spec import (
@@ -31,11 +31,12 @@ from bot.domain.catalogue.spec import (
     parse_words,
 )
 from bot.domain.catalogue.status import STATUS, STATUS_REFRESH, WHOAMI
+from bot.domain.catalogue.thresholds import THRESHOLD_CLEAR, THRESHOLD_LIST, THRESHOLD_SET
 
 log = logging.getLogger(__name__)
 
 # Add a feature's part here; its commands and components join both faces.
-PARTS = (status, audit, admin, alerts)
+PARTS = (status, audit, admin, alerts, thresholds)
 
 COMMANDS: tuple[CommandSpec, ...] = tuple(c for p in PARTS for c in p.COMMANDS)
 COMPONENTS: tuple[ComponentSpec, ...] = tuple(c for p in PARTS for c in p.COMPONENTS)
@@ -65,6 +66,9 @@ __all__ = [
     "STATUS",
     "STATUS_REFRESH",
     "SYNC",
+    "THRESHOLD_CLEAR",
+    "THRESHOLD_LIST",
+    "THRESHOLD_SET",
     "WHOAMI",
     "Arg",
     "ArgError",

@@ -21,11 +21,12 @@ from bot.adapters.alertmanager import AlertmanagerClient
 from bot.adapters.charts import ChartPool
 from bot.adapters.outbox import SqliteOutbox
 from bot.adapters.prometheus import PrometheusClient
-from bot.adapters.sqlite import Database, SqliteAuditRepository
+from bot.adapters.sqlite import Database, SqliteAuditRepository, SqliteThresholdStore
 from bot.domain.alerts.routing import Destination, QuietHours, Route, parse_matcher
 from bot.domain.permissions import Role, RoleMap
 from bot.domain.ratelimit import Backoff, BucketRule, RateLimiter
 from bot.interfaces.web.server import AlertMetrics, BotMetrics
+from bot.interfaces.web.thresholds import ThresholdCollector
 from bot.services.admin import AdminService
 from bot.services.alert_graph import AlertGrapher
 from bot.services.alert_ingest import AlertIngest
@@ -36,6 +37,7 @@ from bot.services.delivery import Routing
 from bot.services.feature import Feature
 from bot.services.gate import Gate
 from bot.services.status import StatusService
+from bot.services.thresholds import ThresholdService
 from bot.settings import AlertsSettings, BotSettings
 
 log = logging.getLogger(__name__)
@@ -145,6 +147,10 @@ class Runtime:
             host_jobs=p.host_jobs,
             aliases=settings.hosts.aliases,
         )
+        thresholds = ThresholdService(SqliteThresholdStore(db), aliases=settings.hosts.aliases)
+        # Published from memory: loaded now, refreshed by the service after each change.
+        await thresholds.refresh()
+        registry.register(ThresholdCollector(thresholds.published))
         a = settings.alerts
         alertmanager = AlertmanagerClient(
             a.alertmanager_url, timeout=a.alertmanager_timeout_seconds
@@ -158,6 +164,7 @@ class Runtime:
         alerts = AlertsService(outbox, alertmanager, grapher, wake=waiting.set)
         features: list[Feature] = [
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
+            thresholds,
         ]  # fmt: skip
         return cls(
             settings,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.domain.alerts.thresholds import Threshold
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord
 from bot.domain.charts import AlertGraph, Series
 
@@ -309,4 +310,26 @@ class AlertOutbox(Protocol):
 
     async def clean(self, message: int) -> None:
         """The message was re-rendered."""
+
+
+# -- thresholds set from Discord (docs/alerting.md, "Thresholds as data") --------------------
+
+
+class ThresholdStoreError(ServiceError):
+    """The thresholds could not be read or written."""
+
+
+class ThresholdStore(Protocol):
+    """Durable storage of thresholds, one per (alert, instance); instance "" is the fleet."""
+
+    async def set(self, threshold: Threshold) -> None:
+        """Store `threshold`, replacing the one for the same alert and instance."""
+        ...
+
+    async def clear(self, alertname: str, instance: str) -> bool:
+        """Remove one threshold; False when there was none."""
+        ...
+
+    async def list(self) -> Sequence[Threshold]:
+        """Every threshold, by alert and instance; raise ThresholdStoreError on failure."""
         ...

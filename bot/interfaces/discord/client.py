@@ -45,6 +45,7 @@ EXTENSIONS = (
     "bot.interfaces.discord.cogs.status",
     "bot.interfaces.discord.cogs.admin",
     "bot.interfaces.discord.cogs.alerts",
+    "bot.interfaces.discord.cogs.thresholds",
 )
 
 

@@ -25,6 +25,7 @@ from bot.interfaces.runtime import Runtime, role_map
 from bot.services.admin import AdminService
 from bot.services.gate import AUDIT_UNAVAILABLE
 from bot.services.status import StatusService
+from bot.services.thresholds import ThresholdService
 from tests.bot.conftest import ADMIN_ID, make_settings
 from tests.harness.simbot import bot_in_guild
 
@@ -32,6 +33,7 @@ from tests.harness.simbot import bot_in_guild
 SAMPLES: dict[discord.AppCommandOptionType, Any] = {
     discord.AppCommandOptionType.integer: 3,
     discord.AppCommandOptionType.string: "nas",
+    discord.AppCommandOptionType.number: 0.5,
 }
 
 
@@ -121,6 +123,46 @@ async def test_admin_audit_tail_and_verify_button(simcord_env: Any) -> None:
     verify_id = catalog.AUDIT_VERIFY_BUTTON.custom_id()
     clicked = await admin.click(tail.response.message, custom_id=verify_id)
     assert clicked.ephemeral and "intact" in clicked.response.embeds[0].title
+
+
+async def test_operator_sets_a_threshold_audited_and_a_viewer_is_refused(
+    simcord_env: Any,
+) -> None:
+    """/threshold set as an operator is stored, published and audited (started and ok); the
+    same command from a viewer is refused privately, naming the role, and changes nothing."""
+    bot: HomelabBot = simcord_env.bot
+    _, channel, viewer, operator, _ = _world(simcord_env)
+    service = bot.core.feature(ThresholdService)
+    assert service is not None
+    ok = await operator.slash(
+        channel, "threshold set", alert="HostHighCpu", value=0.8, host="nas:9101"
+    )
+    assert ok.ephemeral
+    assert "threshold for nas:9101 set to **0.8**" in ok.response.content
+    assert [(t.alertname, t.instance, t.value) for t in service.published()] == [
+        ("HostHighCpu", "nas:9101", 0.8)
+    ]
+    no = await viewer.slash(channel, "threshold set", alert="HostHighCpu", value=0.1)
+    assert no.ephemeral and "**operator**" in no.response.content
+    assert [t.value for t in service.published()] == [0.8]
+    listed = await viewer.slash(channel, "threshold list")
+    assert "nas:9101: **0.8** (by olga" in listed.response.embeds[0].fields[0].value
+    rows = [(e.record.actor, e.record.action, e.record.outcome)
+            for e in await bot.core.gate.audit.entries()]  # fmt: skip
+    olga = [r for r in rows if r[0].startswith("olga")]
+    assert [(a, o) for _, a, o in olga] == [("threshold set", "started"), ("threshold set", "ok")]
+    assert any(r[1] == "threshold set" and r[2] == "refused: needs operator" for r in rows)
+    assert not any(r[1] == "threshold list" for r in rows)  # a viewer's read is not audited
+
+
+async def test_threshold_clear_on_discord_says_what_applies_again(simcord_env: Any) -> None:
+    """/threshold clear removes the fleet-wide value; a bad value is refused with the range."""
+    _, channel, _, operator, _ = _world(simcord_env)
+    bad = await operator.slash(channel, "threshold set", alert="HostHighTemperature", value=200.0)
+    assert "give a value -50..150" in bad.response.content
+    await operator.slash(channel, "threshold set", alert="HostHighTemperature", value=70.0)
+    cleared = await operator.slash(channel, "threshold clear", alert="HostHighTemperature")
+    assert "the default (80) applies again" in cleared.response.content
 
 
 async def test_owner_is_admin_without_any_role(simcord_env: Any) -> None:
