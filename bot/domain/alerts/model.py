@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -252,13 +251,31 @@ def context_from_json(text: str) -> AlertContext:
     return AlertContext(**{k: str(v) for k, v in doc.items() if k in AlertContext.__slots__})
 
 
+def _unquote_plus(text: str) -> str:
+    """Form decoding (`+` is a space, `%XX` a byte), without urllib: the domain does no I/O."""
+    raw = text.replace("+", " ").encode("utf-8", "surrogateescape")
+    out = bytearray()
+    i = 0
+    while i < len(raw):
+        if (
+            raw[i] == 0x25
+            and i + 2 < len(raw) + 0
+            and re.fullmatch(rb"[0-9A-Fa-f]{2}", raw[i + 1 : i + 3])
+        ):
+            out.append(int(raw[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode("utf-8", "replace")
+
+
 def expr_of(generator_url: str) -> str | None:
     """The PromQL expression of Prometheus's generatorURL (`/graph?g0.expr=...`)."""
-    if not generator_url:
-        return None
-    try:
-        query = parse_qs(urlsplit(generator_url).query)
-    except ValueError:
-        return None
-    exprs = query.get("g0.expr")
-    return exprs[0] if exprs and exprs[0].strip() else None
+    query = generator_url.partition("?")[2].partition("#")[0]
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if _unquote_plus(key) == "g0.expr":
+            expr = _unquote_plus(value)
+            return expr if expr.strip() else None
+    return None
