@@ -5,7 +5,8 @@ Every face renders a `Message`; every message is checked by `validate` before it
 
 Example::
 
-    msg = Message(text="hello", embeds=(Embed(title="nas", fields=(Field("CPU", "12 %"),)),))
+    msg = Message(text="hello", embeds=(Embed(title="nas", fields=(Field("CPU", "12 %"),)),),
+                  rows=((LinkButton("https://grafana.example/d/nas", "Grafana"),),))
     assert validate(msg) == []
     parts = split(Message(text="x" * 5000))   # three messages of at most 2000 characters
 """
@@ -13,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -42,6 +44,8 @@ class Limits:
     BUTTON_LABEL = 80
     SELECT_OPTIONS = 25
     SELECT_OPTION_TEXT = 100
+    # Discord documents 512 characters for a link button's url.
+    URL = 512
 
 
 # A field name must not be empty; continuation fields carry this invisible one.
@@ -147,7 +151,19 @@ class Select:
     max_values: int = 1
 
 
-Component = Button | Select
+@dataclass(frozen=True, slots=True)
+class LinkButton:
+    """A button that opens `url` (http or https) in the browser.
+
+    It has no custom id: Discord sends no click to the bot, so it routes to nothing in the
+    catalogue and needs no permission. It takes a button's place in a row.
+    """
+
+    url: str
+    label: str
+
+
+Component = Button | Select | LinkButton
 Row = tuple[Component, ...]
 
 
@@ -247,6 +263,9 @@ def _component_problems(rows: tuple[Row, ...]) -> list[str]:
         if len(row) > Limits.BUTTONS_PER_ROW:
             out.append(f"row {r} has {len(row)} buttons (limit {Limits.BUTTONS_PER_ROW})")
         for c in row:
+            if isinstance(c, LinkButton):
+                out.extend(_link_problems(c))
+                continue
             if not c.custom_id or len(c.custom_id) > Limits.CUSTOM_ID:
                 out.append(
                     f"custom_id {c.custom_id[:20]!r}... must have 1 to {Limits.CUSTOM_ID} chars"
@@ -272,7 +291,31 @@ def _component_problems(rows: tuple[Row, ...]) -> list[str]:
     return out
 
 
-def _route_problems(c: Component) -> list[str]:
+# A scheme and a host, no credentials, no spaces or control characters.
+_URL_RE = re.compile(
+    r"https?://[^\s\x00-\x1f\x7f/?#@]+(?:[/?#][^\s\x00-\x1f\x7f]*)?", re.IGNORECASE
+)
+
+
+def _link_problems(c: LinkButton) -> list[str]:
+    out: list[str] = []
+    if not 0 < len(c.label) <= Limits.BUTTON_LABEL:
+        out.append(f"link button {c.url[:40]!r} label must have 1 to {Limits.BUTTON_LABEL} chars")
+    if len(c.url) > Limits.URL:
+        out.append(
+            f"link button {c.label[:40]!r} url has {len(c.url)} characters (limit {Limits.URL})"
+        )
+    elif not _URL_RE.fullmatch(c.url):
+        out.append(f"link button {c.label[:40]!r} url {c.url[:40]!r} is not an http(s) URL")
+    return out
+
+
+def is_link_url(url: str) -> bool:
+    """Whether `url` can be a link button's target (http or https, at most 512 characters)."""
+    return len(url) <= Limits.URL and _URL_RE.fullmatch(url) is not None
+
+
+def _route_problems(c: Button | Select) -> list[str]:
     """A component must route to a catalogue entry and declare that entry's permission."""
     parsed = parse_custom_id(c.custom_id)
     spec = component(parsed[0]) if parsed else None
@@ -476,7 +519,7 @@ def _row_problems_per_row(rows: tuple[Row, ...]) -> list[str]:
     for start in range(Limits.ROWS, len(rows), Limits.ROWS):
         problems += _component_problems(rows[start : start + Limits.ROWS])
     # duplicate custom ids across the whole message still matter: one click, one route
-    ids = [c.custom_id for row in rows for c in row]
+    ids = [c.custom_id for row in rows for c in row if not isinstance(c, LinkButton)]
     if len(ids) != len(set(ids)):
         problems.append("a custom_id is used twice")
     return list(dict.fromkeys(problems))

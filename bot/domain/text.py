@@ -25,6 +25,14 @@ def escape(text: str) -> str:
     return _ORDERED.sub(r"\1\\.", text)
 
 
+def defang(text: str) -> str:
+    """Mentions in untrusted text broken with a zero-width space, markdown left alone.
+
+    For places Discord shows as plain text (select option labels), where escapes would show.
+    """
+    return _MENTION.sub(_break_mention, text)
+
+
 def _break_mention(m: re.Match[str]) -> str:
     if m.group(1):
         return "@\u200b" + m.group(1)

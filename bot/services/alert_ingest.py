@@ -18,7 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.domain.alerts.model import AlertContext, Notification, alert_to_json, context_to_json
+from bot.domain.alerts.model import (
+    AlertContext,
+    Notification,
+    alert_to_json,
+    context_to_json,
+    normalise_time,
+)
 from bot.services.ports import AlertOutbox, OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -73,7 +79,7 @@ class AlertIngest:
                 dedupe_key=a.dedupe_key,
                 fingerprint=a.fingerprint,
                 status=a.status,
-                starts_at=a.starts_at,
+                starts_at=normalise_time(a.starts_at),
                 alert=alert_to_json(a),
                 context=context,
             )

@@ -1,13 +1,18 @@
-"""Alertmanager's webhook payload (version 4), parsed strictly into frozen values.
+"""Alertmanager's webhook payload (version "4") as frozen values, validated strictly.
 
-Anything the bot depends on is checked, and a failure names the field (`alerts[3].fingerprint`)
-so the receiver's 422 says what is wrong; unknown extra keys are ignored, as Alertmanager may
-add some. A fingerprint goes into button custom ids, so it must be short and plain.
+`parse_notification` is the receiver's only way in: anything it does not raise `PayloadError`
+for is a notification the bot can store, route and show. The error names the field
+(`alerts[3].labels.severity`) and what is wrong in one sentence, which becomes the 422 body:
+Alertmanager never retries a 4xx, so only input that can never succeed is refused.
 
 Example::
 
     n = parse_notification(json.loads(body))
-    n.alerts[0].dedupe_key      # 'c0ffee0123456789|firing|2026-12-03T10:00:00.000000000Z'
+    a = n.alerts[0]
+    a.name, a.host, a.severity          # ('HostHighCpu', 'nas:9100', 'warning')
+    a.starts()                          # 1764763200.0
+    a.dedupe_key                        # '3f1c0e2a9b8d7c6e:firing:2025-12-03T12:00:00Z'
+    alert_from_json(alert_to_json(a)) == a
 """
 
 from __future__ import annotations
@@ -16,60 +21,52 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
-FINGERPRINT_RE = re.compile(r"[0-9A-Za-z]{1,64}")
-STATUSES = ("firing", "resolved")
-# Alertmanager's "no end" (Go's zero time), and anything before 1971 is treated alike.
-_ZERO_BEFORE = 365 * 86400.0
-_RFC3339 = re.compile(
-    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?P<frac>\.\d+)?"
-    r"(?P<tz>[Zz]|[+-]\d{2}:\d{2})"
+Status = Literal["firing", "resolved"]
+STATUSES: tuple[Status, ...] = ("firing", "resolved")
+
+# Go's zero time.Time, which Alertmanager sends as endsAt of an alert that has not ended.
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+# The fingerprint goes into button custom ids (100 characters in all), so it is kept short and
+# plain. Alertmanager's are 16 hex digits.
+FINGERPRINT_RE = re.compile(r"[0-9a-zA-Z]{1,64}")
+
+_RFC3339_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
 )
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class PayloadError(ValueError):
-    """The body is JSON but not a version-4 Alertmanager notification; `field` names where."""
+    """A payload that can never be accepted; `field` is the path of what is wrong.
+
+    `str()` is one sentence naming the field and the problem (the receiver's 422 body).
+    """
 
     def __init__(self, field: str, problem: str) -> None:
         self.field = field
         self.problem = problem
-        super().__init__(f"{field}: {problem}")
-
-
-def parse_time(text: str) -> float:
-    """RFC 3339 (as Alertmanager writes it, nanoseconds allowed) -> Unix seconds."""
-    m = _RFC3339.fullmatch(text.strip())
-    if m is None:
-        raise ValueError(f"{text!r} is not an RFC 3339 time")
-    tz = "+00:00" if m["tz"] in "Zz" else m["tz"]
-    base = datetime.fromisoformat(f"{m['date']}T{m['time']}{tz}")
-    frac = float(m["frac"]) if m["frac"] else 0.0
-    return base.timestamp() + frac
-
-
-def normal_time(text: str) -> str:
-    """One spelling per instant (UTC, nanoseconds kept), so one time gives one dedupe key."""
-    m = _RFC3339.fullmatch(text.strip())
-    if m is None:
-        raise ValueError(f"{text!r} is not an RFC 3339 time")
-    tz = "+00:00" if m["tz"] in "Zz" else m["tz"]
-    t = datetime.fromisoformat(f"{m['date']}T{m['time']}{tz}").astimezone(UTC)
-    nanos = (m["frac"] or ".")[1:10].ljust(9, "0")
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t:%H:%M:%S}.{nanos}Z"
+        super().__init__(f"{field} {problem}.")
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One alert of a notification. Times are the RFC 3339 strings normalised to UTC."""
+    """One alert of a notification, as Alertmanager sent it.
 
-    status: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
+    `starts_at` and `ends_at` are the RFC3339 strings from the payload, kept as sent; use
+    `starts()` and `ends()` for times. `labels` and `annotations` are not to be mutated.
+    """
+
+    status: Status
+    labels: Mapping[str, str] = field(hash=False)
+    annotations: Mapping[str, str] = field(hash=False)
     starts_at: str
     ends_at: str
     generator_url: str
@@ -77,48 +74,45 @@ class Alert:
 
     @property
     def name(self) -> str:
-        """The alert's name (label alertname)."""
-        return self.labels.get("alertname", "") or "(unnamed alert)"
+        """The alertname label ("" when the alert has none)."""
+        return self.labels.get("alertname", "")
 
     @property
     def host(self) -> str:
-        """Which host: label host, else instance, else job."""
-        return self.labels.get("host") or self.labels.get("instance") or self.labels.get("job", "")
+        """The host label, else the instance label, else ""."""
+        return self.labels.get("host") or self.labels.get("instance", "")
 
     @property
     def severity(self) -> str:
-        """Label severity; warning when absent."""
-        return self.labels.get("severity", "") or "warning"
+        """The severity label; "warning" when it is missing or empty."""
+        return self.labels.get("severity") or "warning"
 
     @property
     def firing(self) -> bool:
-        """Whether the alert fires (rather than resolved)."""
+        """Whether the alert is firing (not resolved)."""
         return self.status == "firing"
 
     def starts(self) -> float | None:
-        """startsAt as Unix seconds (None for Alertmanager's zero time)."""
-        return _unix(self.starts_at)
+        """When the alert started, as a Unix time; None for Go's zero time."""
+        return unix_time(self.starts_at)
 
     def ends(self) -> float | None:
-        """endsAt as Unix seconds (None for Alertmanager's zero time: no end yet)."""
-        return _unix(self.ends_at)
+        """When the alert ended (or will time out), as a Unix time; None for Go's zero time."""
+        return unix_time(self.ends_at)
 
     @property
     def dedupe_key(self) -> str:
-        """fingerprint|status|startsAt: one row per state change of one firing episode."""
-        return f"{self.fingerprint}|{self.status}|{self.starts_at}"
+        """fingerprint:status:startsAt, the instant normalised to UTC.
 
-
-def _unix(text: str) -> float | None:
-    if not text:
-        return None
-    seconds = parse_time(text)
-    return None if seconds < _ZERO_BEFORE else seconds
+        A two-node Alertmanager cluster may deliver one notification twice; the fingerprint
+        alone is the same for every firing episode, so status and start time are part of it.
+        """
+        return f"{self.fingerprint}:{self.status}:{normalise_time(self.starts_at)}"
 
 
 @dataclass(frozen=True, slots=True)
 class AlertContext:
-    """What the notification said around an alert, kept beside it."""
+    """Where an alert came from, stored beside it: for links and for answering clicks."""
 
     external_url: str = ""
     receiver: str = ""
@@ -127,152 +121,299 @@ class AlertContext:
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """A version-4 webhook payload."""
+    """One webhook call of Alertmanager: a group of alerts and what they have in common."""
 
     receiver: str
-    status: str
+    status: Status
     group_key: str
-    group_labels: dict[str, str]
-    common_labels: dict[str, str]
-    common_annotations: dict[str, str]
+    group_labels: Mapping[str, str] = field(hash=False)
+    common_labels: Mapping[str, str] = field(hash=False)
+    common_annotations: Mapping[str, str] = field(hash=False)
     external_url: str
     truncated_alerts: int
     alerts: tuple[Alert, ...]
 
+    @property
     def context(self) -> AlertContext:
-        """What is kept beside each of its alerts."""
+        """The context every alert of this notification is stored with."""
         return AlertContext(self.external_url, self.receiver, self.group_key)
 
 
-def _str(doc: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str:
-    value = doc.get(key)
+# -- times ----------------------------------------------------------------------------------
+
+
+def _parse_time(text: str) -> tuple[datetime, int] | None:
+    """(the instant in UTC to the microsecond, its nanoseconds), or None if not RFC3339."""
+    m = _RFC3339_RE.fullmatch(text)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second = (int(m[i]) for i in range(1, 7))
+    nanos = int((m[7] or "").ljust(9, "0"))
+    try:
+        local = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        if m[9]:
+            hours, minutes = int(m[10]), int(m[11])
+            if hours > 23 or minutes > 59:
+                return None
+            offset = timedelta(hours=hours, minutes=minutes)
+            local = local - offset if m[9] == "+" else local + offset
+    except (ValueError, OverflowError):
+        return None
+    return local, nanos
+
+
+def is_time(text: str) -> bool:
+    """Whether `text` is an RFC3339 time Python can represent (years 1 to 9999 in UTC)."""
+    return _parse_time(text) is not None
+
+
+def normalise_time(text: str) -> str:
+    """An RFC3339 time in one spelling per instant: UTC, `Z`, no trailing zero fraction.
+
+    Text that is not RFC3339 is returned unchanged (parse_notification refuses it first).
+    """
+    parsed = _parse_time(text)
+    if parsed is None:
+        return text
+    instant, nanos = parsed
+    i = instant
+    out = f"{i.year:04d}-{i.month:02d}-{i.day:02d}T{i.hour:02d}:{i.minute:02d}:{i.second:02d}"
+    if nanos:
+        out += "." + f"{nanos:09d}".rstrip("0")
+    return out + "Z"
+
+
+def unix_time(text: str) -> float | None:
+    """An RFC3339 time as Unix seconds; None for Go's zero time or text that is not a time."""
+    parsed = _parse_time(text)
+    if parsed is None:
+        return None
+    instant, nanos = parsed
+    if instant == datetime(1, 1, 1, tzinfo=UTC) and nanos == 0:
+        return None
+    return instant.timestamp() + nanos / 1e9
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+
+def _key_path(base: str, key: str) -> str:
+    if _NAME_RE.fullmatch(key):
+        return f"{base}.{key}"
+    shown = key if len(key) <= 40 else key[:40] + "..."
+    return f"{base}[{json.dumps(shown)}]"
+
+
+def _shown(value: object) -> str:
+    """A short description of a wrong value for an error sentence."""
     if value is None:
-        if required:
-            raise PayloadError(f"{where}{key}", "missing")
-        return ""
-    if not isinstance(value, str):
-        raise PayloadError(f"{where}{key}", f"must be a string, not {type(value).__name__}")
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:40] + "..."
+        return json.dumps(text)
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _object(value: object, path: str) -> dict[Any, Any]:
+    if not isinstance(value, dict):
+        raise PayloadError(path, f"must be an object, not {_shown(value)}")
     return value
 
 
-def _labels(doc: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
-    value = doc.get(key, {})
-    if value is None:
+def _string(doc: dict[Any, Any], key: str, path: str, *, required: bool = True) -> str:
+    where = _key_path(path, key) if path else key
+    if key not in doc:
+        if required:
+            raise PayloadError(where, "is missing")
+        return ""
+    value = doc[key]
+    if not isinstance(value, str):
+        raise PayloadError(where, f"must be a string, not {_shown(value)}")
+    return value
+
+
+def _status(doc: dict[Any, Any], path: str) -> Status:
+    value = _string(doc, "status", path)
+    if value == "firing":
+        return "firing"
+    if value == "resolved":
+        return "resolved"
+    where = _key_path(path, "status") if path else "status"
+    raise PayloadError(where, f'must be "firing" or "resolved", not {_shown(value)}')
+
+
+def _string_map(doc: dict[Any, Any], key: str, path: str, *, required: bool) -> dict[str, str]:
+    where = _key_path(path, key) if path else key
+    if key not in doc:
+        if required:
+            raise PayloadError(where, "is missing")
         return {}
-    if not isinstance(value, dict):
-        raise PayloadError(f"{where}{key}", f"must be an object, not {type(value).__name__}")
+    value = doc[key]
+    if value is None and not required:
+        return {}
+    mapping = _object(value, where)
     out: dict[str, str] = {}
-    for k, v in value.items():
+    for k, v in mapping.items():
+        if not isinstance(k, str):
+            raise PayloadError(where, f"has a key that is {_shown(k)}, not a string")
         if not isinstance(v, str):
-            raise PayloadError(f"{where}{key}.{k}", f"must be a string, not {type(v).__name__}")
-        out[str(k)] = v
+            raise PayloadError(_key_path(where, k), f"must be a string, not {_shown(v)}")
+        out[k] = v
     return out
 
 
-def _time(doc: Mapping[str, Any], key: str, where: str, *, required: bool) -> str:
-    text = _str(doc, key, where, required=required)
-    if not text:
-        return ""
-    try:
-        return normal_time(text)
-    except (ValueError, OverflowError, OSError):
-        raise PayloadError(f"{where}{key}", f"{text[:40]!r} is not an RFC 3339 time") from None
+def _time(doc: dict[Any, Any], key: str, path: str, *, required: bool) -> str:
+    where = _key_path(path, key)
+    if key not in doc and not required:
+        return ZERO_TIME
+    value = _string(doc, key, path)
+    if not is_time(value):
+        raise PayloadError(
+            where, f"must be an RFC3339 time such as 2025-12-03T12:00:00Z, not {_shown(value)}"
+        )
+    return value
 
 
-def parse_alert(doc: object, where: str = "") -> Alert:
-    """One element of `alerts[]`."""
-    if not isinstance(doc, dict):
-        raise PayloadError(where.rstrip(".") or "alert", "must be an object")
-    status = _str(doc, "status", where)
-    if status not in STATUSES:
-        raise PayloadError(f"{where}status", f"{status[:20]!r} is not firing or resolved")
-    fingerprint = _str(doc, "fingerprint", where)
+def parse_alert(doc: object, path: str = "alert") -> Alert:
+    """One alert object of a payload (Alertmanager's key names), validated."""
+    obj = _object(doc, path)
+    fingerprint = _string(obj, "fingerprint", path)
     if not FINGERPRINT_RE.fullmatch(fingerprint):
-        raise PayloadError(f"{where}fingerprint", "must be 1 to 64 letters and digits")
+        raise PayloadError(
+            _key_path(path, "fingerprint"),
+            f"must be 1 to 64 letters and digits, not {_shown(fingerprint)}",
+        )
     return Alert(
-        status=status,
-        labels=_labels(doc, "labels", where),
-        annotations=_labels(doc, "annotations", where),
-        starts_at=_time(doc, "startsAt", where, required=True),
-        ends_at=_time(doc, "endsAt", where, required=False),
-        generator_url=_str(doc, "generatorURL", where, required=False),
+        status=_status(obj, path),
+        labels=_string_map(obj, "labels", path, required=True),
+        annotations=_string_map(obj, "annotations", path, required=False),
+        starts_at=_time(obj, "startsAt", path, required=True),
+        ends_at=_time(obj, "endsAt", path, required=False),
+        generator_url=_string(obj, "generatorURL", path, required=False),
         fingerprint=fingerprint,
     )
 
 
 def parse_notification(doc: object) -> Notification:
-    """A decoded JSON body -> Notification, or PayloadError naming the first bad field."""
-    if not isinstance(doc, dict):
-        raise PayloadError("body", "must be a JSON object (Alertmanager's webhook payload)")
-    version = doc.get("version")
+    """A decoded webhook body -> Notification; anything else raises PayloadError.
+
+    Unknown keys are ignored (Alertmanager may add some); the fields the bot relies on are
+    checked: version "4", statuses, string-to-string labels and annotations, RFC3339 times,
+    fingerprints that fit a button's custom id.
+    """
+    obj = _object(doc, "payload")
+    version = _string(obj, "version", "")
     if version != "4":
-        got = repr(version)[:40]
-        raise PayloadError("version", f'must be "4" (Alertmanager\'s webhook payload), not {got}')
-    alerts = doc.get("alerts")
-    if not isinstance(alerts, list):
-        raise PayloadError("alerts", "must be a list")
-    truncated = doc.get("truncatedAlerts", 0)
-    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
-        raise PayloadError("truncatedAlerts", "must be a whole number >= 0")
-    status = _str(doc, "status", "", required=False) or "firing"
-    if status not in STATUSES:
-        raise PayloadError("status", f"{status[:20]!r} is not firing or resolved")
+        raise PayloadError(
+            "version", f'must be "4" (Alertmanager\'s webhook), not {_shown(version)}'
+        )
+    truncated = obj.get("truncatedAlerts", 0)
+    if isinstance(truncated, bool) or not isinstance(truncated, int) or truncated < 0:
+        raise PayloadError(
+            "truncatedAlerts", f"must be a whole number >= 0, not {_shown(truncated)}"
+        )
+    raw_alerts = obj.get("alerts")
+    if "alerts" not in obj:
+        raise PayloadError("alerts", "is missing")
+    if not isinstance(raw_alerts, list):
+        raise PayloadError("alerts", f"must be a list, not {_shown(raw_alerts)}")
     return Notification(
-        receiver=_str(doc, "receiver", "", required=False),
-        status=status,
-        group_key=_str(doc, "groupKey", "", required=False),
-        group_labels=_labels(doc, "groupLabels", ""),
-        common_labels=_labels(doc, "commonLabels", ""),
-        common_annotations=_labels(doc, "commonAnnotations", ""),
-        external_url=_str(doc, "externalURL", "", required=False),
+        receiver=_string(obj, "receiver", ""),
+        status=_status(obj, ""),
+        group_key=_string(obj, "groupKey", ""),
+        group_labels=_string_map(obj, "groupLabels", "", required=False),
+        common_labels=_string_map(obj, "commonLabels", "", required=False),
+        common_annotations=_string_map(obj, "commonAnnotations", "", required=False),
+        external_url=_string(obj, "externalURL", "", required=False),
         truncated_alerts=truncated,
-        alerts=tuple(parse_alert(a, f"alerts[{i}].") for i, a in enumerate(alerts)),
+        alerts=tuple(parse_alert(a, f"alerts[{i}]") for i, a in enumerate(raw_alerts)),
     )
 
 
+# -- storage --------------------------------------------------------------------------------
+
+
+def alert_to_doc(alert: Alert) -> dict[str, Any]:
+    """An alert as Alertmanager writes it (so the stored form is the wire form)."""
+    return {
+        "status": alert.status,
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "startsAt": alert.starts_at,
+        "endsAt": alert.ends_at,
+        "generatorURL": alert.generator_url,
+        "fingerprint": alert.fingerprint,
+    }
+
+
 def alert_to_json(alert: Alert) -> str:
-    """The alert as stored in the outbox."""
-    return json.dumps(asdict(alert), sort_keys=True, separators=(",", ":"))
+    """An alert as JSON text, in Alertmanager's own key names."""
+    return json.dumps(alert_to_doc(alert), ensure_ascii=False, sort_keys=True)
 
 
 def alert_from_json(text: str) -> Alert:
-    """An alert stored by `alert_to_json`."""
-    return Alert(**json.loads(text))
+    """The alert `alert_to_json` wrote; PayloadError when the text is not one."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        raise PayloadError("alert", "is not valid JSON") from None
+    return parse_alert(doc)
 
 
-def context_to_json(context: AlertContext) -> str:
-    """The context as stored beside each alert."""
-    return json.dumps(asdict(context), sort_keys=True, separators=(",", ":"))
+def context_to_json(ctx: AlertContext) -> str:
+    """An alert's context as JSON text (Alertmanager's key names)."""
+    return json.dumps(
+        {"externalURL": ctx.external_url, "receiver": ctx.receiver, "groupKey": ctx.group_key},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
 
 
 def context_from_json(text: str) -> AlertContext:
-    """A context stored by `context_to_json` (unknown keys from a newer bot ignored)."""
-    doc = json.loads(text) if text else {}
-    return AlertContext(**{k: str(v) for k, v in doc.items() if k in AlertContext.__slots__})
+    """The context `context_to_json` wrote; PayloadError when the text is not one."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        raise PayloadError("context", "is not valid JSON") from None
+    obj = _object(doc, "context")
+    return AlertContext(
+        external_url=_string(obj, "externalURL", "context", required=False),
+        receiver=_string(obj, "receiver", "context", required=False),
+        group_key=_string(obj, "groupKey", "context", required=False),
+    )
+
+
+# -- generator URLs -------------------------------------------------------------------------
 
 
 def _unquote_plus(text: str) -> str:
-    """Form decoding (`+` is a space, `%XX` a byte), without urllib: the domain does no I/O."""
-    raw = text.replace("+", " ").encode("utf-8", "surrogateescape")
-    out = bytearray()
-    i = 0
-    while i < len(raw):
-        if (
-            raw[i] == 0x25
-            and i + 2 < len(raw) + 0
-            and re.fullmatch(rb"[0-9A-Fa-f]{2}", raw[i + 1 : i + 3])
-        ):
-            out.append(int(raw[i + 1 : i + 3], 16))
-            i += 3
+    """Form-encoded text decoded (urllib is outside the domain's imports)."""
+    parts = text.replace("+", " ").split("%")
+    out = bytearray(parts[0].encode())
+    for part in parts[1:]:
+        head = part[:2]
+        if len(head) == 2 and all(c in "0123456789abcdefABCDEF" for c in head):
+            out.append(int(head, 16))
+            out += part[2:].encode()
         else:
-            out.append(raw[i])
-            i += 1
+            out += b"%" + part.encode()
     return out.decode("utf-8", "replace")
 
 
 def expr_of(generator_url: str) -> str | None:
-    """The PromQL expression of Prometheus's generatorURL (`/graph?g0.expr=...`)."""
-    query = generator_url.partition("?")[2].partition("#")[0]
+    """The PromQL expression (`g0.expr`) of a Prometheus generator URL, or None."""
+    _, sep, query = generator_url.partition("?")
+    if not sep:
+        return None
+    query = query.split("#", 1)[0]
     for pair in query.split("&"):
         key, _, value = pair.partition("=")
         if _unquote_plus(key) == "g0.expr":

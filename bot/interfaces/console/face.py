@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from bot.domain import commands as catalog
 from bot.domain.commands import ArgError, CommandSpec, parse_words
-from bot.domain.messages import Button, Message, Select, split
+from bot.domain.messages import Button, LinkButton, Message, Select, split
 from bot.domain.permissions import Actor
 from bot.domain.text import plain, printable
 from bot.services.core import CONSOLE_ACTOR, Core
@@ -99,7 +99,7 @@ def _longest_match(words: list[str]) -> CommandSpec | None:
 
 
 def message_json(name: str, msg: Message, image_dir: Path) -> str:
-    """`msg` as one JSON object for scripts: the outcome, texts, embeds, images' paths, buttons."""
+    """`msg` as one JSON object for scripts: outcome, texts, embeds, images, buttons, links."""
     parts = split(msg)
     images = [str(_write_image(image_dir, i.filename, i.data)) for p in parts for i in p.images]
     doc = {
@@ -120,6 +120,12 @@ def message_json(name: str, msg: Message, image_dir: Path) -> str:
         ],
         "images": images,
         "buttons": [c.label for p in parts for c in p.components() if isinstance(c, Button)],
+        "links": [
+            {"label": printable(c.label), "url": printable(c.url)}
+            for p in parts
+            for c in p.components()
+            if isinstance(c, LinkButton)
+        ],
     }
     return json.dumps(doc, ensure_ascii=False)
 
@@ -154,6 +160,8 @@ def format_message(msg: Message, image_dir: Path) -> str:
         for c in part.components():
             if isinstance(c, Button):
                 lines.append(f"[button: {c.label}]")
+            elif isinstance(c, LinkButton):
+                lines.append(f"[link: {c.label} <{c.url}>]")
             elif isinstance(c, Select):
                 lines.append(f"[select: {', '.join(o.label for o in c.options)}]")
     return printable(plain("\n".join(lines)))

@@ -17,6 +17,7 @@ from bot.domain.messages import (
     Button,
     ButtonStyle,
     Limits,
+    LinkButton,
     Message,
     MessageError,
     Select,
@@ -146,6 +147,11 @@ def _view(msg: Message) -> discord.ui.View:
                     style=_STYLES[c.style],
                     disabled=c.disabled,
                     row=r,
+                )
+            elif isinstance(c, LinkButton):
+                # A link button opens its URL; Discord sends no click, so it has no custom id.
+                item = discord.ui.Button(
+                    url=c.url, label=c.label, style=discord.ButtonStyle.link, row=r
                 )
             elif isinstance(c, Select):
                 item = discord.ui.Select(

@@ -14,6 +14,7 @@ from bot.domain.messages import (
     Field,
     Image,
     Limits,
+    LinkButton,
     Message,
     MessageError,
     Select,
@@ -21,6 +22,7 @@ from bot.domain.messages import (
     chunk_text,
     ensure_valid,
     flatten_text,
+    is_link_url,
     split,
     validate,
 )
@@ -29,6 +31,14 @@ from bot.domain.permissions import Role
 
 def _btn(i: int) -> Button:
     return Button(STATUS_REFRESH.custom_id(str(i)), "go", Role.VIEWER)
+
+
+def _link(i: int) -> LinkButton:
+    return LinkButton(f"https://grafana.example/d/{i}?orgId=1#panel", f"link {i}")
+
+
+def _select() -> Select:
+    return Select("hs:alert.pick:", (SelectOption("a", "a"),), Role.VIEWER)
 
 
 @pytest.mark.parametrize(
@@ -57,6 +67,18 @@ def _btn(i: int) -> Button:
             "declares viewer but its route needs admin",
         ),
         (Message(rows=((_btn(1), _btn(1)),)), "used twice"),
+        (Message(rows=((LinkButton("javascript:alert(1)", "x"),),)), "not an http(s) URL"),
+        (Message(rows=((LinkButton("https://", "x"),),)), "not an http(s) URL"),
+        (Message(rows=((LinkButton("https://a b/", "x"),),)), "not an http(s) URL"),
+        (Message(rows=((LinkButton("https://u:p@host/", "x"),),)), "not an http(s) URL"),
+        (Message(rows=((LinkButton("https://h/" + "x" * 503, "x"),),)), "url has 513"),
+        (Message(rows=((LinkButton("https://h/", ""),),)), "label must have 1 to 80"),
+        (Message(rows=((LinkButton("https://h/", "x" * 81),),)), "label must have 1 to 80"),
+        (
+            Message(rows=((*(_btn(i) for i in range(3)), *(_link(i) for i in range(3))),)),
+            "6 buttons",
+        ),
+        (Message(rows=((_link(1), _select()),)), "must be alone"),
         (
             Message(rows=((Select("hl:s:", (SelectOption("a", "a"),), Role.VIEWER), _btn(1)),)),
             "alone in its row",
@@ -82,6 +104,17 @@ def test_validator_accepts_a_message_at_every_limit() -> None:
         rows=tuple(tuple(_btn(r * 5 + c) for c in range(5)) for r in range(5)),
     )
     assert validate(msg) == []
+
+
+def test_link_buttons_share_rows_with_buttons_and_need_no_route() -> None:
+    """A link button has no custom id and no permission; it only fills a place in a row."""
+    msg = Message(
+        text="x",
+        rows=((_btn(1), _link(1), _link(1)), (LinkButton("HTTP://[::1]:3000/d", "local"),)),
+    )
+    assert validate(msg) == []
+    assert is_link_url("https://h/" + "x" * 502) and not is_link_url("https://h/" + "x" * 503)
+    assert not is_link_url("ftp://h/") and not is_link_url("")
 
 
 def test_chunk_text_prefers_line_breaks() -> None:
@@ -146,13 +179,21 @@ _embeds = st.lists(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=_text.map(lambda s: s * 3), embeds=_embeds, buttons=st.integers(0, 30))
+@given(
+    text=_text.map(lambda s: s * 3),
+    embeds=_embeds,
+    buttons=st.integers(0, 30),
+    links=st.sets(st.integers(0, 30)),
+)
 def test_split_yields_valid_messages_and_loses_no_text(
-    text: str, embeds: list[Embed], buttons: int
+    text: str, embeds: list[Embed], buttons: int, links: set[int]
 ) -> None:
     """Any oversized message splits into valid messages holding all its text, in order."""
     rows = tuple(
-        tuple(_btn(r * 5 + c) for c in range(min(5, buttons - r * 5)))
+        tuple(
+            _link(n) if n in links else _btn(n)
+            for n in (r * 5 + c for c in range(min(5, buttons - r * 5)))
+        )
         for r in range((buttons + 4) // 5)
     )
     msg = Message(text=text, embeds=tuple(embeds), rows=rows, outcome="not_found")

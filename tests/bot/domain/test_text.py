@@ -35,3 +35,12 @@ def test_counted_picks_singular_or_plural() -> None:
     assert [counted(n, "host") for n in (0, 1, 2)] == ["0 hosts", "1 host", "2 hosts"]
     assert [counted(n, "entry") for n in (1, 3)] == ["1 entry", "3 entries"]
     assert counted(2, "index", "indices") == "2 indices"
+
+
+def test_defang_breaks_mentions_and_leaves_markdown() -> None:
+    """Plain-text places (select labels) get mentions broken but no backslashes."""
+    from bot.domain.text import defang
+
+    assert defang("@everyone *x* <@&5> <@6> <#7>") == (
+        "@\u200beveryone *x* <@&\u200b5> <@\u200b6> <#\u200b7>"
+    )

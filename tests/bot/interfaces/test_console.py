@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 
-from bot.domain.messages import Embed, Field, Image, Message
-from bot.interfaces.console.face import Console, UsageError, format_message, parse_line
+from bot.domain.messages import Embed, Field, Image, LinkButton, Message
+from bot.interfaces.console.face import (
+    Console,
+    UsageError,
+    format_message,
+    message_json,
+    parse_line,
+)
 from bot.interfaces.runtime import Runtime
 
 
@@ -44,6 +51,15 @@ def test_format_writes_images_and_prints_plain_text(tmp_path: Path) -> None:
     assert "== nas_01 ==" in text and "CPU: 12 %" in text
     assert (tmp_path / "img" / "cpu.png").read_bytes() == b"\x89PNG-bytes"
     assert f"[image: {tmp_path / 'img' / 'cpu.png'}]" in text
+
+
+def test_link_buttons_print_with_their_url(tmp_path: Path) -> None:
+    """A link button shows its label and URL, in text and in --json."""
+    msg = Message(text="t", rows=((LinkButton("https://example.org/rb#cpu", "Runbook"),),))
+    assert "[link: Runbook <https://example.org/rb#cpu>]" in format_message(msg, tmp_path)
+    doc = json.loads(message_json("x", msg, tmp_path))
+    assert doc["links"] == [{"label": "Runbook", "url": "https://example.org/rb#cpu"}]
+    assert doc["buttons"] == []
 
 
 async def test_shell_runs_commands_as_the_local_admin(runtime: Runtime, tmp_path: Path) -> None:

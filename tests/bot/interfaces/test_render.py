@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import discord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.messages import Button, Embed, Field, Image, Limits, Message
+from bot.domain.messages import Button, Embed, Field, Image, Limits, LinkButton, Message
 from bot.domain.permissions import Role
 from bot.interfaces.discord.render import render
 
@@ -33,6 +34,28 @@ def test_embeds_files_and_buttons_are_converted() -> None:
     assert e["image"]["url"] == "attachment://c.png" and part.files[0].filename == "c.png"
     assert part.view is not None and not part.view.is_dispatchable()
     assert [i.custom_id for i in part.view.children] == ["hl:status.refresh:"]  # type: ignore[attr-defined]
+
+
+def test_link_buttons_render_as_url_buttons() -> None:
+    """A link button becomes a link-style discord.py button with its URL and no custom id."""
+    msg = Message(
+        text="t",
+        rows=(
+            (
+                Button("hl:status.refresh:", "Refresh", Role.VIEWER),
+                LinkButton("https://example.org/runbook#cpu", "Runbook"),
+            ),
+        ),
+    )
+    (part,) = render(msg)
+    assert part.view is not None
+    refresh, link = part.view.children
+    assert isinstance(link, discord.ui.Button)
+    assert link.url == "https://example.org/runbook#cpu" and link.label == "Runbook"
+    assert link.style is discord.ButtonStyle.link and link.custom_id is None
+    assert refresh.row == link.row == 0
+    comp = part.view.to_components()[0]["components"][1]
+    assert comp["url"] == "https://example.org/runbook#cpu" and "custom_id" not in comp
 
 
 def test_oversized_message_is_split_before_sending() -> None:
