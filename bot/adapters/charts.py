@@ -103,7 +103,7 @@ def render_alert_graph(graph: AlertGraph) -> bytes:
         ax.text(0.995, graph.threshold, f"threshold {formatter(graph.threshold)}",
                 transform=ax.get_yaxis_transform(), ha="right", va="bottom", color=THRESHOLD,
                 fontsize=9, zorder=3.5,
-                bbox={"facecolor": BACKGROUND, "edgecolor": "none", "alpha": 0.85, "pad": 1.5})
+                bbox={"facecolor": BACKGROUND, "edgecolor": "none", "alpha": 0.9, "pad": 1.5})
     if not drawn:
         ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center",
                 color=MUTED, fontsize=16, zorder=5,
