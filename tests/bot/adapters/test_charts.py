@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from PIL import Image
 
 from bot.adapters.charts import (
     HEIGHT_PX,
+    PALETTE,
     THRESHOLD,
     WIDTH_PX,
     ChartPool,
@@ -55,6 +57,11 @@ def _red_rows(pixels: np.ndarray) -> dict[int, int]:
     red = np.array([int(THRESHOLD[i : i + 2], 16) for i in (1, 3, 5)])
     close = (np.abs(pixels - red) <= 40).all(axis=2)
     return {int(r): int(n) for r, n in enumerate(close.sum(axis=1)) if n}
+
+
+def _die() -> None:
+    """End the worker process abruptly, as the kernel's OOM killer would."""
+    os._exit(3)
 
 
 def _pid() -> int:
@@ -166,6 +173,25 @@ async def test_pool_renders_in_another_process() -> None:
         assert png == render_alert_graph(_graph(threshold=0.9, firing_since=END - 600))
     finally:
         await pool.close()
+
+
+async def test_a_dead_worker_is_replaced() -> None:
+    """After a worker dies mid-job the failure is raised, and the next chart still renders."""
+    pool = ChartPool()
+    try:
+        with pytest.raises(BrokenProcessPool):
+            await pool.submit(_die)  # it dies again on the one retry
+        png = await pool.alert_graph(_graph())
+        assert Image.open(io.BytesIO(png)).size == (WIDTH_PX, HEIGHT_PX)
+    finally:
+        await pool.close()
+
+
+def test_a_single_point_is_visible() -> None:
+    """A series of one point (a line of length zero) still shows, as a marker."""
+    colour = np.array([int(PALETTE[0][i : i + 2], 16) for i in (1, 3, 5)])
+    png = render_alert_graph(_graph(series=(Series({"instance": "a"}, ((END - 1800, 0.5),)),)))
+    assert (np.abs(_pixels(png) - colour) <= 30).all(axis=2).sum() > 5
 
 
 def test_the_bot_process_never_loads_matplotlib() -> None:
