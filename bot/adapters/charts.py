@@ -80,7 +80,7 @@ def render_alert_graph(graph: AlertGraph) -> bytes:
         ax.plot(xs, ys, color=PALETTE[i], linewidth=1.6, marker=marker, markersize=4,
                 label=_short(series_label(series), 24))
 
-    values = [v for s in drawn for _, v in s.points]
+    values = [v for s in drawn for _, v in s.points if math.isfinite(v)]
     if graph.threshold is not None and math.isfinite(graph.threshold):
         values.append(graph.threshold)
     if values:

@@ -124,8 +124,9 @@ def test_legend_only_for_more_than_one_series() -> None:
 
 
 def test_no_data_renders() -> None:
-    """No series, or series without points, render a 'no data' chart instead of failing."""
-    for series in ((), (Series({"instance": "a"}, ()),)):
+    """No series, series without points, or only NaN render a chart instead of failing."""
+    nan = Series({"instance": "b"}, ((START, float("nan")), (END, float("inf"))))
+    for series in ((), (Series({"instance": "a"}, ()),), (nan,)):
         png = render_alert_graph(_graph(series=series, threshold=0.9, unit="ratio"))
         assert Image.open(io.BytesIO(png)).size == (WIDTH_PX, HEIGHT_PX)
 
