@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench.charts import compare_charts, format_charts
 from bench.exporter import main as exporter_main
 from bench.exposition import compare_renderers, format_renderers
 
@@ -16,10 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--renders", type=int, default=300, help="in-process /metrics writes per writer"
     )
+    parser.add_argument("--charts", type=int, default=20, help="alert graph renders per way")
     args = parser.parse_args(argv)
     status = exporter_main(args.scrapes)
     print()
     print(format_renderers(compare_renderers(args.renders)))
+    print()
+    print(format_charts(compare_charts(args.charts)))
     return status
 
 

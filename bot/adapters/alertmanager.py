@@ -105,7 +105,7 @@ class AlertmanagerClient:
         created_by: str,
         comment: str,
     ) -> str:
-        """Create a silence; return its id. Raise ValueError for a silence it would refuse."""
+        """Create a silence; return its id. ValueError for a silence Alertmanager would refuse."""
         if ends_at <= starts_at:
             raise ValueError("a silence must end after it starts")
         if not matchers:
@@ -121,6 +121,9 @@ class AlertmanagerClient:
             "comment": comment,
         }
         status, doc = await self._call("POST", "silences", body)
+        if status == 400:
+            # Input it can never accept (a regex that does not compile, say): not an outage.
+            raise ValueError(f"Alertmanager refused the silence: {_detail(doc)}")
         self._check(status, doc)
         if not isinstance(doc, dict) or not isinstance(doc.get("silenceID"), str):
             raise AlertmanagerUnavailable(
@@ -137,6 +140,8 @@ class AlertmanagerClient:
         # that is not a UUID gets 422: Alertmanager cannot know it either.
         if status in (404, 422) or (status == 500 and "not found" in detail):
             raise KeyError(silence_id)
+        if status == 500 and "already expired" in detail:
+            return  # newer releases refuse to expire twice; the silence is expired either way
         self._check(status, doc)
         log.info("silence %s expired", silence_id)
 

@@ -75,9 +75,12 @@ def render_alert_graph(graph: AlertGraph) -> bytes:
     for i, series in enumerate(drawn):
         xs = [t for t, _ in series.points]
         ys = [v for _, v in series.points]
-        ax.plot(xs, ys, color=PALETTE[i], linewidth=1.6, label=_short(series_label(series), 24))
+        # A line of one point draws nothing: short series get markers so they show at all.
+        marker = "o" if len(xs) < 3 else None
+        ax.plot(xs, ys, color=PALETTE[i], linewidth=1.6, marker=marker, markersize=4,
+                label=_short(series_label(series), 24))
 
-    values = [v for s in drawn for _, v in s.points]
+    values = [v for s in drawn for _, v in s.points if math.isfinite(v)]
     if graph.threshold is not None and math.isfinite(graph.threshold):
         values.append(graph.threshold)
     if values:
@@ -103,7 +106,7 @@ def render_alert_graph(graph: AlertGraph) -> bytes:
         ax.text(0.995, graph.threshold, f"threshold {formatter(graph.threshold)}",
                 transform=ax.get_yaxis_transform(), ha="right", va="bottom", color=THRESHOLD,
                 fontsize=9, zorder=3.5,
-                bbox={"facecolor": BACKGROUND, "edgecolor": "none", "alpha": 0.85, "pad": 1.5})
+                bbox={"facecolor": BACKGROUND, "edgecolor": "none", "alpha": 0.9, "pad": 1.5})
     if not drawn:
         ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center",
                 color=MUTED, fontsize=16, zorder=5,
@@ -182,12 +185,15 @@ def _bytes(v: float) -> str:
 
 def _binary_ticks(ax: Axes) -> None:
     """Ticks at round numbers of the IEC unit (1 GiB, 1.5 GiB), not of decimal bytes."""
-    from matplotlib.ticker import FixedLocator, MaxNLocator
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
     lo, hi = ax.get_ylim()
-    scale = 1024 ** _iec_power(max(abs(lo), abs(hi)))
+    power = _iec_power(max(abs(lo), abs(hi)))
+    scale = 1024**power
     ticks = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(lo / scale, hi / scale)
     ax.yaxis.set_major_locator(FixedLocator([t * scale for t in ticks if lo <= t * scale <= hi]))
+    # One unit along the axis (0.8 TiB, 1 TiB), not each tick in its own (819 GiB, 1 TiB).
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / scale:.3g} {_IEC[power]}"))
 
 
 def _short(text: str, n: int) -> str:

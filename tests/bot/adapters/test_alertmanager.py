@@ -121,6 +121,28 @@ async def test_unknown_silence_is_a_key_error(alertmanager: Alertmanager) -> Non
             await am.expire_silence("nonsense")
 
 
+@pytest.mark.integration
+async def test_silence_alertmanager_refuses_is_a_value_error(alertmanager: Alertmanager) -> None:
+    """A regex that does not compile is refused with Alertmanager's reason, as a ValueError."""
+    now = time.time()
+    async with AlertmanagerClient(alertmanager.url) as am:
+        with pytest.raises(ValueError, match=r"refused the silence: .*regexp"):
+            await am.create_silence(
+                [SilenceMatcher("instance", "nas(", is_regex=True)], now, now + 60, "ann", ""
+            )
+
+
+@pytest.mark.integration
+async def test_expiring_twice_is_harmless(alertmanager: Alertmanager) -> None:
+    """Expiring an expired silence again succeeds: the silence stays expired."""
+    now = time.time()
+    async with AlertmanagerClient(alertmanager.url) as am:
+        sid = await am.create_silence([SilenceMatcher("a", "b")], now, now + 60, "ann", "")
+        await am.expire_silence(sid)
+        await am.expire_silence(sid)
+        assert [s.state for s in await am.silences() if s.id == sid] == ["expired"]
+
+
 async def test_silence_ending_before_it_starts_is_refused_before_sending() -> None:
     """ends_at <= starts_at is a ValueError raised without a request (the port is closed)."""
     async with AlertmanagerClient(f"http://127.0.0.1:{free_port()}") as am:
@@ -188,3 +210,14 @@ async def test_credentials_in_the_url_are_basic_auth_and_hidden(fake_am: Any) ->
         assert await am.alerts() == []
         assert "pw" not in am.source
     assert seen["auth"] == "Basic dTpwdw=="
+
+
+async def test_newer_already_expired_answer_is_success(fake_am: Any) -> None:
+    """Releases after 0.25 answer a second expire with 500 'already expired': not a failure."""
+
+    async def handler(request: web.Request) -> web.Response:
+        assert request.method == "DELETE"
+        return web.json_response("silence 0a already expired", status=500)
+
+    async with AlertmanagerClient(await fake_am(handler)) as am:
+        await am.expire_silence("0a")
