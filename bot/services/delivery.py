@@ -257,9 +257,10 @@ class DeliveryWorker:
         if not rows:
             return
         now = self.clock()
-        by_fp = {r.event.fingerprint + r.event.starts_at: r for r in rows}
-        for group in pack(self._cards(rows), now):
-            group_rows = [by_fp[c.alert.fingerprint + c.alert.starts_at] for c in group]
+        cards = self._cards(rows)
+        row_of = {id(card): row for card, row in zip(cards, rows, strict=True)}
+        for group in pack(cards, now):
+            group_rows = [row_of[id(c)] for c in group]
             nonce = secrets.token_hex(12)
             message = await self.outbox.plan_message(
                 dest.key, dest.channel_id, nonce, group_rows, now
@@ -276,12 +277,20 @@ class DeliveryWorker:
         msg_row = await self.outbox.message(message)
         assert msg_row is not None
         records = await self.outbox.cards(message)
-        keys = {(r.fingerprint, r.starts_at) for r in records}
-        mine = [r for r in rows if (r.event.fingerprint, r.event.starts_at) in keys]
+        planned = {(r.fingerprint, r.starts_at): r.status for r in records}
+        mine = [r for r in rows if (r.event.fingerprint, r.event.starts_at) in planned]
+        changed = any(planned[(r.event.fingerprint, r.event.starts_at)] != r.event.status
+                      for r in mine)  # fmt: skip
         await self.outbox.update_states(mine)
         records = await self.outbox.cards(message)
         msg = await self._render(target, [card_of(r) for r in records], new=True)
         ids = await target.post(msg, msg_row.nonce)
+        if changed:
+            # Discord answers a repeated nonce with the message it made the first time, which
+            # shows the planned state: bring it up to date.
+            ids = await target.edit(
+                ids, await self._render(target, [card_of(r) for r in records], new=False)
+            )
         await self.outbox.sent(message, ids, [r.id for r in mine], self.clock())
         done.update(r.id for r in mine)
         self.metrics.delivered(len(mine))
