@@ -371,6 +371,28 @@ def alert_message(
     )
 
 
+def _within_embed_limits(e: Embed) -> bool:
+    return (
+        len(e.title) <= Limits.TITLE
+        and len(e.description) <= Limits.DESCRIPTION
+        and len(e.footer) <= Limits.FOOTER
+        and len(e.fields) <= Limits.FIELDS
+        and all(
+            len(f.name) <= Limits.FIELD_NAME and len(f.value) <= Limits.FIELD_VALUE
+            for f in e.fields
+        )
+        and e.chars() <= Limits.EMBEDS_TOTAL
+    )
+
+
+def _embed_cost(e: Embed) -> tuple[int, int]:
+    """(embeds, characters) of `e` once the splitter has cut it to Discord's limits."""
+    if _within_embed_limits(e):
+        return 1, e.chars()
+    parts = split_embed(e)
+    return len(parts), sum(p.chars() for p in parts)
+
+
 def pack(cards: Sequence[AlertCard], now: float) -> list[list[AlertCard]]:
     """The cards in order, in as few groups as fit one Discord message each.
 
@@ -382,8 +404,7 @@ def pack(cards: Sequence[AlertCard], now: float) -> list[list[AlertCard]]:
     cur: list[AlertCard] = []
     count = chars = 0
     for card in cards:
-        parts = split_embed(card_embed(card, now))
-        n, size = len(parts), sum(e.chars() for e in parts)
+        n, size = _embed_cost(card_embed(card, now))
         fits_alone = n <= Limits.EMBEDS and size <= Limits.EMBEDS_TOTAL
         fits = (
             fits_alone

@@ -38,7 +38,7 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 FINGERPRINT_RE = re.compile(r"[0-9a-zA-Z]{1,64}")
 
 _RFC3339_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
     r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
 )
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -101,13 +101,18 @@ class Alert:
         return unix_time(self.ends_at)
 
     @property
+    def starts_at_utc(self) -> str:
+        """startsAt in one spelling per instant: with the fingerprint, the firing episode."""
+        return normalise_time(self.starts_at)
+
+    @property
     def dedupe_key(self) -> str:
         """fingerprint:status:startsAt, the instant normalised to UTC.
 
         A two-node Alertmanager cluster may deliver one notification twice; the fingerprint
         alone is the same for every firing episode, so status and start time are part of it.
         """
-        return f"{self.fingerprint}:{self.status}:{normalise_time(self.starts_at)}"
+        return f"{self.fingerprint}:{self.status}:{self.starts_at_utc}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +153,8 @@ def _parse_time(text: str) -> tuple[datetime, int] | None:
     if m is None:
         return None
     year, month, day, hour, minute, second = (int(m[i]) for i in range(1, 7))
-    nanos = int((m[7] or "").ljust(9, "0"))
+    # Go reads any number of fraction digits; beyond nanoseconds they are dropped, as there.
+    nanos = int((m[7] or "")[:9].ljust(9, "0"))
     try:
         local = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
         if m[9]:

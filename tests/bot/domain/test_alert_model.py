@@ -76,6 +76,7 @@ def test_host_label_wins_over_instance_and_severity_defaults() -> None:
         ("2026-12-03T12:00:00Z", "2026-12-03T12:00:00.000000000Z"),
         ("2026-12-03T12:00:00.5Z", "2026-12-03t07:00:00.500-05:00"),
         ("2026-12-03T00:30:00.123456789Z", "2026-12-02T23:30:00.123456789-01:00"),
+        ("2026-12-03T10:00:00.123456789Z", "2026-12-03T11:00:00.12345678900+01:00"),
     ],
 )
 def test_one_instant_written_two_ways_gives_one_dedupe_key(one: str, other: str) -> None:
@@ -88,6 +89,7 @@ def test_one_instant_written_two_ways_gives_one_dedupe_key(one: str, other: str)
     assert a.dedupe_key == b.dedupe_key
     assert a.starts() == pytest.approx(b.starts())
     assert a.starts_at == one  # the string as sent is kept
+    assert a.starts_at_utc == b.starts_at_utc == normalise_time(one)
 
 
 def test_different_episodes_have_different_dedupe_keys() -> None:

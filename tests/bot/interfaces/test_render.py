@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import discord
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -96,3 +101,31 @@ def test_a_full_message_with_a_ping_is_split_not_overlong() -> None:
     parts = render(Message(text="y" * 2000, ping_role_ids=(5,)), allowed_role_ids=[5])
     assert [len(p.content or "") for p in parts] == [2000, 6]
     assert parts[0].content is not None and parts[0].content.startswith("<@&5> ")
+
+
+def test_an_alert_message_renders_without_live_mentions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alert text full of mentions: defanged content and embeds, only the routed role pings."""
+    from bot.domain import commands
+    from bot.domain.alerts.format import AlertCard, alert_message
+    from bot.domain.alerts.model import AlertContext, parse_notification
+    from bot.domain.catalogue import alerts as part
+
+    # The alert part joins PARTS with its handlers (branch alerts); until then, given here.
+    missing = tuple(c for c in part.COMPONENTS if commands.component(c.route) is None)
+    monkeypatch.setattr(commands, "COMPONENTS", (*commands.COMPONENTS, *missing))
+    doc = json.loads((Path(__file__).parents[2] / "fixtures/alertmanager/firing.json").read_text())
+    evil = "@everyone @here <@&5> <@42>"
+    doc["alerts"][0]["labels"]["host"] = evil
+    doc["alerts"][0]["annotations"]["summary"] = evil
+    n = parse_notification(doc)
+    card = AlertCard(n.alerts[0], AlertContext(n.external_url, n.receiver, n.group_key))
+    (out,) = render(alert_message([card], pings=(7002,), now=0.0), allowed_role_ids=[7002])
+    assert out.allowed_mentions.to_dict() == {"parse": [], "roles": [7002]}
+    assert out.content is not None and out.content.startswith("<@&7002> [FIRING:1] HostHighCpu")
+    shown = [out.content, *(json.dumps(e.to_dict()) for e in out.embeds)]
+    assert not any(
+        re.search(r"@(everyone|here)|<@&?\d+>", s.replace("<@&7002>", "")) for s in shown
+    )
+    assert out.view is not None
+    links = [i for i in out.view.children if isinstance(i, discord.ui.Button) and i.url]
+    assert [b.label for b in links] == ["Runbook", "Alertmanager", "Source"]
