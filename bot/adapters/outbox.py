@@ -117,6 +117,19 @@ class SqliteOutbox:
 
         return await self._read(work, "read the outbox")
 
+    async def held(self, now: float, limit: int) -> list[OutboxEvent]:
+        """Undelivered rows waiting for a retry (their destination waits with them)."""
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT dedupe_key, fingerprint, status, starts_at, alert, context"
+                " FROM alert_outbox WHERE state = 'pending' AND next_attempt > ?"
+                " ORDER BY id LIMIT ?",
+                (now, limit),
+            ).fetchall(),
+            "read the outbox",
+        )
+        return [OutboxEvent(*r) for r in rows]
+
     async def next_due(self) -> float | None:
         """When the earliest held row may be tried again (None when nothing waits)."""
         row = await self._read(

@@ -165,11 +165,13 @@ class DeliveryWorker:
         now = self.clock()
         progressed = False
         rows = await self.outbox.pending(now, BATCH)
+        # A destination with rows waiting for a retry waits as a whole: nothing overtakes.
+        waiting = {self._destination(e.alert) for e in await self.outbox.held(now, BATCH)}
         by_destination: dict[Destination, list[OutboxRow]] = {}
         for r in rows:
-            labels = alert_from_json(r.event.alert).labels
-            by_destination.setdefault(route(labels, self.routing.routes, self.routing.default), [])
-            by_destination[route(labels, self.routing.routes, self.routing.default)].append(r)
+            dest = self._destination(r.event.alert)
+            if dest not in waiting:
+                by_destination.setdefault(dest, []).append(r)
         for dest, dest_rows in by_destination.items():
             progressed |= await self._deliver(dest, dest_rows)
         for message in await self.outbox.dirty_messages():
@@ -177,6 +179,10 @@ class DeliveryWorker:
         stats = await self.outbox.stats(self.clock())
         self.metrics.outbox(stats.depth, stats.oldest_age_seconds)
         return progressed and len(rows) > 0
+
+    def _destination(self, alert_json: str) -> Destination:
+        labels = alert_from_json(alert_json).labels
+        return route(labels, self.routing.routes, self.routing.default)
 
     async def _deliver(self, dest: Destination, rows: list[OutboxRow]) -> bool:
         """Deliver one destination's rows in order; stop at the first failure (order kept).

@@ -256,6 +256,10 @@ class AlertOutbox(Protocol):
         """Undelivered rows due by `now`, oldest first."""
         ...
 
+    async def held(self, now: float, limit: int) -> list[OutboxEvent]:
+        """Undelivered rows waiting for a retry."""
+        ...
+
     async def stats(self, now: float) -> OutboxStats:
         """Depth and oldest age of the undelivered rows, and the dead-lettered count."""
         ...

@@ -168,11 +168,16 @@ async def test_transient_failures_hold_the_rows_and_keep_order(world: World) -> 
     await world.ingest.accept(notification(("aaaa", "nas:9100", "resolved"), status="resolved"))
     await world.worker.drain_once()
     assert world.target.posts == [] and world.metrics.counts["retried"] == 2
+    # a later alert for the same destination does not overtake the held ones
+    await world.ingest.accept(notification(("bbbb", "pi:9100", "firing")))
     await world.worker.drain_once()  # not due yet: nothing happens
     assert world.target.posts == []
     world.clock.now += 11
     await world.worker.drain_once()
-    assert len(world.target.posts) == 1 and len(world.target.edits) == 1
+    # the planned message (nas) first, then the later alert's; the resolution edits nas's
+    assert len(world.target.posts) == 2 and len(world.target.edits) == 1
+    first, second = (flatten_text([m]) for m, _ in world.target.posts)
+    assert "nas:9100" in first and "pi:9100" in second
     assert "RESOLVED" in flatten_text([world.target.edits[0][1]])
     assert world.metrics.depth == 0
 
