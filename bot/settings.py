@@ -83,7 +83,7 @@ class HostsSettings(BaseModel):
 
 
 class WebSettings(BaseModel):
-    """The bot's HTTP server: /healthz and /metrics (the Alertmanager webhook will join it)."""
+    """The bot's HTTP server: /healthz, /metrics and the Alertmanager webhook ([bot.alerts])."""
 
     model_config = {"extra": "forbid"}
 
