@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,21 @@ def _break_mention(m: re.Match[str]) -> str:
 _ESCAPED = re.compile(r"\\([\\*_~`|>#\[\]().-])")
 
 
+# Discord's timestamp markup, <t:UNIX> or <t:UNIX:STYLE>, shown in each reader's time zone.
+_TIMESTAMP = re.compile(r"<t:(-?\d{1,12})(?::([tTdDfFR]))?>")
+
+
+def _timestamp(m: re.Match[str]) -> str:
+    when = datetime.fromtimestamp(int(m.group(1)), UTC)
+    if m.group(2) == "R":
+        return f"at {when:%H:%M} UTC"
+    return f"{when:%Y-%m-%d %H:%M} UTC"
+
+
 def plain(text: str) -> str:
-    """Discord markdown as plain text for a terminal: escapes undone, bold markers dropped."""
-    text = text.replace("**", "")
+    """Discord markdown as plain text for a terminal: escapes undone, bold markers dropped,
+    timestamps written out in UTC."""
+    text = _TIMESTAMP.sub(_timestamp, text.replace("**", ""))
     return _ESCAPED.sub(r"\1", text).replace("\u200b", "")
 
 

@@ -199,7 +199,8 @@ class WebServer:
         server = getattr(site, "_server", None)
         if server is not None and server.sockets:
             self.port = server.sockets[0].getsockname()[1]
-        log.info("web face on http://%s:%d (/healthz, /metrics)", self.host, self.port)
+        paths = ", ".join(r.canonical for r in self.app.router.resources())
+        log.info("web face on http://%s:%d (%s)", self.host, self.port, paths)
 
     async def stop(self) -> None:
         """Stop serving."""

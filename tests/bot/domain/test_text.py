@@ -44,3 +44,10 @@ def test_defang_breaks_mentions_and_leaves_markdown() -> None:
     assert defang("@everyone *x* <@&5> <@6> <#7>") == (
         "@\u200beveryone *x* <@&\u200b5> <@\u200b6> <#\u200b7>"
     )
+
+
+def test_plain_writes_discord_timestamps_out_in_utc() -> None:
+    """The console shows <t:UNIX:STYLE> as a UTC time, not as markup."""
+    assert plain("since <t:1796304987:f> (<t:1796304987:R>)") == (
+        "since 2026-12-03 13:36 UTC (at 13:36 UTC)"
+    )
