@@ -26,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.domain.charts import AlertGraph, Series
+from bot.domain.charts import AlertGraph, Chart, Series
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -121,6 +121,23 @@ def render_alert_graph(graph: AlertGraph) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", facecolor=BACKGROUND)
     return buf.getvalue()
+
+
+def render_chart(chart: Chart) -> bytes:
+    """The PNG of a chart: its series, its first threshold and first shaded window."""
+    window = chart.windows[0] if chart.windows else (None, None)
+    return render_alert_graph(
+        AlertGraph(
+            title=chart.title,
+            series=chart.series,
+            start=chart.start,
+            end=chart.end,
+            threshold=chart.thresholds[0] if chart.thresholds else None,
+            firing_since=window[0],
+            firing_until=window[1],
+            unit=chart.unit,
+        )
+    )
 
 
 def series_label(series: Series) -> str:
@@ -280,6 +297,10 @@ class ChartPool:
     async def alert_graph(self, graph: AlertGraph) -> bytes:
         """The PNG of one alert's expression with its threshold and firing window."""
         return await self.submit(render_alert_graph, graph)
+
+    async def chart(self, chart: Chart) -> bytes:
+        """The PNG of any chart."""
+        return await self.submit(render_chart, chart)
 
     async def _shutdown(self) -> None:
         pool, self._pool = self._pool, None

@@ -1,4 +1,5 @@
-"""What a chart shows, independent of how it is drawn: series, and the alert graph's spec.
+"""What a chart shows, independent of how it is drawn: series, charts, the alert graph's spec,
+and the catalogue of named charts (`CHARTS`, grown by the charts work).
 
 The renderer (`bot.adapters.charts`) turns these into PNG bytes; the alert graph, `/chart`,
 the live dashboards and the reports all describe their charts with these values.
@@ -44,3 +45,68 @@ class AlertGraph:
     firing_until: float | None = None
     unit: str = ""  # "ratio", "seconds", "celsius", "bytes", ... ("" plain numbers)
     expr: str = ""
+
+
+# Ranges offered by /chart, as (name, seconds).
+RANGES: tuple[tuple[str, float], ...] = (
+    ("15m", 900.0), ("1h", 3600.0), ("6h", 21600.0), ("24h", 86400.0),
+    ("7d", 604800.0), ("30d", 2592000.0),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PromQuery:
+    """One PromQL expression of a named chart; `{host}` in it is the host's label matcher
+    (e.g. `instance="nas:9100"`), `legend` names each series from its labels (`{device}`)."""
+
+    expr: str
+    legend: str = "{instance}"
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxQuery:
+    """The same data in InfluxDB (Telegraf's schema): an InfluxQL SELECT with `$timeFilter`,
+    `$interval` and `$host` placeholders, and the tag that names each series."""
+
+    select: str
+    legend_tag: str = "host"
+
+
+@dataclass(frozen=True, slots=True)
+class ChartDef:
+    """A named chart: one definition for /chart, the alert graph and the dashboards."""
+
+    name: str
+    title: str
+    unit: str  # "ratio", "bytes", "bits_per_second", "bytes_per_second", "seconds", "celsius", ""
+    prom: tuple[PromQuery, ...]
+    influx: tuple[InfluxQuery, ...] = ()
+    help: str = ""
+    stacked: bool = False
+    minimum: float | None = None  # a fixed floor for the y axis (0 for ratios), else automatic
+    maximum: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A chart ready to draw: its series over [start, end] and what to mark on it.
+
+    `source` names where the data came from ("Prometheus at http://...", "InfluxDB ..."),
+    printed small on the image. `windows` are shaded spans (start, end), e.g. alert windows.
+    """
+
+    title: str
+    series: tuple[Series, ...]
+    start: float
+    end: float
+    unit: str = ""
+    thresholds: tuple[float, ...] = ()
+    windows: tuple[tuple[float, float], ...] = ()
+    source: str = ""
+    step: float = 0.0  # seconds between points: a gap longer than ~2 steps is drawn as a gap
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+# The named charts; the charts work fills this from exporter/schema.py's names.
+CHARTS: dict[str, ChartDef] = {}

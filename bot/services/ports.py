@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from bot.domain.alerts.thresholds import Threshold
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord
-from bot.domain.charts import AlertGraph, Series
+from bot.domain.charts import AlertGraph, Chart, Series
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,10 @@ class ChartRenderer(Protocol):
 
     async def alert_graph(self, graph: AlertGraph) -> bytes:
         """The PNG of one alert's expression with its threshold and firing window."""
+        ...
+
+    async def chart(self, chart: Chart) -> bytes:
+        """The PNG of any chart (named charts, /query, dashboards)."""
         ...
 
 
