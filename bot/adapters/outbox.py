@@ -130,11 +130,13 @@ class SqliteOutbox:
         )
         return [OutboxEvent(*r) for r in rows]
 
-    async def next_due(self) -> float | None:
-        """When the earliest held row may be tried again (None when nothing waits)."""
+    async def next_due(self, now: float) -> float | None:
+        """When the earliest row held for a retry after `now` falls due (None when none is)."""
         row = await self._read(
             lambda c: c.execute(
-                "SELECT MIN(next_attempt) FROM alert_outbox WHERE state = 'pending'"
+                "SELECT MIN(next_attempt) FROM alert_outbox"
+                " WHERE state = 'pending' AND next_attempt > ?",
+                (now,),
             ).fetchone(),
             "read the outbox",
         )

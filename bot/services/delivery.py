@@ -157,8 +157,13 @@ class DeliveryWorker:
                 busy = False
             if busy:
                 continue
+            wait = self.idle_seconds
+            with contextlib.suppress(OutboxUnavailable):
+                due = await self.outbox.next_due(self.clock())
+                if due is not None:  # a held row falls due: look again then, not later
+                    wait = min(wait, max(0.05, due - self.clock()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def drain_once(self) -> bool:
         """One pass over what is due; True when something was delivered (look again)."""

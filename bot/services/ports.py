@@ -264,6 +264,10 @@ class AlertOutbox(Protocol):
         """Undelivered rows waiting for a retry."""
         ...
 
+    async def next_due(self, now: float) -> float | None:
+        """When the earliest row held for a retry after `now` falls due (None when none is)."""
+        ...
+
     async def stats(self, now: float) -> OutboxStats:
         """Depth and oldest age of the undelivered rows, and the dead-lettered count."""
         ...
