@@ -44,7 +44,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def am_config(token_file: Path, webhook_port: int) -> dict[str, Any]:
-    """One Alertmanager posting to the receiver, grouped like deploy/ (alertname, instance), fast."""
+    """One Alertmanager posting to the receiver, grouped as deploy/ groups, fast."""
     return {
         "route": {
             "receiver": "bot",
@@ -157,9 +157,7 @@ async def alert_world(
             )  # fmt: skip
             task = asyncio.create_task(worker.run())
             try:
-                yield World(
-                    rt, am, env, channel, viewer, operator, f"127.0.0.1:{web_port}", prom
-                )
+                yield World(rt, am, env, channel, viewer, operator, f"127.0.0.1:{web_port}", prom)
             finally:
                 task.cancel()
                 await targets.close()
@@ -212,9 +210,7 @@ async def test_silence_form_creates_the_typed_silence(
         inputs = modal_inputs(shown)
         assert inputs == {"Duration": "duration", "Comment": "comment"}, inputs
 
-        bad = await w.operator.submit_modal(
-            shown, {"duration": "banana", "comment": "x"}
-        )
+        bad = await w.operator.submit_modal(shown, {"duration": "banana", "comment": "x"})
         assert "banana" in text_of(bad) and "90m" in text_of(bad), text_of(bad)
         assert all(m.ephemeral for m in [bad.response, *bad.followups] if m is not None)
         assert w.active_silences() == []
