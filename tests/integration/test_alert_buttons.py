@@ -268,9 +268,9 @@ async def test_ack_shows_the_operator_and_is_audited(
             lambda: "olga" in str(bot_messages(w.channel)[0].embeds[0].to_dict()),
         )
         records = await audit_tail(w.rt)
-        assert any(
-            r.action == "component alert.ack" and r.actor.startswith("olga ") for r in records
-        ), records
+        acks = [r for r in records if r.action == "component alert.ack"]
+        assert acks and all(r.actor.startswith("olga ") for r in acks), records
+        assert [r.outcome for r in acks] == ["started", "ok"], acks
 
 
 async def test_graph_answers_privately_with_a_png(
@@ -311,3 +311,14 @@ async def test_pick_answers_with_one_alerts_buttons(
         assert answers and all(m.ephemeral for m in answers), picked
         ids = [c.custom_id for m in answers for r in m.message.components for c in r.children]
         assert f"hl:alert.ack:{chosen.value}" in ids, ids
+
+        # the private copy's buttons work: Ack there shows olga on that alert of the message
+        private = next(m for m in answers if m.message.components)
+        await w.operator.click(private, custom_id=f"hl:alert.ack:{chosen.value}")
+
+        def acked_embed() -> list[Any]:
+            (m,) = [m for m in bot_messages(w.channel) if len(m.embeds) == 3]
+            return [e for e in m.embeds if "olga" in str(e.to_dict())]
+
+        (embed,) = await until("olga on the picked alert", acked_embed)
+        assert chosen.value in str(embed.to_dict()), embed.to_dict()
