@@ -348,5 +348,6 @@ async def test_webhook_route_posts_with_the_graph_and_edits_in_place(
     await bot.until("the resolved edit", lambda: delivered(bot, 2))
     (edited,) = fake.messages(HOOKED)
     assert edited.id == posted.id and edited.edits >= 1 and edited.components == ()
+    assert edited.attachments == posted.attachments  # the graph stays on the resolved message
     titles = [e.get("title", "") for e in edited.embeds if e.get("title")]
     assert titles and all("RESOLVED" in t for t in titles), titles
