@@ -39,9 +39,7 @@ class RangeCache:
     Concurrent misses on one key share one query. The clock is a parameter for tests.
     """
 
-    def __init__(
-        self, max_entries: int = 256, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, max_entries: int = 256, clock: Callable[[], float] = time.monotonic) -> None:
         if max_entries <= 0:
             raise ValueError(f"max_entries must be > 0, not {max_entries}")
         self.max_entries = max_entries
