@@ -2,13 +2,13 @@
 
 The step is max(scrape interval, range / plot width in pixels), whole seconds, so no query
 asks for more points than the chart can draw, nor for points finer than the data. The window
-is aligned to the step (its end is the last step boundary at or before now), so the same
+is aligned to the step (its end is the first step boundary after now), so the same
 chart asked twice within one step is the same query, and a cache can answer the second.
 
 Example::
 
     plan = plan_range(now=1700000123.0, range_seconds=3600, scrape_interval=15, width_px=1200)
-    plan.step, plan.start, plan.end      # (15.0, 1699996515.0, 1700000115.0)
+    plan.step, plan.start, plan.end      # (15.0, 1699996530.0, 1700000130.0)
     choose_source(2592000, retention_seconds=1296000, influx=True, prefer="prometheus")
     # SourceChoice(source="influxdb", clipped_to=None)
 """
@@ -50,12 +50,14 @@ def chart_step(range_seconds: float, scrape_interval: float, width_px: int) -> f
 def plan_range(
     now: float, range_seconds: float, scrape_interval: float = 15.0, width_px: int = 1200
 ) -> RangePlan:
-    """The step and the window ending at the last step boundary at or before `now`.
+    """The step and the window ending at the first step boundary after `now`.
 
-    Every `now` within one step gives the same plan, so it can key a cache.
+    Every `now` within one step gives the same plan, so it can key a cache. The end is in
+    the future by less than a step, not in the past: the latest data is always in the window
+    (a 30 d chart would otherwise hide up to its 36-minute step of the newest points).
     """
     step = chart_step(range_seconds, scrape_interval, width_px)
-    end = math.floor(now / step) * step
+    end = (math.floor(now / step) + 1) * step
     start = end - math.ceil(range_seconds / step) * step
     return RangePlan(float(start), float(end), step)
 

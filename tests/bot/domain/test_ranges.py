@@ -27,14 +27,15 @@ def test_no_range_asks_for_more_points_than_the_plot_is_wide(name: str, seconds:
 
 
 def test_same_chart_within_one_step_is_the_same_window() -> None:
-    """Every `now` inside one step gives one plan (a cache key); the next step moves it."""
+    """Every `now` inside one step gives one plan (a cache key) whose end is the next step
+    boundary, so the newest data is inside; the next step moves it."""
     step = 72.0
     base = 1_765_000_000.0 // step * step
     plans = {plan_range(base + dt, DAY) for dt in (0, 1.5, 30, 71.999)}
     assert len(plans) == 1
     (plan,) = plans
-    assert plan.end == base and plan.step == step and plan.start == base - DAY
-    assert plan_range(base + step, DAY).end == base + step
+    assert plan.end == base + step and plan.step == step and plan.start == base + step - DAY
+    assert plan_range(base + step, DAY).end == base + 2 * step
 
 
 def test_long_ranges_go_to_influxdb_when_it_can_serve_them() -> None:
