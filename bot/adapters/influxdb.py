@@ -115,7 +115,7 @@ class InfluxDBClient:
         if self.retention_policy:
             params["rp"] = self.retention_policy
         status, text = await self._get("/query", params)
-        return _parse(self.source, self.database, status, text)
+        return _parse(self.source, self.database, status, text, self._secrets)
 
     async def _get(self, path: str, params: dict[str, str]) -> tuple[int, str]:
         try:
@@ -141,15 +141,15 @@ class InfluxDBClient:
             raise MetricsUnavailable(
                 self.source, f"request failed ({type(exc).__name__}); check {SETTINGS} url"
             ) from None
-        return status, redact(text, self._secrets)
+        return status, text  # redacted where it can reach a user (errors, tags): it is cheaper
 
 
-def _error_text(doc: Any) -> str:
+def _error_text(doc: Any, secrets: list[str]) -> str:
     """The error message of any InfluxDB error body: 1.x `error`, 2.x `message`, 3.x `error`."""
     if isinstance(doc, dict):
         for key in ("error", "message"):
             if doc.get(key):
-                return str(doc[key])[:200]
+                return redact(str(doc[key]), secrets)[:200]
     return ""
 
 
@@ -179,7 +179,7 @@ def _refusal(database: str, status: int, detail: str) -> str:
     return f"HTTP {status} {detail}".strip()
 
 
-def _parse(source: str, database: str, status: int, text: str) -> list[Series]:
+def _parse(source: str, database: str, status: int, text: str, secrets: list[str]) -> list[Series]:
     try:
         doc: Any = json.loads(text) if text.strip() else {}
     except ValueError:
@@ -189,21 +189,22 @@ def _parse(source: str, database: str, status: int, text: str) -> list[Series]:
             ) from None
         raise MetricsUnavailable(source, _refusal(database, status, "")) from None
     if status != 200:
-        raise MetricsUnavailable(source, _refusal(database, status, _error_text(doc)))
+        raise MetricsUnavailable(source, _refusal(database, status, _error_text(doc, secrets)))
     if not isinstance(doc, dict) or "error" in doc:
-        raise MetricsUnavailable(source, _refusal(database, status, _error_text(doc)))
+        raise MetricsUnavailable(source, _refusal(database, status, _error_text(doc, secrets)))
     out: list[Series] = []
     for result in doc.get("results", ()):
         if "error" in result:
-            raise MetricsUnavailable(source, _refusal(database, 400, str(result["error"])[:200]))
+            detail = redact(str(result["error"]), secrets)[:200]
+            raise MetricsUnavailable(source, _refusal(database, 400, detail))
         for s in result.get("series", ()):
-            out += _series(s)
+            out += _series(s, secrets)
     return out
 
 
-def _series(s: dict[str, Any]) -> list[Series]:
+def _series(s: dict[str, Any], secrets: list[str]) -> list[Series]:
     columns: list[str] = list(s.get("columns", ()))
-    tags = {str(k): str(v) for k, v in (s.get("tags") or {}).items()}
+    tags = {str(k): redact(str(v), secrets) for k, v in (s.get("tags") or {}).items()}
     fields = columns[1:]
     out = []
     for i, field in enumerate(fields, start=1):
