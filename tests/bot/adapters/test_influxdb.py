@@ -17,6 +17,7 @@ from bot.adapters.influxdb import InfluxDBClient
 from bot.domain.charts import InfluxQuery
 from bot.services.ports import MetricsUnavailable
 from tests.harness.exporter import Exporter
+from tests.harness.influx_auth import ADMIN_PASSWORD, ADMIN_USER, AuthInfluxDB
 from tests.harness.services import InfluxDB, free_port, wait_until
 
 DB = "telegraf"
@@ -221,3 +222,37 @@ async def test_slow_server_is_a_timeout_sentence(fake_server: Any) -> None:
     async with InfluxDBClient(await fake_server(slow), timeout=0.2) as influx:
         with pytest.raises(MetricsUnavailable, match=r"no answer within 0.2 s.*timeout_seconds"):
             await influx.query_range(LOAD, 0, 60, 15)
+
+
+@pytest.mark.integration
+async def test_real_influxdb_with_auth_takes_basic_credentials(
+    start_service: Callable[..., Any],
+) -> None:
+    """InfluxDB 1.6 with auth-enabled: the exporter's points come back with user/password;
+    a wrong password is InfluxDB's refusal in a sentence without the password."""
+    influx: AuthInfluxDB = start_service(AuthInfluxDB)
+    start_service(
+        Exporter,
+        hostname="nas",
+        influx={
+            "enabled": True,
+            "url": influx.url,
+            "database": DB,
+            "interval_seconds": 0.5,
+            "username": ADMIN_USER,
+            "password": ADMIN_PASSWORD,
+        },
+    )
+    wait_until(lambda: "system" in influx.measurements(DB), what="points")
+    end = time.time() + 1
+    async with InfluxDBClient(
+        influx.url, database=DB, username=ADMIN_USER, password=ADMIN_PASSWORD
+    ) as client:
+        (series,) = await client.query_range(LOAD, end - 60, end, 1, host="nas")
+    assert series.labels == {"host": "nas"} and series.points
+    async with InfluxDBClient(
+        influx.url, database=DB, username=ADMIN_USER, password="Wr0ng-pass-c41d"
+    ) as client:
+        with pytest.raises(MetricsUnavailable, match=r"HTTP 401 authorization failed") as exc:
+            await client.query_range(LOAD, end - 60, end, 1)
+    assert "Wr0ng-pass-c41d" not in str(exc.value) and "username/password" in str(exc.value)
