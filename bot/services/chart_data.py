@@ -70,12 +70,22 @@ class RangeCache:
         pending = self._inflight.get(key)
         if pending is not None:
             self.hits += 1
-            return await asyncio.shield(pending)
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not pending.cancelled() or (task is not None and task.cancelling()):
+                    raise
+                # The request it waited for was cancelled (its user gave up), not this one.
+                return await self.get(key, ttl, fetch)
         self.misses += 1
         future: asyncio.Future[tuple[Series, ...]] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
             result = tuple(await fetch())
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: no "never retrieved" warning when nobody waits

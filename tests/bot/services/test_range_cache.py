@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -80,3 +81,36 @@ async def test_failures_are_not_cached() -> None:
     await cache.get(key("a"), 60, src.fetch("a"))
     await cache.get(key("a"), 60, src.fetch("a"))
     assert src.calls == ["a", "a"]
+
+
+async def test_one_query_serves_concurrent_askers_and_survives_its_first_asker_leaving() -> None:
+    """Two askers at once share one fetch; if the first is cancelled (its user gave up), the
+    second is not: it fetches for itself."""
+    calls: list[str] = []
+    gate = asyncio.Event()
+
+    async def slow() -> list[Series]:
+        calls.append("slow")
+        await gate.wait()
+        return [Series({"k": "slow"}, ())]
+
+    async def quick() -> list[Series]:
+        calls.append("quick")
+        return [Series({"k": "quick"}, ())]
+
+    cache = RangeCache(clock=Clock())
+    first = asyncio.create_task(cache.get(key("a"), 60, slow))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(cache.get(key("a"), 60, quick))
+    await asyncio.sleep(0)
+    assert calls == ["slow"]  # the second waits for the first's query
+    first.cancel()
+    got = await second
+    assert first.cancelled() and got == (Series({"k": "quick"}, ()),)
+    assert calls == ["slow", "quick"]
+
+    shared = [asyncio.create_task(cache.get(key("b"), 60, slow)) for _ in range(3)]
+    await asyncio.sleep(0)
+    gate.set()
+    results = [await t for t in shared]
+    assert results == [(Series({"k": "slow"}, ()),)] * 3 and calls.count("slow") == 2
