@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,11 @@ class PromQuery:
 @dataclass(frozen=True, slots=True)
 class InfluxQuery:
     """The same data in InfluxDB (Telegraf's schema): an InfluxQL SELECT with `$timeFilter`,
-    `$interval` and `$host` placeholders, and the tag that names each series."""
+    `$interval` and `$host` placeholders, and the tag that names each series.
+
+    As in Grafana, `$host` is a regex body (`"host" =~ /^$host$/`); without a GROUP BY,
+    `GROUP BY time($interval), "<legend_tag>" fill(none)` is appended
+    (`bot.domain.ranges.influxql`)."""
 
     select: str
     legend_tag: str = "host"
@@ -85,6 +90,9 @@ class ChartDef:
     stacked: bool = False
     minimum: float | None = None  # a fixed floor for the y axis (0 for ratios), else automatic
     maximum: float | None = None
+    # Where the data comes from: "prometheus" (ranges past its retention go to InfluxDB when
+    # [bot.influxdb] is enabled, bot.services.chart_data) or "influxdb" (always, when enabled).
+    source: Literal["prometheus", "influxdb"] = "prometheus"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from bot.domain.alerts.thresholds import Threshold
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord
-from bot.domain.charts import AlertGraph, Chart, Series
+from bot.domain.charts import AlertGraph, Chart, InfluxQuery, Series
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,32 @@ class RangeSource(Protocol):
         self, expr: str, start: float, end: float, step: float
     ) -> list[Series]:
         """Evaluate `expr` over [start, end] every `step` seconds; raise MetricsUnavailable."""
+        ...
+
+
+class NamedRangeSource(RangeSource, Protocol):
+    """A range-query API that can say where it is (for messages, charts and cache keys)."""
+
+    @property
+    def source(self) -> str:
+        """Where the metrics come from, safe to show (no credentials)."""
+        ...
+
+
+class InfluxRangeSource(Protocol):
+    """InfluxQL range queries over Telegraf-schema data (InfluxDB 1.x, 2.x and 3.x `/query`)."""
+
+    @property
+    def source(self) -> str:
+        """Where InfluxDB is, safe to show (no credentials)."""
+        ...
+
+    async def query_range(
+        self, query: InfluxQuery, start: float, end: float, step: float, host: str = ""
+    ) -> list[Series]:
+        """`query` (placeholders filled by `bot.domain.ranges.influxql`) over [start, end] in
+        `step`-second buckets, one Series per tag set and field; `host` "" means every host.
+        Raise MetricsUnavailable."""
         ...
 
 
