@@ -34,6 +34,7 @@ from bot.services.alert_ingest import AlertIngest
 from bot.services.alerts import AlertsService
 from bot.services.audit import AuditService
 from bot.services.chart_data import ChartData, RangeCache
+from bot.services.charts import ChartService
 from bot.services.core import Core
 from bot.services.delivery import Routing
 from bot.services.feature import Feature
@@ -176,9 +177,10 @@ class Runtime:
             width_px=settings.charts.plot_width_px,
             cache=RangeCache(settings.charts.cache_entries),
         )
+        chart_service = ChartService(chart_data, charts, prometheus, prometheus, status)
         features: list[Feature] = [
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
-            thresholds,
+            thresholds, chart_service,
         ]  # fmt: skip
         return cls(
             settings,

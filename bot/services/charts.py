@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from bot.domain.catalogue import charts as part
-from bot.domain.charts import CHARTS, RANGES, Chart, ChartDef, Series
+from bot.domain.charts import CHARTS, RANGES, Chart, ChartDef
 from bot.domain.messages import (
     Button,
     ButtonStyle,
@@ -30,6 +30,7 @@ from bot.domain.messages import (
 from bot.domain.permissions import Actor
 from bot.domain.status import Target, resolve
 from bot.domain.text import escape
+from bot.services.chart_data import ChartSeries
 from bot.services.feature import CommandHandler, ComponentHandler
 from bot.services.ports import ChartRenderer, MetricsSource, MetricsUnavailable, RangeSource
 
@@ -42,13 +43,13 @@ PLOT_WIDTH_PX = 1200
 MIN_STEP = 15.0
 
 
-class ChartSeries(Protocol):
-    """Where a named chart's series come from (Prometheus, or InfluxDB for long ranges)."""
+class ChartSource(Protocol):
+    """Where a named chart's series come from (ChartData: Prometheus, or InfluxDB)."""
 
     async def series(
-        self, chart: ChartDef, host: str | None, range_seconds: float, now: float
-    ) -> tuple[list[Series], str, float]:
-        """(series, the source's name, the step in seconds) of `chart` for one instance or all."""
+        self, chart: ChartDef, host: Target | None, range_seconds: float, now: float
+    ) -> ChartSeries:
+        """The chart's series over the last `range_seconds` for one host (None: every host)."""
         ...
 
 
@@ -65,7 +66,7 @@ class ChartService:
 
     def __init__(
         self,
-        data: ChartSeries,
+        data: ChartSource,
         renderer: ChartRenderer,
         prometheus: MetricsSource,
         ranges: RangeSource,
@@ -104,7 +105,7 @@ class ChartService:
                 ephemeral=True,
                 outcome="not_found",
             )
-        instance: str | None = None
+        target: Target | None = None
         shown_host = ""
         if host:
             try:
@@ -118,18 +119,19 @@ class ChartService:
                 return Message(
                     text=f"{host!r} {why}; hosts: {known}.", ephemeral=True, outcome="not_found"
                 )
-            instance, shown_host = found.target.instance, found.target.name
+            target, shown_host = found.target, found.target.name
         seconds = RANGE_SECONDS.get(range, 3600.0)
         now = self.clock()
         try:
-            series, source, step = await self.data.series(spec, instance, seconds, now)
+            got = await self.data.series(spec, target, seconds, now)
         except MetricsUnavailable as exc:
             return _unavailable(exc)
+        source, step = got.source, got.step
         drawn = Chart(
             title=f"{spec.title} · {shown_host or 'all hosts'} · last {range}",
-            series=tuple(series),
-            start=now - seconds,
-            end=now,
+            series=got.series,
+            start=got.start,
+            end=got.end,
             unit=spec.unit,
             source=source,
             step=step,
@@ -143,7 +145,7 @@ class ChartService:
                 Embed(
                     title=escape(drawn.title),
                     image=filename,
-                    footer=f"{source} · step {step:g} s",
+                    footer=f"{source} · step {step:g} s" + (f" · {got.note}" if got.note else ""),
                 ),
             ),
             images=(Image(filename, png, description=drawn.title),),
