@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,6 +122,15 @@ def _summary(name: str, lat: list[float]) -> Latency:
     return Latency(name, len(lat), len(finite), statistics.median(finite) if finite else 0, p99)
 
 
+def _answers(url: str) -> bool:
+    """Whether `url` answers 200 (False while the server is not listening yet)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 (loopback http)
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """The receiver and the no-op under the same load."""
@@ -145,10 +155,8 @@ def compare(rate: float = 200.0, seconds: float = 10.0, workdir: Path | None = N
     port = free_port()
     noop = subprocess.Popen([sys.executable, "-c", NOOP, str(port)])
     try:
-        import urllib.request
-
-        wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1),
-                   timeout=30, what="the no-op server")  # fmt: skip
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), timeout=30,
+                   what="the no-op server")  # fmt: skip
         results = {}
         for name, base in (("no-op aiohttp", f"http://127.0.0.1:{port}"), ("receiver", bot.url)):
             url = f"{base}/webhooks/alertmanager"
