@@ -57,10 +57,10 @@ class Latency:
     p99_ms: float
 
 
-def notification(n: int) -> bytes:
-    """A realistic two-alert notification, distinct for each `n`."""
+def notification(n: int, size: int = 2) -> bytes:
+    """A realistic notification of `size` alerts, distinct for each `n` (and each alert)."""
     alerts = []
-    for k in range(2):
+    for k in range(size):
         alerts.append(
             {
                 "status": "firing",
