@@ -25,37 +25,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import discord
 
+from bench.botproc import CHANNEL, GUILD, HOOK_TOKEN, TOKEN, start_bot
 from bench.webhook import notification
 from tests.harness.fakediscord import FakeDiscord, PostedMessage, Recorded
-from tests.harness.services import free_port
 
 TARGET_REQUESTS_PER_ALERT = 0.1
-TOKEN = "bench-burst-Wq8rT3xW9vKp2LmN"
-HOOK_TOKEN = "bench-burst-hook-3kd8Wm2Qp9Zx7Lr4"
-GUILD = 444444444444444444
-CHANNEL = 555555555555555555  # the bot's
 BASELINE_CHANNEL = 555555555555555559  # the naive sender's
 PER_NOTIFICATION = 10
-BOOT = (
-    "import sys, yarl, discord.http, discord.gateway; "
-    "discord.http.Route.BASE = sys.argv.pop(1); "
-    "discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(sys.argv.pop(1)); "
-    "from bot.cli import main; sys.exit(main(sys.argv[1:]))"
-)
 _INSTANCE = re.compile(r"host(\d+)-(\d+):9100")
 
 
@@ -141,59 +128,8 @@ def delivery(
     )
 
 
-async def _until(what: str, check: Any, within: float, proc: asyncio.subprocess.Process,
-                 log: Path) -> None:  # fmt: skip
-    """Poll `check()` until true; fail with the bot's log when it dies or time runs out."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if proc.returncode is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"no {what}; the bot's log ends:\n{log.read_text()[-4000:]}")
-        await asyncio.sleep(0.05)
-
-
-async def _start_bot(fake: FakeDiscord, tmp: Path) -> tuple[asyncio.subprocess.Process, int, Path]:
-    """`homelab-bot run` aimed at the fake; returns once /healthz answers and READY was sent."""
-    port = free_port()
-    (tmp / "token").write_text(HOOK_TOKEN + "\n")
-    cfg = tmp / "homelab.toml"
-    cfg.write_text(
-        f'[bot]\nlog_level = "WARNING"\ndatabase_path = "{tmp / "bot.sqlite3"}"\n'
-        f'image_dir = "{tmp / "img"}"\n'
-        f"[bot.discord]\nguild_ids = [{GUILD}]\n"
-        f'[bot.prometheus]\nurl = "http://127.0.0.1:{free_port()}"\n'
-        f'[bot.alerts]\ncredentials_file = "{tmp / "token"}"\n'
-        f"default_channel_id = {CHANNEL}\n"
-        f'alertmanager_url = "http://127.0.0.1:{free_port()}"\n'
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_")}
-    env.update(HOMELAB_CONFIG=str(cfg), HOMELAB_BOT__DISCORD__TOKEN=TOKEN,
-               HOMELAB_BOT__WEB__PORT=str(port))  # fmt: skip
-    log = tmp / "bot.log"
-    with open(log, "wb") as out:  # noqa: ASYNC230 (a log file for the child, once)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", BOOT, fake.api_base, fake.gateway_url, "run",
-            env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
-        )  # fmt: skip
-
-    async def ready() -> bool:
-        if not any(kind == "ready" for kind, _ in fake.gateway_log):
-            return False
-        try:
-            async with (
-                aiohttp.ClientSession() as s,
-                s.get(f"http://127.0.0.1:{port}/healthz") as r,
-            ):
-                return r.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    await _until("/healthz and a gateway READY", ready, 60, proc, log)
-    return proc, port, log
-
-
-async def _burst(port: int, alerts: int) -> dict[int, int]:
+async def _burst(url: str, alerts: int) -> dict[int, int]:
     """POST the burst as notifications of up to PER_NOTIFICATION alerts, all at once."""
-    url = f"http://127.0.0.1:{port}/webhooks/alertmanager"
     headers = {"Authorization": f"Bearer {HOOK_TOKEN}", "Content-Type": "application/json"}
     sizes = [min(PER_NOTIFICATION, alerts - i) for i in range(0, alerts, PER_NOTIFICATION)]
     async with aiohttp.ClientSession() as session:
@@ -208,9 +144,9 @@ async def _burst(port: int, alerts: int) -> dict[int, int]:
 
 
 async def _bot_way(fake: FakeDiscord, tmp: Path, alerts: int) -> tuple[dict[int, int], Delivery]:
-    proc, port, log = await _start_bot(fake, tmp)
+    bot = await start_bot(fake, tmp)
     try:
-        webhook = await _burst(port, alerts)
+        webhook = await _burst(bot.webhook_url, alerts)
         answered = [0.0]
 
         async def drained() -> bool:
@@ -220,7 +156,7 @@ async def _bot_way(fake: FakeDiscord, tmp: Path, alerts: int) -> tuple[dict[int,
             return done
 
         try:
-            await _until("delivery of every alert", drained, 60 + alerts, proc, log)
+            await bot.until("delivery of every alert", drained, 60 + alerts)
         except RuntimeError:
             if webhook.get(200, 0) * PER_NOTIFICATION >= alerts:
                 raise
@@ -228,13 +164,7 @@ async def _bot_way(fake: FakeDiscord, tmp: Path, alerts: int) -> tuple[dict[int,
         return webhook, delivery("homelab-bot", alerts, fake, CHANNEL, fake.requests,
                                  answered[0] or time.monotonic())  # fmt: skip
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await bot.stop()
 
 
 async def _naive_way(fake: FakeDiscord, alerts: int) -> Delivery:
@@ -254,8 +184,8 @@ async def _naive_way(fake: FakeDiscord, alerts: int) -> Delivery:
                 colour=0xF39C12,
             )
             embed.add_field(name="Summary", value=a["annotations"]["summary"], inline=False)
-            embed.add_field(name="Labels", value=", ".join(f"{k}={v}" for k, v in
-                                                         a["labels"].items()), inline=False)  # fmt: skip
+            labels = ", ".join(f"{name}={value}" for name, value in a["labels"].items())
+            embed.add_field(name="Labels", value=labels, inline=False)
             await channel.send(content=f"[FIRING:1] {a['labels']['alertname']}", embed=embed)
         answered = time.monotonic()
     finally:
