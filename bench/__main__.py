@@ -34,7 +34,7 @@ def _parts(text: str) -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmarks."""
+    """Run the benchmarks; 1 when an alert ack or an alert was lost (targets are only shown)."""
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", type=_parts, default=set(PARTS),
                         help=f"comma-separated benchmarks to run, of {','.join(PARTS)}")
@@ -62,9 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         elif part == "charts":
             print(format_charts(compare_charts(args.charts)))
         elif part == "webhook":
-            print(format_webhook(compare_webhook(args.webhook_rate, args.webhook_seconds)))
+            hook = compare_webhook(args.webhook_rate, args.webhook_seconds)
+            print(format_webhook(hook))
+            status |= int(hook.receiver.ok != hook.receiver.requests)  # a lost ack is a bug
         elif part == "burst":
-            print(format_burst(compare_burst(args.burst_alerts)))
+            burst = compare_burst(args.burst_alerts)
+            print(format_burst(burst))
+            b = burst.bot
+            status |= int(bool(b.lost or b.duplicates or b.rejected_4xx))
         sys.stdout.flush()
     return status
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.__main__ import main as bench_main
 from bench.alerts_burst import compare as compare_burst
 from bench.alerts_burst import format_table as format_burst
 from bench.webhook import compare as compare_webhook
@@ -39,3 +40,12 @@ def test_burst_bench_delivers_every_alert_once_without_4xx(tmp_path: Path) -> No
     assert result.bot.requests < result.baseline.requests  # packed, not one per alert
     table = format_burst(result)
     assert "requests per alert" in table and "drain seconds" in table
+
+
+def test_bench_flags_choose_the_parts(capsys: pytest.CaptureFixture[str]) -> None:
+    """--only and --skip pick benchmarks by name; an unknown name is refused with the list."""
+    assert bench_main(["--only", "webhook,burst", "--skip", "webhook,burst"]) == 0
+    assert capsys.readouterr().out == ""
+    with pytest.raises(SystemExit):
+        bench_main(["--only", "nope"])
+    assert "choose from exporter, exposition, charts, webhook, burst" in capsys.readouterr().err
