@@ -38,14 +38,14 @@ def exported(start_service: Callable[..., Any], influxdb: InfluxDB) -> InfluxDB:
         influx={"enabled": True, "url": influxdb.url, "database": DB, "interval_seconds": 0.5},
     )
     query = 'SELECT count("load1") FROM "system"'
-    wait_until(
-        lambda: (
-            "system" in influxdb.measurements(DB)
-            and influxdb.series(query, DB)[0]["values"][0][1] >= 6
-            and "cpu" in influxdb.measurements(DB)
-        ),
-        what="three seconds of exporter points",
-    )
+
+    def enough() -> bool:
+        if not {"system", "cpu"} <= influxdb.measurements(DB):
+            return False
+        series = influxdb.series(query, DB)  # empty for a moment after the first write
+        return bool(series) and series[0]["values"][0][1] >= 6
+
+    wait_until(enough, timeout=60, what="three seconds of exporter points")
     return influxdb
 
 
