@@ -131,6 +131,7 @@ class DeliveryWorker:
         retry_max: float = 300.0,
         idle_seconds: float = 5.0,
         wakeup: asyncio.Event | None = None,
+        gather_seconds: float = 0.25,
     ) -> None:
         self.outbox = outbox
         self.target_for = target_for
@@ -143,6 +144,10 @@ class DeliveryWorker:
         self.retry_max = retry_max
         self.idle_seconds = idle_seconds
         self._wake = wakeup or asyncio.Event()
+        # After a wake-up, wait this long for more alerts: a burst (one Alertmanager flush is
+        # many posts) becomes one pass with fuller messages, and the event loop stays free for
+        # the receiver's answers. Alertmanager itself waits 10 s or more (group_wait).
+        self.gather_seconds = gather_seconds
 
     def wake(self) -> None:
         """New rows were stored: look at the outbox now."""
@@ -164,8 +169,11 @@ class DeliveryWorker:
                 due = await self.outbox.next_due(self.clock())
                 if due is not None:  # a held row falls due: look again then, not later
                     wait = min(wait, max(0.05, due - self.clock()))
+            woken = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                woken = await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            if woken and self.gather_seconds > 0:
+                await asyncio.sleep(self.gather_seconds)
 
     async def drain_once(self) -> bool:
         """One pass over what is due; True when something was delivered (look again)."""
