@@ -189,7 +189,8 @@ def _operate(
         primary = vault.rotate()
         count = len(vault.secrets())
         return 0, primary.id, (
-            f"key {primary.id} is the primary key of {path}; {count} secrets re-encrypted under it. "
+            f"key {primary.id} is the primary key of {path}; {count} secrets re-encrypted "
+            "under it. "
             "The old keys stay until `homelab-bot keys retire`."
         )
     if action == "keys retire":
