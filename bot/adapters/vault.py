@@ -374,7 +374,7 @@ class Vault:
 
         self._run(work)
         # Committed: every token now decrypts with the primary alone. Check, then drop the rest.
-        for (name, token) in self._run(
+        for name, token in self._run(
             lambda c: c.execute("SELECT name, token FROM vault_secret").fetchall()
         ):
             try:

@@ -1,4 +1,4 @@
-"""`homelab-bot secrets` and `keys` in subprocesses: values never leak, rotation survives kill -9."""
+"""`homelab-bot secrets` and `keys` as subprocesses: values never leak, rotation survives -9."""
 
 from __future__ import annotations
 

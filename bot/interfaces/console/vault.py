@@ -188,10 +188,14 @@ def _operate(
     if action == "keys rotate":
         primary = vault.rotate()
         count = len(vault.secrets())
-        return 0, primary.id, (
-            f"key {primary.id} is the primary key of {path}; {count} secrets re-encrypted "
-            "under it. "
-            "The old keys stay until `homelab-bot keys retire`."
+        return (
+            0,
+            primary.id,
+            (
+                f"key {primary.id} is the primary key of {path}; {count} secrets re-encrypted "
+                "under it. "
+                "The old keys stay until `homelab-bot keys retire`."
+            ),
         )
     if action == "keys retire":
         gone = vault.retire()
