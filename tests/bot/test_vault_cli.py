@@ -103,6 +103,9 @@ def test_set_list_delete_round_trip_never_shows_the_value(tmp_path: Path) -> Non
     ]
     verify = _bot(cfg, "audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    as_argument = _bot(cfg, "secrets", "set", "x", CANARY)  # a value is never an argument
+    assert as_argument.returncode == 2 and "unrecognized arguments" in as_argument.stderr
+    assert _bot(cfg, "secrets", "list").stdout.strip() == "(the vault holds no secret)"
 
 
 def test_secret_reference_resolves_for_the_discord_token(tmp_path: Path) -> None:
