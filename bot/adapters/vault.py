@@ -208,6 +208,14 @@ class Vault:
         """Create the key file with one key; None when it exists already."""
         if self.key_file.exists():
             return None
+        stored = self._run(lambda c: c.execute("SELECT COUNT(*) FROM vault_secret").fetchone()[0])
+        if stored:
+            # A fresh key would hide the loss: those secrets need the keys of the missing file.
+            raise VaultError(
+                f"key file {self.key_file.path} does not exist but the vault holds {stored} "
+                "secrets encrypted under its keys; restore the file (or delete the secrets "
+                "with `homelab-bot secrets delete` to start over)"
+            )
         key = Key("k1", Fernet.generate_key())
         self.key_file.write([key])
         self._run(lambda c: _register(c, key))
@@ -397,6 +405,7 @@ class Vault:
 
 def _register(c: sqlite3.Connection, key: Key) -> None:
     c.execute(
-        "INSERT OR IGNORE INTO vault_key (id, fingerprint, added_at) VALUES (?, ?, ?)",
+        # The key file says what an id means now (a fresh file after every secret was deleted).
+        "INSERT OR REPLACE INTO vault_key (id, fingerprint, added_at) VALUES (?, ?, ?)",
         (key.id, key.fingerprint, time.time()),
     )

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
-from bot.adapters.vault import FAULT_ENV, KeyFile, Vault
+from bot.adapters.vault import FAULT_ENV, Key, KeyFile, Vault
 
 CANARY = "vault-canary-Xw3Pq8Nz5Tb1"
 BOT = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
@@ -180,7 +181,11 @@ def test_wrong_key_file_is_an_error_naming_it_not_a_traceback(tmp_path: Path) ->
     assert _bot(cfg, "secrets", "set", "t", stdin=CANARY).returncode == 0
     key_file = tmp_path / "vault.key"
     key_file.unlink()
-    assert _bot(cfg, "keys", "init").returncode == 0  # a fresh, different key k1
+    init = _bot(cfg, "keys", "init")  # a fresh key would hide the loss: refused
+    assert init.returncode == 2 and "restore the file" in init.stderr
+    lost = _bot(cfg, "secrets", "set", "u", stdin="x")
+    assert lost.returncode == 2 and f"key file {key_file} does not exist" in lost.stderr
+    KeyFile(key_file).write([Key("k1", Fernet.generate_key())])  # another key under k1
     for args in (("check-config",), ("keys", "rotate"), ("keys", "status")):
         out = _bot(cfg, *args)
         assert out.returncode == 2, args
