@@ -181,6 +181,9 @@ def test_wrong_key_file_is_an_error_naming_it_not_a_traceback(tmp_path: Path) ->
     assert _bot(cfg, "secrets", "set", "t", stdin=CANARY).returncode == 0
     key_file = tmp_path / "vault.key"
     key_file.unlink()
+    missing = _bot(cfg, "check-config")
+    assert missing.returncode == 2
+    assert f"bot.discord.token: key file {key_file} does not exist" in missing.stderr
     init = _bot(cfg, "keys", "init")  # a fresh key would hide the loss: refused
     assert init.returncode == 2 and "restore the file" in init.stderr
     lost = _bot(cfg, "secrets", "set", "u", stdin="x")
