@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("-n", "--count", type=str, default=None, help="how many, 1-50 (default 10)")
     tail.add_argument("--json", action="store_true", help="print the answer as JSON")
     sub.add_parser("sync-commands", help="sync slash commands to the configured guilds and exit")
+    from bot.interfaces.console import vault
+
+    vault.add_parsers(sub)
     return parser
 
 
@@ -71,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
             "homelab-bot: error: name a command; to run the bot: homelab-bot run", file=sys.stderr
         )
         return 2
+    if args.command in ("secrets", "keys"):
+        # Unresolved: the vault's own commands must run while a referenced secret is missing.
+        from bot.interfaces.console import vault
+
+        raw = load_or_exit(BotSettings, args.config, resolve_secrets=False)
+        configure(raw.log_level, secrets=secrets_of(raw))
+        return vault.main(args, raw)
     settings = load_or_exit(BotSettings, args.config)
     key = settings.audit.secret().decode()
     configure(settings.log_level, secrets=[*secrets_of(settings), *([key] if key else [])])

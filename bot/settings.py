@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
+from bot.domain.vault import reference
 from homelab.settings import SectionSettings, http_url
 
 
@@ -327,7 +328,7 @@ class AuditSettings(BaseModel):
                     "(e.g. `head -c 32 /dev/urandom | base64 > FILE; chmod 600 FILE`) or unset it"
                 ) from None
             _check_key(text.strip(), f"key_file {self.key_file}")
-        elif self.key.get_secret_value():
+        elif self.key.get_secret_value() and reference(self.key.get_secret_value()) is None:
             _check_key(self.key.get_secret_value(), "key")
         return self
 
@@ -344,6 +345,16 @@ def _check_key(key: str, where: str) -> None:
             f"{where} holds {len(key)} characters; use at least 16 random ones "
             "(e.g. `head -c 32 /dev/urandom | base64`)"
         )
+
+
+class VaultSettings(BaseModel):
+    """The secrets vault ([bot.vault]): the key file; the secrets live in the database."""
+
+    model_config = {"extra": "forbid"}
+
+    # One Fernet key per line, primary first; mode 0600, owned by the bot's user. Unset: the
+    # file vault.key beside the settings file (the working directory without one).
+    key_file: Path | None = None
 
 
 class BotSettings(SectionSettings, section="bot"):
@@ -363,3 +374,75 @@ class BotSettings(SectionSettings, section="bot"):
     rate_limits: RateLimitSettings = RateLimitSettings()
     audit: AuditSettings = AuditSettings()
     alerts: AlertsSettings = AlertsSettings()
+    vault: VaultSettings = VaultSettings()
+
+    def complete(self, path: Path | None, *, resolve_secrets: bool = True) -> list[str]:
+        """Default the key file beside `path`; resolve every `secret:<name>` from the vault."""
+        if self.vault.key_file is None:
+            base = path.absolute().parent if path is not None else Path()
+            # A copy: the default VaultSettings() instance may be shared between loads.
+            self.vault = self.vault.model_copy(update={"key_file": base / "vault.key"})
+        assert self.vault.key_file is not None
+        if not resolve_secrets:
+            return []
+        from bot.adapters.vault import KeyFile, SecretMissing, Vault, VaultError
+
+        refs = list(_references(self, "bot"))
+        if not refs:
+            # No secret needed, but a key file others can read must still stop the bot.
+            try:
+                if self.vault.key_file.exists():
+                    KeyFile(self.vault.key_file).check()
+            except VaultError as exc:
+                return [f"bot.vault.key_file: {exc}"]
+            return []
+
+        if refs and not self.database_path.exists():
+            return [
+                f"{where}: secret {name!r} is not in the vault (the database "
+                f"{self.database_path} does not exist yet); set it with `homelab-bot secrets "
+                f"set {name}`"
+                for _, _, where, name in refs
+            ]
+        try:
+            vault = Vault.open(self.database_path, self.vault.key_file)
+        except VaultError as exc:
+            return [f"bot.vault.key_file: {exc}"]
+        problems = []
+        try:
+            for model, field_name, where, name in refs:
+                try:
+                    setattr(model, field_name, SecretStr(vault.get(name)))
+                except SecretMissing:
+                    problems.append(
+                        f"{where}: secret {name!r} is not in the vault; set it with "
+                        f"`homelab-bot secrets set {name}` or give the value itself"
+                    )
+                except VaultError as exc:
+                    problems.append(f"{where}: {exc}")
+        finally:
+            vault.close()
+        if not problems and self.audit.key.get_secret_value():
+            try:
+                _check_key(self.audit.key.get_secret_value(), "key")
+            except ValueError as exc:
+                problems.append(f"bot.audit.key: {exc}")
+        return problems
+
+
+def _references(model: BaseModel, where: str) -> list[tuple[BaseModel, str, str, str]]:
+    """(model, field, dotted setting, secret name) of every SecretStr set to `secret:<name>`."""
+    found: list[tuple[BaseModel, str, str, str]] = []
+    for name in type(model).model_fields:
+        value: Any = getattr(model, name)
+        if isinstance(value, SecretStr):
+            secret = reference(value.get_secret_value())
+            if secret is not None:
+                found.append((model, name, f"{where}.{name}", secret))
+        elif isinstance(value, BaseModel):
+            found.extend(_references(value, f"{where}.{name}"))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    found.extend(_references(item, f"{where}.{name}[{i}]"))
+    return found

@@ -64,11 +64,11 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def load_or_exit(cls: type[S], config: str | None) -> S:
+def load_or_exit(cls: type[S], config: str | None, *, resolve_secrets: bool = True) -> S:
     """Load settings, or print each bad setting to stderr and exit with status 2."""
     path = resolve_config_path(config)
     try:
-        return load_settings(cls, path)
+        return load_settings(cls, path, resolve_secrets=resolve_secrets)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

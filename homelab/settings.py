@@ -147,6 +147,13 @@ class SectionSettings(BaseSettings):
         file_source = InitSettingsSource(settings_cls, init_kwargs=dict(cls._file_table))
         return (init_settings, env_settings, file_source)
 
+    def complete(self, path: Path | None, *, resolve_secrets: bool = True) -> list[str]:
+        """Finish loading: fill settings that depend on the file, resolve `secret:` references.
+
+        Returns a problem per bad setting (empty when all is well); programs override it.
+        """
+        return []
+
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data, every secret replaced by '********'."""
         return _mask(self)
@@ -234,8 +241,12 @@ def _secrets_in(value: Any) -> list[str]:
     return []
 
 
-def load_settings(cls: type[S], path: Path | None = None) -> S:
-    """Load `cls` from the file and environment, or raise ConfigError naming each bad setting."""
+def load_settings(cls: type[S], path: Path | None = None, *, resolve_secrets: bool = True) -> S:
+    """Load `cls` from the file and environment, or raise ConfigError naming each bad setting.
+
+    With `resolve_secrets`, settings given as `secret:<name>` are read from the program's
+    vault (see `SectionSettings.complete`); without, they keep the reference.
+    """
     table: dict[str, Any] = {}
     if path is not None:
         document = _read_toml(path)
@@ -249,7 +260,7 @@ def load_settings(cls: type[S], path: Path | None = None) -> S:
         raise ConfigError(unknown, path)
     bound = type(cls.__name__, (cls,), {"_file_table": table, "__module__": cls.__module__})
     try:
-        return bound()  # type: ignore[no-any-return]
+        settings: S = bound()
     except ValidationError as exc:
         raise ConfigError([_describe(cls, err) for err in exc.errors()], path) from None
     except SettingsError as exc:
@@ -262,6 +273,10 @@ def load_settings(cls: type[S], path: Path | None = None) -> S:
              f"environment are JSON, e.g. {env}='{{\"key\": \"value\"}}' or '[1, 2]')"],
             path,
         ) from None
+    problems = settings.complete(path, resolve_secrets=resolve_secrets)
+    if problems:
+        raise ConfigError(problems, path)
+    return settings
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

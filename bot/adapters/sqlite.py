@@ -111,6 +111,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (alertname, instance)
     );
     """,
+    # The secrets vault (docs/bot.md, "Secrets vault"): Fernet tokens, and the ids and
+    # fingerprints of the keys that made them. Key material lives only in the key file.
+    """
+    CREATE TABLE vault_secret (
+        name       TEXT PRIMARY KEY,
+        token      TEXT NOT NULL,
+        key_id     TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE vault_key (
+        id          TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        added_at    REAL NOT NULL,
+        retired_at  REAL
+    );
+    """,
 )
 
 
@@ -200,6 +217,15 @@ class Database:
                 "(check [bot] database_path and the folder's permissions)"
             ) from exc
         return db
+
+    @classmethod
+    def open_blocking(cls, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Database:
+        """`open` for code that runs outside an event loop (the vault's command line)."""
+        return cls._open_sync(path, busy_timeout, MIGRATIONS)
+
+    def run_blocking(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`run` in the calling thread, serialised with other calls (outside an event loop)."""
+        return self._locked(fn)
 
     def _migrate(self) -> None:
         c = self._conn
