@@ -37,7 +37,6 @@ RUN_AS_PROGRAM = {
 # issue that will use it. An entry must be removed once the code imports the package (the
 # test below fails then), and the dependency itself if the plan is dropped.
 RESERVED = {
-    "cryptography": "issue 13: the secrets vault encrypts with it (Fernet, key rotation)",
     "jinja2": "issue 11: scheduled reports render from templates (bot/adapters templates)",
 }
 
