@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.interfaces.console import vault
 
     vault.add_parsers(sub)
+    from bot.interfaces.console import backup
+
+    backup.add_parsers(sub)
     return parser
 
 
@@ -84,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_or_exit(BotSettings, args.config)
     key = settings.audit.secret().decode()
     configure(settings.log_level, secrets=[*secrets_of(settings), *([key] if key else [])])
+    if args.command in ("backup", "restore"):
+        # Not through the runtime: restore must find the database closed by this process too.
+        from bot.interfaces.console import backup
+
+        return backup.main(args, settings)
     try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:

@@ -73,6 +73,8 @@ class InfluxDBSettings(BaseModel):
     username: str = ""
     password: SecretStr = SecretStr("")
     timeout_seconds: float = Field(2.5, gt=0, le=2.9)
+    # influxd's RPC service ([bind-address] in influxdb.conf), which `influxd backup` uses.
+    rpc_address: str = Field("127.0.0.1:8088", pattern=r"^[^\s/]+:[0-9]+$")
 
     @field_validator("url")
     @classmethod

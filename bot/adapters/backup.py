@@ -1,0 +1,582 @@
+"""Backup and verified restore: one tar.gz with the bot's SQLite, a Prometheus TSDB snapshot,
+an InfluxDB 1.x portable backup and manifest.json (sizes, SHA-256, versions, row counts).
+
+tar.gz rather than zip: it keeps the file modes of the Prometheus snapshot and the InfluxDB
+backup, streams (no central directory to seek to), is what `tar` on any server reads, and
+gzip's CRC plus the manifest's SHA-256 catch a flipped byte or a truncated file.
+
+Restore unpacks into a temporary folder beside the database (same filesystem, so the swap is
+one atomic rename), verifies everything, and only then replaces the database, keeping the
+previous one as `<db>.before-restore-<timestamp>`. It refuses while any process (the bot, a
+console command) has the database open: it takes SQLite's exclusive lock, which needs every
+other connection closed. The Prometheus snapshot and the InfluxDB backup are verified and
+unpacked for the operator, who puts them in place (docs/operations.md).
+
+Example::
+
+    result = create_backup(BackupSources(Path("var/bot/homelab.sqlite3")), Path("backups"))
+    restored = restore_backup(result.archive, Path("var/bot/homelab.sqlite3"), audit_key=b"")
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import homelab
+from bot.domain.audit import AuditEntry, AuditHead, AuditRecord, verify
+from bot.domain.backup import (
+    DATABASE_NAME,
+    INFLUXDB_DIR,
+    MANIFEST_NAME,
+    PROMETHEUS_DIR,
+    Manifest,
+    ManifestError,
+    ManifestFile,
+    Skipped,
+    count_problems,
+    file_problems,
+)
+from homelab.binaries import BinaryMissing, find_binary
+
+log = logging.getLogger(__name__)
+
+# step name, fraction done (0..1)
+Progress = Callable[[str, float], None]
+
+ADMIN_API_HINT = (
+    "start Prometheus with --web.enable-admin-api (make run does; see docs/operations.md, "
+    "'Prometheus admin API')"
+)
+SQLITE_PAGES_PER_STEP = 256
+
+
+class BackupError(Exception):
+    """The backup could not be written; the message says which part failed."""
+
+
+class RestoreError(Exception):
+    """The archive did not verify, or could not be put in place; nothing was changed."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class DatabaseInUse(Exception):
+    """Another process has the database open (the bot runs): restore refuses."""
+
+
+@dataclass(frozen=True, slots=True)
+class PrometheusSource:
+    """Where Prometheus' HTTP API is, with the headers it needs (auth)."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class BackupSources:
+    """What to back up: the database, and Prometheus / InfluxDB when configured (else None)."""
+
+    database_path: Path
+    prometheus: PrometheusSource | None = None
+    influxdb_rpc: str | None = None  # host:port of influxd's RPC (bind-address), e.g. 8088
+
+
+@dataclass(frozen=True, slots=True)
+class BackupResult:
+    """The archive written, its size, and its manifest."""
+
+    archive: Path
+    size: int
+    manifest: Manifest
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    """What restore did: the database put in place, where the old one went, the rest."""
+
+    database: Path
+    previous: Path | None
+    manifest: Manifest
+    row_counts: Mapping[str, int]
+    audit_entries: int
+    unpacked: Path | None  # the Prometheus snapshot / InfluxDB backup, for the operator
+    instructions: tuple[str, ...] = ()
+
+
+def _quiet(step: str, fraction: float) -> None:
+    """A Progress that reports nothing."""
+
+
+def auth_headers(
+    bearer_token: str = "", username: str = "", password: str = "", extra: Mapping[str, str] = {}
+) -> dict[str, str]:
+    """The headers for Prometheus' API: bearer or basic auth, and any extra ones."""
+    headers = dict(extra)
+    if bearer_token:
+        headers["Authorization"] = f"Bearer {bearer_token}"
+    elif username:
+        raw = f"{username}:{password}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+    return headers
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file (hex)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def stamp(at: float) -> str:
+    """A UTC timestamp for file names, e.g. 20261203T141500Z."""
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+# -- SQLite -------------------------------------------------------------------------------------
+
+
+def backup_sqlite(src: Path, dest: Path, progress: Progress = _quiet) -> dict[str, int]:
+    """Copy the database through SQLite's online backup API; return each table's row count.
+
+    The copy is one consistent snapshot even while other connections write: SQLite restarts
+    a step-wise backup when the source changes from another connection, and the final step
+    holds a read transaction. The counts are taken from the copy, so they match it exactly.
+    """
+    if not src.exists():
+        raise BackupError(f"the bot database {src} does not exist (check [bot] database_path)")
+    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=5.0)
+    target = sqlite3.connect(str(dest))
+    try:
+
+        def step(status: int, remaining: int, total: int) -> None:
+            progress("sqlite", 1 - remaining / total if total else 1.0)
+
+        source.backup(target, pages=SQLITE_PAGES_PER_STEP, progress=step)
+        target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        counts = row_counts(target)
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot back up {src}: {exc}") from exc
+    finally:
+        target.close()
+        source.close()
+    progress("sqlite", 1.0)
+    return counts
+
+
+def row_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """The number of rows of every table."""
+    tables = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY name"
+        )
+    ]
+    # The names come from sqlite_master itself, quoted as identifiers.
+    return {
+        t: int(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0])  # noqa: S608
+        for t in tables
+    }
+
+
+def database_in_use(path: Path) -> bool:
+    """True when another connection has `path` open (SQLite's exclusive lock is refused)."""
+    if not path.exists():
+        return False
+    conn = sqlite3.connect(str(path), timeout=0.2, isolation_level=None)
+    try:
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+        except sqlite3.OperationalError:
+            return True
+        conn.execute("ROLLBACK")
+        return False
+    finally:
+        conn.close()
+
+
+# -- Prometheus ---------------------------------------------------------------------------------
+
+
+def _prom(source: PrometheusSource, method: str, path: str) -> tuple[int, dict[str, object]]:
+    # [bot.prometheus] url is validated as http(s) (homelab.settings.http_url).
+    req = urllib.request.Request(  # noqa: S310
+        source.url.rstrip("/") + path, method=method, headers=dict(source.headers)
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=source.timeout) as resp:  # noqa: S310
+            return int(resp.status), json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:
+            body = json.loads(exc.read() or b"{}")
+        except ValueError:
+            body = {}
+        return int(exc.code), body
+
+
+def prometheus_snapshot(
+    source: PrometheusSource, dest: Path, progress: Progress = _quiet
+) -> tuple[str, Skipped | None]:
+    """Snapshot Prometheus' TSDB into `dest`; return (its version, None) or (version, why not).
+
+    The snapshot is made by Prometheus in <storage.tsdb.path>/snapshots/<name>, so this works
+    when that folder is readable here (same host); the snapshot is removed there afterwards.
+    """
+    version = ""
+    try:
+        status, info = _prom(source, "GET", "/api/v1/status/buildinfo")
+        data = info.get("data") if status == 200 else None
+        version = str(data.get("version", "")) if isinstance(data, dict) else ""
+        status, body = _prom(source, "POST", "/api/v1/admin/tsdb/snapshot")
+    except (OSError, ValueError) as exc:
+        return version, Skipped("prometheus", f"{source.url} is not reachable: {exc}")
+    if status != 200:
+        error = str(body.get("error", f"HTTP {status}"))
+        if "admin APIs disabled" in error or status == 404:
+            return version, Skipped(
+                "prometheus", f"the admin API of {source.url} is off ({error}): {ADMIN_API_HINT}"
+            )
+        return version, Skipped("prometheus", f"snapshot refused by {source.url}: {error}")
+    data = body.get("data")
+    name = str(data.get("name", "")) if isinstance(data, dict) else ""
+    snapshot = _snapshot_dir(source, name)
+    if snapshot is None or not snapshot.is_dir():
+        return version, Skipped(
+            "prometheus",
+            f"Prometheus made snapshot {name!r}, but its folder is not readable here (is "
+            "Prometheus on another host?); copy it from <storage.tsdb.path>/snapshots/",
+        )
+    progress("prometheus", 0.5)
+    try:
+        shutil.copytree(snapshot, dest)
+    except OSError as exc:
+        raise BackupError(f"cannot copy the Prometheus snapshot {snapshot}: {exc}") from exc
+    with contextlib.suppress(OSError):
+        shutil.rmtree(snapshot)  # hard links: it would pin old blocks on Prometheus' disk
+    progress("prometheus", 1.0)
+    return version, None
+
+
+def _snapshot_dir(source: PrometheusSource, name: str) -> Path | None:
+    """<storage.tsdb.path>/snapshots/<name>, resolved against Prometheus' working directory."""
+    if not name or "/" in name:
+        return None
+    try:
+        _, flags = _prom(source, "GET", "/api/v1/status/flags")
+        _, runtime = _prom(source, "GET", "/api/v1/status/runtimeinfo")
+    except (OSError, ValueError):
+        return None
+    fdata, rdata = flags.get("data"), runtime.get("data")
+    if not isinstance(fdata, dict) or not isinstance(rdata, dict):
+        return None
+    tsdb = Path(str(fdata.get("storage.tsdb.path", "data/")))
+    cwd = Path(str(rdata.get("CWD", "")))
+    return (tsdb if tsdb.is_absolute() else cwd / tsdb) / "snapshots" / name
+
+
+# -- InfluxDB -----------------------------------------------------------------------------------
+
+
+def influxd_version() -> str:
+    """influxd's version line, or '' when it is not installed."""
+    try:
+        out = subprocess.run(
+            [find_binary("influxd"), "version"], capture_output=True, text=True, timeout=30
+        )
+    except (BinaryMissing, OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip()
+
+
+def influx_backup(rpc: str, dest: Path, progress: Progress = _quiet) -> Skipped | None:
+    """`influxd backup -portable -host RPC DEST`; None when done, else why it was skipped."""
+    try:
+        exe = find_binary("influxd")
+    except BinaryMissing as exc:
+        return Skipped("influxdb", str(exc))
+    progress("influxdb", 0.0)
+    try:
+        out = subprocess.run(
+            [exe, "backup", "-portable", "-host", rpc, str(dest)],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Skipped("influxdb", f"influxd backup failed: {exc}")
+    if out.returncode != 0:
+        shutil.rmtree(dest, ignore_errors=True)
+        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or [""]
+        return Skipped(
+            "influxdb",
+            f"influxd backup -host {rpc} failed (is the RPC bind-address reachable? "
+            f"[bot.influxdb] rpc_address): {tail[0]}",
+        )
+    progress("influxdb", 1.0)
+    return None
+
+
+# -- the archive --------------------------------------------------------------------------------
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for dirpath, _dirs, names in os.walk(root):
+        for n in sorted(names):
+            yield Path(dirpath) / n
+
+
+def create_backup(
+    sources: BackupSources, directory: Path, progress: Progress = _quiet, now: float | None = None
+) -> BackupResult:
+    """Write `homelab-backup-<UTC time>.tar.gz` into `directory` and return what it holds."""
+    at = time.time() if now is None else now
+    directory.mkdir(parents=True, exist_ok=True)
+    archive = directory / f"homelab-backup-{stamp(at)}.tar.gz"
+    versions = {
+        "bot": homelab.__version__,
+        "sqlite": sqlite3.sqlite_version,
+    }
+    skipped: list[Skipped] = []
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".backup-") as tmp:
+        staging = Path(tmp) / "content"
+        staging.mkdir()
+        counts = backup_sqlite(sources.database_path, staging / DATABASE_NAME, progress)
+        if sources.prometheus is None:
+            skipped.append(Skipped("prometheus", "no [bot.prometheus] url"))
+        else:
+            version, why = prometheus_snapshot(
+                sources.prometheus, staging / PROMETHEUS_DIR, progress
+            )
+            if version:
+                versions["prometheus"] = version
+            if why:
+                skipped.append(why)
+        if sources.influxdb_rpc is None:
+            skipped.append(Skipped("influxdb", "[bot.influxdb] is not enabled"))
+        else:
+            versions["influxdb"] = influxd_version()
+            why = influx_backup(sources.influxdb_rpc, staging / INFLUXDB_DIR, progress)
+            if why:
+                skipped.append(why)
+        for s in skipped:
+            log.info("backup: %s skipped: %s", s.part, s.reason)
+        entries = []
+        paths = sorted(_files(staging))
+        for i, p in enumerate(paths):
+            entries.append(
+                ManifestFile(p.relative_to(staging).as_posix(), p.stat().st_size, sha256_file(p))
+            )
+            progress("checksums", (i + 1) / len(paths))
+        manifest = Manifest(
+            created_at=at,
+            files=tuple(entries),
+            versions=versions,
+            row_counts=counts,
+            skipped=tuple(skipped),
+        )
+        (staging / MANIFEST_NAME).write_text(manifest.to_json())
+        partial = Path(tmp) / archive.name
+        try:
+            with tarfile.open(partial, "w:gz") as tar:
+                tar.add(staging / MANIFEST_NAME, arcname=MANIFEST_NAME)
+                for i, e in enumerate(entries):
+                    tar.add(staging / e.path, arcname=e.path, recursive=False)
+                    progress("archive", (i + 1) / len(entries))
+            os.replace(partial, archive)  # a reader never sees a half-written archive
+        except OSError as exc:
+            raise BackupError(f"cannot write {archive}: {exc}") from exc
+    return BackupResult(archive, archive.stat().st_size, manifest)
+
+
+def unpack(archive: Path, into: Path) -> Manifest:
+    """Unpack `archive` into `into` and check every file against the manifest.
+
+    RestoreError lists what is wrong (a damaged or truncated archive, a file that does not
+    match its checksum, a missing manifest).
+    """
+    if not archive.is_file():
+        raise FileNotFoundError(f"no such archive: {archive}")
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(into, filter="data")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise RestoreError(
+            [f"{archive.name} is damaged or truncated: {type(exc).__name__}: {exc}"]
+        ) from exc
+    manifest_path = into / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise RestoreError([f"{archive.name} has no {MANIFEST_NAME}: not a homelab backup"])
+    try:
+        manifest = Manifest.from_json(manifest_path.read_text())
+    except (ManifestError, UnicodeDecodeError) as exc:
+        raise RestoreError([str(exc)]) from exc
+    found = {
+        p.relative_to(into).as_posix(): (p.stat().st_size, sha256_file(p))
+        for p in _files(into)
+        if p != manifest_path
+    }
+    problems = file_problems(manifest, found)
+    if problems:
+        raise RestoreError(problems)
+    return manifest
+
+
+def verify_database(path: Path, manifest: Manifest, audit_key: bytes) -> tuple[dict[str, int], int]:
+    """integrity_check, the manifest's row counts and the audit chain; (counts, entries)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        integrity = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
+        if integrity != ["ok"]:
+            raise RestoreError([f"{DATABASE_NAME}: integrity_check: {'; '.join(integrity[:5])}"])
+        counts = row_counts(conn)
+        problems = count_problems(manifest.row_counts, counts)
+        entries, head = _audit_snapshot(conn)
+    except sqlite3.Error as exc:
+        raise RestoreError([f"{DATABASE_NAME}: not a readable SQLite database: {exc}"]) from exc
+    finally:
+        conn.close()
+    problems += [f"audit chain: {p}" for p in verify(entries, head, audit_key)]
+    if problems:
+        raise RestoreError(problems)
+    return counts, len(entries)
+
+
+def _audit_snapshot(conn: sqlite3.Connection) -> tuple[list[AuditEntry], AuditHead | None]:
+    rows = conn.execute(
+        "SELECT seq, at, actor, action, target, outcome, prev_hash, hash FROM audit_log"
+        " ORDER BY rowid"
+    ).fetchall()
+    entries = [
+        AuditEntry(
+            int(r[0]),
+            AuditRecord(str(r[2]), str(r[3]), str(r[4]), str(r[5]), float(r[1])),
+            str(r[6]),
+            str(r[7]),
+        )
+        for r in rows
+    ]
+    h = conn.execute("SELECT seq, hash, seal FROM audit_head WHERE id = 1").fetchone()
+    return entries, (AuditHead(int(h[0]), str(h[1]), str(h[2])) if h else None)
+
+
+def verify_snapshot(snapshot: Path) -> None:
+    """`promtool tsdb list` on the Prometheus snapshot; RestoreError when it fails."""
+    try:
+        exe = find_binary("promtool")
+    except BinaryMissing as exc:
+        raise RestoreError([f"cannot check the Prometheus snapshot: {exc}"]) from exc
+    out = subprocess.run(
+        [exe, "tsdb", "list", str(snapshot)], capture_output=True, text=True, timeout=600
+    )
+    if out.returncode != 0:
+        raise RestoreError(
+            [f"promtool tsdb list on the Prometheus snapshot failed: {out.stderr.strip()}"]
+        )
+
+
+def restore_backup(
+    archive: Path,
+    database_path: Path,
+    audit_key: bytes,
+    unpack_to: Path | None = None,
+    progress: Progress = _quiet,
+    now: float | None = None,
+) -> RestoreResult:
+    """Verify `archive` completely, then swap its database in for `database_path`.
+
+    The previous database is kept as `<db>.before-restore-<UTC time>`; the Prometheus snapshot
+    and InfluxDB backup (when present) are moved to `unpack_to` (default: a `restored-<time>`
+    folder beside the archive). RestoreError or DatabaseInUse: nothing was changed.
+    """
+    at = time.time() if now is None else now
+    database_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=database_path.parent, prefix=".restore-") as tmp:
+        work = Path(tmp)
+        progress("unpack", 0.0)
+        manifest = unpack(archive, work)
+        progress("unpack", 1.0)
+        if "sqlite" not in manifest.parts():
+            raise RestoreError([f"{archive.name} holds no {DATABASE_NAME}"])
+        counts, n_entries = verify_database(work / DATABASE_NAME, manifest, audit_key)
+        progress("verify database", 1.0)
+        if "prometheus" in manifest.parts():
+            verify_snapshot(work / PROMETHEUS_DIR)
+            progress("verify prometheus", 1.0)
+        # InfluxDB: the manifest's checksums were checked in unpack (see docs/operations.md).
+        if database_in_use(database_path):
+            raise DatabaseInUse(
+                f"{database_path} is open in another process (is the bot running?): stop it, "
+                "then restore"
+            )
+        extra = [p for p in (PROMETHEUS_DIR, INFLUXDB_DIR) if (work / p).exists()]
+        target: Path | None = None
+        instructions: list[str] = []
+        if extra:
+            target = unpack_to or archive.parent / f"restored-{stamp(at)}"
+            target.mkdir(parents=True, exist_ok=True)
+            for p in extra:
+                shutil.move(str(work / p), str(target / p))
+            instructions = restore_instructions(target, extra)
+        previous: Path | None = None
+        if database_path.exists():
+            previous = database_path.with_name(f"{database_path.name}.before-restore-{stamp(at)}")
+            _keep(database_path, previous)
+            for suffix in ("-wal", "-shm"):  # a clean close leaves none; never pair old ones
+                side = database_path.with_name(database_path.name + suffix)
+                if side.exists():
+                    os.replace(side, previous.with_name(previous.name + suffix))
+        # One rename: a reader sees the old database or the restored one, never neither.
+        os.replace(work / DATABASE_NAME, database_path)
+        progress("swap", 1.0)
+    return RestoreResult(
+        database_path, previous, manifest, counts, n_entries, target, tuple(instructions)
+    )
+
+
+def _keep(path: Path, aside: Path) -> None:
+    """A second name for `path` (a hard link; a copy where links are not possible)."""
+    try:
+        os.link(path, aside)
+    except OSError:
+        shutil.copy2(path, aside)
+
+
+def restore_instructions(target: Path, parts: list[str]) -> list[str]:
+    """The commands that put the unpacked Prometheus snapshot / InfluxDB backup in place."""
+    lines = []
+    if PROMETHEUS_DIR in parts:
+        lines.append(
+            "Prometheus: stop it, then replace its --storage.tsdb.path with the snapshot: "
+            f"mv DATA DATA.old && cp -a {target / PROMETHEUS_DIR} DATA; start it"
+        )
+    if INFLUXDB_DIR in parts:
+        lines.append(
+            "InfluxDB (running): influxd restore -portable -host 127.0.0.1:8088 "
+            f"{target / INFLUXDB_DIR}  (add -db NAME -newdb NAME to restore one database "
+            "under a new name)"
+        )
+    return lines

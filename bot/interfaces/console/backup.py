@@ -1,0 +1,260 @@
+"""`homelab-bot backup` and `homelab-bot restore`: the archive from the command line.
+
+Progress goes to stderr: rich progress bars on a terminal, one plain line per step otherwise,
+nothing with `--json` (whose one JSON object goes to stdout). Every backup and restore appends
+an audit record (actor "console"). Exit codes: 0 done, 1 failed (the archive does not verify,
+a part could not be written), 2 refused (bad settings, the database is in use), 3 the archive
+does not exist.
+
+Example::
+
+    homelab-bot backup --to /srv/backups
+    homelab-bot restore /srv/backups/homelab-backup-20261203T141500Z.tar.gz
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+
+from bot.adapters.backup import (
+    BackupError,
+    BackupResult,
+    BackupSources,
+    DatabaseInUse,
+    PrometheusSource,
+    RestoreError,
+    RestoreResult,
+    auth_headers,
+    create_backup,
+    restore_backup,
+)
+from bot.adapters.sqlite import Database, SqliteAuditRepository, StorageError
+from bot.domain.audit import AuditRecord
+from bot.services.ports import AuditWriteError
+from bot.settings import BotSettings
+
+log = logging.getLogger(__name__)
+
+ACTOR = "console"
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `backup` and `restore` subcommands."""
+    backup = sub.add_parser(
+        "backup",
+        help="write one archive: the bot's database, a Prometheus snapshot, an InfluxDB backup",
+        description="Write homelab-backup-<UTC time>.tar.gz with the bot's SQLite (online "
+        "backup API, consistent while the bot runs), a Prometheus TSDB snapshot (admin API), "
+        "an InfluxDB 1.x portable backup and manifest.json. Exit codes: 0 done, 1 failed, "
+        "2 bad settings. See docs/operations.md.",
+    )
+    backup.add_argument(
+        "--to", type=Path, default=None, help="folder for the archive (default: backups/ "
+        "beside [bot] database_path)",
+    )  # fmt: skip
+    backup.add_argument("--json", action="store_true", help="print the answer as JSON")
+    restore = sub.add_parser(
+        "restore",
+        help="verify an archive completely, then put its database in place",
+        description="Unpack, verify (checksums, integrity_check, row counts, the audit chain, "
+        "promtool tsdb list) and only then replace the database, keeping the previous one as "
+        "<db>.before-restore-<time>. Refused while the database is open elsewhere (stop the "
+        "bot first). Exit codes: 0 done, 1 the archive does not verify (nothing changed), "
+        "2 refused, 3 no such archive.",
+    )
+    restore.add_argument("archive", type=Path, help="the .tar.gz written by `backup`")
+    restore.add_argument(
+        "--unpack-to", type=Path, default=None,
+        help="where the Prometheus snapshot and InfluxDB backup go (default: restored-<time> "
+        "beside the archive)",
+    )  # fmt: skip
+    restore.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+
+def sources(settings: BotSettings) -> BackupSources:
+    """What `backup` takes from the settings."""
+    p = settings.prometheus
+    prom = PrometheusSource(
+        p.url,
+        auth_headers(
+            p.bearer_token.get_secret_value(),
+            p.username,
+            p.password.get_secret_value(),
+            p.headers,
+        ),
+    )
+    rpc = settings.influxdb.rpc_address if settings.influxdb.enabled else None
+    return BackupSources(settings.database_path, prom, rpc)
+
+
+def main(args: argparse.Namespace, settings: BotSettings) -> int:
+    """Run `backup` or `restore`; the exit code is documented in the module."""
+    as_json = bool(args.json)
+    with progress_reporter(as_json) as progress:
+        if args.command == "backup":
+            return _backup(args, settings, progress, as_json)
+        return _restore(args, settings, progress, as_json)
+
+
+def _backup(
+    args: argparse.Namespace,
+    settings: BotSettings,
+    progress: Callable[[str, float], None],
+    as_json: bool,
+) -> int:
+    directory = args.to or settings.database_path.parent / "backups"
+    try:
+        result = create_backup(sources(settings), directory, progress)
+    except BackupError as exc:
+        _audit(settings, "backup", str(directory), "failed")
+        return _fail(as_json, 1, str(exc))
+    if not _audit(settings, "backup", str(result.archive), "ok"):
+        return 1
+    _answer(as_json, backup_answer(result))
+    return 0
+
+
+def _restore(
+    args: argparse.Namespace,
+    settings: BotSettings,
+    progress: Callable[[str, float], None],
+    as_json: bool,
+) -> int:
+    archive: Path = args.archive
+    db = settings.database_path
+    key = settings.audit.secret()
+    try:
+        result = restore_backup(archive, db, key, args.unpack_to, progress)
+    except FileNotFoundError as exc:
+        return _fail(as_json, 3, str(exc))
+    except DatabaseInUse as exc:
+        return _fail(as_json, 2, str(exc))
+    except RestoreError as exc:
+        _audit(settings, "restore", str(archive), "failed")
+        return _fail(as_json, 1, f"{archive} does not verify; nothing was changed", exc.problems)
+    # The restored database's own chain records that it was restored, and from what.
+    if not _audit(settings, "restore", str(archive), "ok"):
+        return 1
+    _answer(as_json, restore_answer(result))
+    return 0
+
+
+def backup_answer(r: BackupResult) -> dict[str, Any]:
+    """The answer of `backup`, as JSON."""
+    m = r.manifest
+    return {
+        "outcome": "ok",
+        "archive": str(r.archive),
+        "size": r.size,
+        "parts": sorted(m.parts()),
+        "row_counts": dict(m.row_counts),
+        "versions": dict(m.versions),
+        "skipped": [{"part": s.part, "reason": s.reason} for s in m.skipped],
+    }
+
+
+def restore_answer(r: RestoreResult) -> dict[str, Any]:
+    """The answer of `restore`, as JSON."""
+    return {
+        "outcome": "ok",
+        "database": str(r.database),
+        "previous": str(r.previous) if r.previous else None,
+        "row_counts": dict(r.row_counts),
+        "audit_entries": r.audit_entries,
+        "unpacked": str(r.unpacked) if r.unpacked else None,
+        "next_steps": list(r.instructions),
+        "skipped_in_backup": [{"part": s.part, "reason": s.reason} for s in r.manifest.skipped],
+    }
+
+
+def _answer(as_json: bool, doc: dict[str, Any]) -> None:
+    if as_json:
+        print(json.dumps(doc, sort_keys=True))
+        return
+    if "archive" in doc:
+        print(f"backup written: {doc['archive']} ({doc['size']} bytes)")
+        print(f"parts: {', '.join(doc['parts'])}")
+    else:
+        print(f"database restored: {doc['database']}")
+        if doc["previous"]:
+            print(f"previous database kept as {doc['previous']}")
+        print(f"audit chain verified: {doc['audit_entries']} entries")
+        if doc["unpacked"]:
+            print(f"verified and unpacked for you to put in place: {doc['unpacked']}")
+        for line in doc["next_steps"]:
+            print(f"  {line}")
+    rows = ", ".join(f"{t} {n}" for t, n in sorted(doc["row_counts"].items()))
+    print(f"rows: {rows}")
+    for s in doc.get("skipped", doc.get("skipped_in_backup", [])):
+        print(f"skipped {s['part']}: {s['reason']}")
+
+
+def _fail(as_json: bool, code: int, error: str, problems: list[str] | None = None) -> int:
+    if as_json:
+        print(json.dumps({"outcome": "failed", "error": error, "problems": problems or []}))
+    else:
+        print(f"error: {error}", file=sys.stderr)
+        for p in problems or []:
+            print(f"  {p}", file=sys.stderr)
+    return code
+
+
+def _audit(settings: BotSettings, action: str, target: str, outcome: str) -> bool:
+    """Append the audit record; False (after saying why) when it cannot be written."""
+    try:
+        db = Database.open_blocking(settings.database_path)
+    except StorageError as exc:
+        print(f"error: cannot audit {action}: {exc}", file=sys.stderr)
+        return False
+    try:
+        repo = SqliteAuditRepository(db, settings.audit.secret())
+        asyncio.run(repo.append(AuditRecord(ACTOR, action, target, outcome, time.time())))
+    except AuditWriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    finally:
+        asyncio.run(db.close())
+    return True
+
+
+@contextmanager
+def progress_reporter(as_json: bool) -> Iterator[Callable[[str, float], None]]:
+    """Rich bars on a terminal, a line per finished step otherwise, nothing with --json."""
+    if as_json:
+        yield lambda step, fraction: None
+        return
+    if sys.stderr.isatty():
+        bars = Progress(
+            TextColumn("{task.description:<18}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+        )
+        tasks: dict[str, TaskID] = {}
+        with bars:
+
+            def show(step: str, fraction: float) -> None:
+                if step not in tasks:
+                    tasks[step] = bars.add_task(step, total=1.0)
+                bars.update(tasks[step], completed=fraction)
+
+            yield show
+        return
+    done: set[str] = set()
+
+    def plain(step: str, fraction: float) -> None:
+        if fraction >= 1.0 and step not in done:
+            done.add(step)
+            print(f"{step}: done", file=sys.stderr, flush=True)
+
+    yield plain
