@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import gzip
 import hashlib
 import json
 import logging
@@ -65,7 +66,6 @@ ADMIN_API_HINT = (
     "start Prometheus with --web.enable-admin-api (make run does; see docs/operations.md, "
     "'Prometheus admin API')"
 )
-SQLITE_PAGES_PER_STEP = 256
 
 
 class BackupError(Exception):
@@ -161,9 +161,10 @@ def stamp(at: float) -> str:
 def backup_sqlite(src: Path, dest: Path, progress: Progress = _quiet) -> dict[str, int]:
     """Copy the database through SQLite's online backup API; return each table's row count.
 
-    The copy is one consistent snapshot even while other connections write: SQLite restarts
-    a step-wise backup when the source changes from another connection, and the final step
-    holds a read transaction. The counts are taken from the copy, so they match it exactly.
+    The copy is one consistent snapshot even while other connections write: it is taken in
+    one step, under one read transaction, which in WAL mode does not block the writers (a
+    step-wise backup restarts whenever another connection writes, and under steady writes
+    might never finish). The counts are taken from the copy, so they match it exactly.
     """
     if not src.exists():
         raise BackupError(f"the bot database {src} does not exist (check [bot] database_path)")
@@ -174,7 +175,7 @@ def backup_sqlite(src: Path, dest: Path, progress: Progress = _quiet) -> dict[st
         def step(status: int, remaining: int, total: int) -> None:
             progress("sqlite", 1 - remaining / total if total else 1.0)
 
-        source.backup(target, pages=SQLITE_PAGES_PER_STEP, progress=step)
+        source.backup(target, pages=-1, progress=step)
         target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         counts = row_counts(target)
     except sqlite3.Error as exc:
@@ -421,6 +422,11 @@ def unpack(archive: Path, into: Path) -> Manifest:
     if not archive.is_file():
         raise FileNotFoundError(f"no such archive: {archive}")
     try:
+        # tarfile stops at the end-of-archive marker, before gzip's CRC and length: read the
+        # whole stream first, so that a flipped byte or a cut-off end is named as such.
+        with gzip.open(archive) as stream:
+            while stream.read(1 << 20):
+                pass
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(into, filter="data")
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
