@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import tarfile
@@ -319,6 +320,16 @@ def influx_backup(rpc: str, dest: Path, progress: Progress = _quiet) -> Skipped 
         exe = find_binary("influxd")
     except BinaryMissing as exc:
         return Skipped("influxdb", str(exc))
+    host, _, port = rpc.rpartition(":")
+    try:
+        # influxd backup retries a refused connection for minutes: ask the port first.
+        socket.create_connection((host, int(port)), timeout=3.0).close()
+    except (OSError, ValueError) as exc:
+        return Skipped(
+            "influxdb",
+            f"influxd's RPC address {rpc} is not reachable ({exc}): is InfluxDB running, with "
+            "bind-address in influxdb.conf matching [bot.influxdb] rpc_address?",
+        )
     progress("influxdb", 0.0)
     try:
         out = subprocess.run(
