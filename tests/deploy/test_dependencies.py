@@ -26,6 +26,7 @@ IMPORT_NAMES = {
     "cryptography": "cryptography",
     "pyyaml": "yaml",
     "honcho": "honcho",
+    "rich": "rich",
 }
 
 # Dependencies the code runs as a program rather than imports: the source that runs it.
