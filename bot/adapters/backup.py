@@ -395,7 +395,7 @@ def create_backup(
             if why:
                 skipped.append(why)
         for s in skipped:
-            log.info("backup: %s skipped: %s", s.part, s.reason)
+            log.debug("backup: %s skipped: %s", s.part, s.reason)
         entries = []
         paths = sorted(_files(staging))
         for i, p in enumerate(paths):

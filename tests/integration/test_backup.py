@@ -394,3 +394,32 @@ def test_missing_archive_is_not_found(tmp_path: Path) -> None:
     assert out.returncode == 3
     assert "no such archive" in out.stderr
     assert not db.exists()
+
+
+def test_progress_bars_on_a_terminal(tmp_path: Path) -> None:
+    """With stderr on a terminal, rich draws a bar per step; stdout keeps the plain answer."""
+    import pty
+
+    db = tmp_path / "live" / "bot.sqlite3"
+    _seed(db)
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_")}
+    proc = subprocess.run(
+        [*BOT, "--config", str(_config(tmp_path, db)), "backup"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        text=True,
+        env={**env, "TERM": "xterm", "COLUMNS": "80"},
+        timeout=120,
+    )
+    os.close(slave)
+    screen = b""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(master, 65536):
+            screen += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    text = screen.decode(errors="replace")
+    assert "sqlite" in text and "100%" in text and "\u2501" in text  # rich's bar
+    assert "sqlite: done" not in text
+    assert proc.stdout.startswith("backup written: ")

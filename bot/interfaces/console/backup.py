@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
 from bot.adapters.backup import (
@@ -239,6 +240,8 @@ def progress_reporter(as_json: bool) -> Iterator[Callable[[str, float], None]]:
             TextColumn("{task.description:<18}"),
             BarColumn(),
             TextColumn("{task.percentage:>3.0f}%"),
+            console=Console(stderr=True),
+            redirect_stdout=False,  # stdout is for the answer, even on a terminal
         )
         tasks: dict[str, TaskID] = {}
         with bars:
