@@ -138,6 +138,10 @@ def count_problems(expected: Mapping[str, int], actual: Mapping[str, int]) -> li
     problems = []
     for table in sorted(set(expected) | set(actual)):
         want, got = expected.get(table), actual.get(table)
-        if want != got:
+        if want is None:
+            problems.append(f"table {table}: in the database but not in the manifest")
+        elif got is None:
+            problems.append(f"table {table}: missing, the manifest says {want} rows")
+        elif want != got:
             problems.append(f"table {table}: {got} rows, the manifest says {want}")
     return problems
