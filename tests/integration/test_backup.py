@@ -423,3 +423,23 @@ def test_progress_bars_on_a_terminal(tmp_path: Path) -> None:
     assert "sqlite" in text and "100%" in text and "\u2501" in text  # rich's bar
     assert "sqlite: done" not in text
     assert proc.stdout.startswith("backup written: ")
+
+
+def test_tampered_audit_chain_or_wrong_key_refuses_restore(tmp_path: Path) -> None:
+    """A database whose audit chain does not verify (a row edited, or another key) is not
+    put in place: restore names the broken row."""
+    db = tmp_path / "live" / "bot.sqlite3"
+    _seed(db)
+    archive = create_backup(BackupSources(db), tmp_path / "a").archive
+    target = tmp_path / "target" / "bot.sqlite3"
+    with pytest.raises(RestoreError) as caught:
+        restore_backup(archive, target, b"another key")
+    assert "audit chain: row 1: contents do not match its hash (edited)" in caught.value.problems
+    with contextlib.closing(sqlite3.connect(db)) as c:
+        c.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+        c.commit()
+    tampered = create_backup(BackupSources(db), tmp_path / "b").archive
+    with pytest.raises(RestoreError) as caught:
+        restore_backup(tampered, target, KEY)
+    assert caught.value.problems == ["audit chain: row 2: contents do not match its hash (edited)"]
+    assert not target.exists()
