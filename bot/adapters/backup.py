@@ -36,6 +36,7 @@ import tarfile
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -515,6 +516,76 @@ def verify_snapshot(snapshot: Path) -> None:
         )
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def verify_influx_backup(backup: Path, scratch: Path, timeout: float = 60.0) -> list[str]:
+    """Restore the portable backup into a scratch influxd; return the databases it holds.
+
+    The scratch instance listens on free loopback ports, keeps its files under `scratch`
+    and is stopped before this returns. RestoreError when influxd refuses the backup or a
+    database of its manifest is missing afterwards; BinaryMissing without influxd.
+    """
+    from homelab.stack import influx_config
+
+    wanted: set[str] = set()
+    for m in backup.glob("*.manifest"):
+        try:
+            doc = json.loads(m.read_text())
+            wanted |= {str(f["database"]) for f in doc.get("files") or []}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RestoreError([f"influxdb/{m.name}: unreadable: {exc}"]) from exc
+    exe = find_binary("influxd")  # BinaryMissing: the caller says it checked checksums only
+    port, rpc = _free_port(), _free_port()
+    scratch.mkdir(parents=True, exist_ok=True)
+    conf = scratch / "influxdb.conf"
+    conf.write_text(influx_config(scratch, port, rpc))
+    log_file = (scratch / "influxd.log").open("wb")
+    proc = subprocess.Popen([exe, "-config", str(conf)], stdout=log_file, stderr=log_file)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/ping", timeout=2):  # noqa: S310
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RestoreError(
+                        ["cannot check the InfluxDB backup: the scratch influxd did not start"]
+                    ) from None
+                time.sleep(0.2)
+        out = subprocess.run(
+            [exe, "restore", "-portable", "-host", f"127.0.0.1:{rpc}", str(backup)],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+        if out.returncode != 0:
+            tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or [""]
+            raise RestoreError([f"influxd restore of the InfluxDB backup failed: {tail[0]}"])
+        query = urllib.parse.urlencode({"q": "SHOW DATABASES"})
+        with urllib.request.urlopen(f"{base}/query?{query}", timeout=10) as resp:  # noqa: S310
+            doc = json.loads(resp.read())
+        series = doc["results"][0].get("series", [])
+        have = {str(row[0]) for s in series for row in s.get("values", [])}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log_file.close()
+    missing = sorted(wanted - have)
+    if missing:
+        raise RestoreError([f"InfluxDB backup: databases {missing} missing after a restore"])
+    return sorted(wanted)
+
+
 def restore_backup(
     archive: Path,
     database_path: Path,
@@ -543,7 +614,14 @@ def restore_backup(
         if "prometheus" in manifest.parts():
             verify_snapshot(work / PROMETHEUS_DIR)
             progress("verify prometheus", 1.0)
-        # InfluxDB: the manifest's checksums were checked in unpack (see docs/operations.md).
+        influx_note = ""
+        if "influxdb" in manifest.parts():
+            try:
+                dbs = verify_influx_backup(work / INFLUXDB_DIR, work / ".scratch-influxdb")
+                influx_note = f"InfluxDB: restored into a scratch influxd: databases {dbs} present"
+            except BinaryMissing as exc:
+                influx_note = f"InfluxDB: checksums verified only, no scratch restore: {exc}"
+            progress("verify influxdb", 1.0)
         if database_in_use(database_path):
             raise DatabaseInUse(
                 f"{database_path} is open in another process (is the bot running?): stop it, "
@@ -557,7 +635,10 @@ def restore_backup(
             target.mkdir(parents=True, exist_ok=True)
             for p in extra:
                 shutil.move(str(work / p), str(target / p))
-            instructions = restore_instructions(target, extra)
+            instructions = [
+                *([influx_note] if influx_note else []),
+                *restore_instructions(target, extra),
+            ]
         previous: Path | None = None
         if database_path.exists():
             previous = database_path.with_name(f"{database_path.name}.before-restore-{stamp(at)}")

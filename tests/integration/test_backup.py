@@ -283,6 +283,9 @@ def test_influxdb_portable_backup_in_archive(
     restored = restore_backup(result.archive, tmp_path / "fresh" / "bot.sqlite3", KEY)
     assert restored.unpacked is not None and (restored.unpacked / "influxdb").is_dir()
     assert any("influxd restore -portable" in line for line in restored.instructions)
+    assert "InfluxDB: restored into a scratch influxd: databases ['homelab'] present" in (
+        restored.instructions
+    )
 
     dead = create_backup(BackupSources(db, influxdb_rpc=f"127.0.0.1:{free_port()}"), tmp_path / "c")
     (why,) = [s.reason for s in dead.manifest.skipped if s.part == "influxdb"]
