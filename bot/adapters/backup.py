@@ -627,29 +627,49 @@ def restore_backup(
                 f"{database_path} is open in another process (is the bot running?): stop it, "
                 "then restore"
             )
-        extra = [p for p in (PROMETHEUS_DIR, INFLUXDB_DIR) if (work / p).exists()]
-        target: Path | None = None
-        instructions: list[str] = []
-        if extra:
-            target = unpack_to or archive.parent / f"restored-{stamp(at)}"
-            target.mkdir(parents=True, exist_ok=True)
-            for p in extra:
-                shutil.move(str(work / p), str(target / p))
-            instructions = [
-                *([influx_note] if influx_note else []),
-                *restore_instructions(target, extra),
-            ]
-        previous: Path | None = None
-        if database_path.exists():
-            previous = database_path.with_name(f"{database_path.name}.before-restore-{stamp(at)}")
-            _keep(database_path, previous)
-            for suffix in ("-wal", "-shm"):  # a clean close leaves none; never pair old ones
-                side = database_path.with_name(database_path.name + suffix)
-                if side.exists():
-                    os.replace(side, previous.with_name(previous.name + suffix))
-        # One rename: a reader sees the old database or the restored one, never neither.
-        os.replace(work / DATABASE_NAME, database_path)
+        try:
+            result = _swap(work, archive, database_path, manifest, counts, n_entries,
+                           influx_note, unpack_to, at)  # fmt: skip
+        except OSError as exc:
+            raise RestoreError([f"cannot put the restored files in place: {exc}"]) from exc
         progress("swap", 1.0)
+        return result
+
+
+def _swap(
+    work: Path,
+    archive: Path,
+    database_path: Path,
+    manifest: Manifest,
+    counts: dict[str, int],
+    n_entries: int,
+    influx_note: str,
+    unpack_to: Path | None,
+    at: float,
+) -> RestoreResult:
+    """Move the verified parts into place: the other parts first, the database last."""
+    extra = [p for p in (PROMETHEUS_DIR, INFLUXDB_DIR) if (work / p).exists()]
+    target: Path | None = None
+    instructions: list[str] = []
+    if extra:
+        target = unpack_to or archive.parent / f"restored-{stamp(at)}"
+        target.mkdir(parents=True, exist_ok=True)
+        for p in extra:
+            shutil.move(str(work / p), str(target / p))
+        instructions = [
+            *([influx_note] if influx_note else []),
+            *restore_instructions(target, extra),
+        ]
+    previous: Path | None = None
+    if database_path.exists():
+        previous = database_path.with_name(f"{database_path.name}.before-restore-{stamp(at)}")
+        _keep(database_path, previous)
+        for suffix in ("-wal", "-shm"):  # a clean close leaves none; never pair old ones
+            side = database_path.with_name(database_path.name + suffix)
+            if side.exists():
+                os.replace(side, previous.with_name(previous.name + suffix))
+    # One rename: a reader sees the old database or the restored one, never neither.
+    os.replace(work / DATABASE_NAME, database_path)
     return RestoreResult(
         database_path, previous, manifest, counts, n_entries, target, tuple(instructions)
     )

@@ -323,6 +323,10 @@ def test_damaged_archive_changes_nothing(tmp_path: Path, damage: Callable[[Path]
     assert after == {**before_counts, "audit_log": before_counts["audit_log"] + 1}
     assert _audit_actions(target)[-1] == ("restore", "failed")
     assert sorted(os.listdir(target.parent)) == before_files
+    empty = tmp_path / "empty" / "bot.sqlite3"
+    out = _bot(_config(tmp_path, empty), "restore", str(archive))
+    assert out.returncode == 1
+    assert not empty.parent.exists() or not list(empty.parent.iterdir())
 
 
 def test_checksum_mismatch_is_named(tmp_path: Path) -> None:
@@ -353,7 +357,7 @@ def test_checksum_mismatch_is_named(tmp_path: Path) -> None:
 
 def test_restore_refused_while_database_in_use(tmp_path: Path) -> None:
     """While another process has the database open (the bot), restore refuses (exit 2) and
-    leaves it alone; once it is closed, restore goes ahead."""
+    leaves it alone but for the audit record of the refusal; once closed, restore goes on."""
     db = tmp_path / "live" / "bot.sqlite3"
     _seed(db)
     archive = create_backup(BackupSources(db), tmp_path / "b").archive
@@ -383,7 +387,8 @@ def test_restore_refused_while_database_in_use(tmp_path: Path) -> None:
             restore_backup(archive, target, KEY)
     finally:
         holder.communicate("", timeout=30)
-    assert _counts(target) == before
+    assert _counts(target) == {**before, "audit_log": before["audit_log"] + 1}
+    assert _audit_actions(target)[-1] == ("restore", "refused")
     assert not [p for p in target.parent.iterdir() if "before-restore" in p.name]
     assert not database_in_use(target)
     restore_backup(archive, target, KEY)

@@ -140,9 +140,11 @@ def _restore(
     except FileNotFoundError as exc:
         return _fail(as_json, 3, str(exc))
     except DatabaseInUse as exc:
+        _audit(settings, "restore", str(archive), "refused")  # the running bot's log has it
         return _fail(as_json, 2, str(exc))
     except RestoreError as exc:
-        _audit(settings, "restore", str(archive), "failed")
+        if db.exists():  # a refused restore into an empty folder leaves it empty
+            _audit(settings, "restore", str(archive), "failed")
         return _fail(as_json, 1, f"{archive} does not verify; nothing was changed", exc.problems)
     # The restored database's own chain records that it was restored, and from what.
     if not _audit(settings, "restore", str(archive), "ok"):
