@@ -593,6 +593,7 @@ def restore_backup(
     unpack_to: Path | None = None,
     progress: Progress = _quiet,
     now: float | None = None,
+    influxdb_rpc: str = "127.0.0.1:8088",
 ) -> RestoreResult:
     """Verify `archive` completely, then swap its database in for `database_path`.
 
@@ -629,7 +630,7 @@ def restore_backup(
             )
         try:
             result = _swap(work, archive, database_path, manifest, counts, n_entries,
-                           influx_note, unpack_to, at)  # fmt: skip
+                           influx_note, unpack_to, at, influxdb_rpc)  # fmt: skip
         except OSError as exc:
             raise RestoreError([f"cannot put the restored files in place: {exc}"]) from exc
         progress("swap", 1.0)
@@ -646,6 +647,7 @@ def _swap(
     influx_note: str,
     unpack_to: Path | None,
     at: float,
+    influxdb_rpc: str,
 ) -> RestoreResult:
     """Move the verified parts into place: the other parts first, the database last."""
     extra = [p for p in (PROMETHEUS_DIR, INFLUXDB_DIR) if (work / p).exists()]
@@ -658,7 +660,7 @@ def _swap(
             shutil.move(str(work / p), str(target / p))
         instructions = [
             *([influx_note] if influx_note else []),
-            *restore_instructions(target, extra),
+            *restore_instructions(target, extra, influxdb_rpc),
         ]
     previous: Path | None = None
     if database_path.exists():
@@ -683,7 +685,9 @@ def _keep(path: Path, aside: Path) -> None:
         shutil.copy2(path, aside)
 
 
-def restore_instructions(target: Path, parts: list[str]) -> list[str]:
+def restore_instructions(
+    target: Path, parts: list[str], influxdb_rpc: str = "127.0.0.1:8088"
+) -> list[str]:
     """The commands that put the unpacked Prometheus snapshot / InfluxDB backup in place."""
     lines = []
     if PROMETHEUS_DIR in parts:
@@ -693,7 +697,7 @@ def restore_instructions(target: Path, parts: list[str]) -> list[str]:
         )
     if INFLUXDB_DIR in parts:
         lines.append(
-            "InfluxDB (running): influxd restore -portable -host 127.0.0.1:8088 "
+            f"InfluxDB (running): influxd restore -portable -host {influxdb_rpc} "
             f"{target / INFLUXDB_DIR}  (add -db NAME -newdb NAME to restore one database "
             "under a new name)"
         )

@@ -136,7 +136,14 @@ def _restore(
     db = settings.database_path
     key = settings.audit.secret()
     try:
-        result = restore_backup(archive, db, key, args.unpack_to, progress)
+        result = restore_backup(
+            archive,
+            db,
+            key,
+            args.unpack_to,
+            progress,
+            influxdb_rpc=settings.influxdb.rpc_address,
+        )
     except FileNotFoundError as exc:
         return _fail(as_json, 3, str(exc))
     except DatabaseInUse as exc:
