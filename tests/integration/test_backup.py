@@ -451,3 +451,12 @@ def test_tampered_audit_chain_or_wrong_key_refuses_restore(tmp_path: Path) -> No
         restore_backup(tampered, target, KEY)
     assert caught.value.problems == ["audit chain: row 2: contents do not match its hash (edited)"]
     assert not target.exists()
+
+
+def test_backup_without_a_database_fails_and_creates_none(tmp_path: Path) -> None:
+    """No database at [bot] database_path: exit 1 naming it, and no database is created."""
+    db = tmp_path / "live" / "bot.sqlite3"
+    out = _bot(_config(tmp_path, db), "backup", "--to", str(tmp_path / "b"))
+    assert out.returncode == 1
+    assert f"the bot database {db} does not exist" in out.stderr
+    assert not db.exists()

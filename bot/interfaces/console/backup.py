@@ -118,7 +118,8 @@ def _backup(
     try:
         result = create_backup(sources(settings), directory, progress)
     except BackupError as exc:
-        _audit(settings, "backup", str(directory), "failed")
+        if settings.database_path.exists():  # never create a database to say it is missing
+            _audit(settings, "backup", str(directory), "failed")
         return _fail(as_json, 1, str(exc))
     if not _audit(settings, "backup", str(result.archive), "ok"):
         return 1
