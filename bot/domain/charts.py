@@ -27,6 +27,7 @@ class Series:
 
     labels: dict[str, str]
     points: tuple[tuple[float, float], ...]
+    name: str = ""  # the legend's text; empty: named from the labels (instance, host, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,9 @@ class Chart:
     step: float = 0.0  # seconds between points: a gap longer than ~2 steps is drawn as a gap
     minimum: float | None = None
     maximum: float | None = None
+    stacked: bool = False  # series drawn as stacked areas (their sum is the top line)
+    width: int = 1200  # pixels: Discord shows 1200x600 whole in an embed, and readably on a phone
+    height: int = 600
 
 
 # The named charts; the charts work fills this from exporter/schema.py's names.
