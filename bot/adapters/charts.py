@@ -100,16 +100,13 @@ def render_packed(chart: Chart, packed: Sequence[array[float]]) -> bytes:
 def _render(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> bytes:
     """Draw `chart` whose series' points are `arrays` (n x 2: time, value) on Agg; PNG bytes."""
     import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
     w, h = max(chart.width, 200), max(chart.height, 100)
     k = h / _BASE_HEIGHT  # fonts and margins grow with the height, so 1200x600 reads on a phone
-    fig = Figure(figsize=(w / DPI, h / DPI), dpi=DPI, facecolor=BACKGROUND)
-    canvas = FigureCanvasAgg(fig)
+    fig, canvas = _figure(w, h)
 
-    finite = [(s, a[np.isfinite(a[:, 1])]) for s, a in zip(chart.series, arrays, strict=True)]
+    finite = [(s, _finite(a)) for s, a in zip(chart.series, arrays, strict=True)]
     shown = [(s, a) for s, a in finite if len(a)]
     if len(shown) > MAX_SERIES:  # the highest peaks are the ones worth seeing
         peaks = sorted(range(len(shown)), key=lambda i: -float(shown[i][1][:, 1].max()))
@@ -187,11 +184,26 @@ def _render(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> bytes:
         if hidden:
             leg.get_texts()[-1].set_color(MUTED)
 
-    canvas.draw()  # type: ignore[no-untyped-call]
+    canvas.draw()
     return _png(canvas)
 
 
 NO_DATA = "no data for this range"
+_FIGURES: dict[tuple[int, int], tuple[Any, Any]] = {}
+
+
+def _figure(w: int, h: int) -> tuple[Any, Any]:
+    """A cleared figure of w x h pixels, kept per size in this worker: its Agg renderer, and
+    matplotlib's text-metrics cache keyed on it, survive from one chart to the next."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if (w, h) not in _FIGURES:
+        fig = Figure(figsize=(w / DPI, h / DPI), dpi=DPI, facecolor=BACKGROUND)
+        _FIGURES[(w, h)] = (fig, FigureCanvasAgg(fig))
+    fig, canvas = _FIGURES[(w, h)]
+    fig.clear()
+    return fig, canvas
 
 
 def _draw_lines(
@@ -269,6 +281,14 @@ def _downsample(xs: NDArray[np.float64], ys: NDArray[np.float64], n: int) -> NDA
     keep = MinMaxLTTBDownsampler().downsample(  # type: ignore[no-untyped-call]
         xs, ys, n_out=max(n, 4))
     return np.asarray(keep, dtype=np.int64)
+
+
+def _finite(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The rows whose value is a number (NaN and ±Inf are missing points: gaps)."""
+    import numpy as np
+
+    ok = np.isfinite(a[:, 1]) & np.isfinite(a[:, 0])
+    return a if ok.all() else a[ok]
 
 
 def _step_of(xs: NDArray[np.float64], step: float) -> float:
