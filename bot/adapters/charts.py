@@ -99,6 +99,16 @@ def render_packed(chart: Chart, packed: Sequence[array[float]]) -> bytes:
 
 def _render(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> bytes:
     """Draw `chart` whose series' points are `arrays` (n x 2: time, value) on Agg; PNG bytes."""
+    return _png(_draw(chart, arrays).canvas)
+
+
+def drawn_figure(chart: Chart) -> Any:
+    """The matplotlib Figure `render_chart` draws for `chart` (tests read its texts and axes)."""
+    return _draw(chart, [_points_array(s.points) for s in chart.series])
+
+
+def _draw(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> Any:
+    """Draw `chart` on this worker's figure of its size; return the drawn figure."""
     import numpy as np
     from matplotlib.lines import Line2D
 
@@ -185,7 +195,7 @@ def _render(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> bytes:
             leg.get_texts()[-1].set_color(MUTED)
 
     canvas.draw()
-    return _png(canvas)
+    return fig
 
 
 NO_DATA = "no data for this range"
