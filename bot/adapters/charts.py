@@ -41,6 +41,7 @@ T = TypeVar("T")
 
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 450, 100  # the alert graph's size; charts default to 1200x600
 MAX_SERIES = 10  # drawn and named in the legend; the rest are counted ("and 3 more")
+BIG_SERIES = 10_000  # points: longer series are packed with numpy on their way to the pool
 GAP_STEPS = 2.5  # a stretch with no point for longer than this many steps is drawn as a gap
 # Discord's dark theme: the embed background and its text colours.
 BACKGROUND = "#2b2d31"
@@ -89,12 +90,13 @@ def render_chart(chart: Chart) -> bytes:
     return _render(chart, [_points_array(s.points) for s in chart.series])
 
 
-def render_packed(chart: Chart, packed: Sequence[array[float]]) -> bytes:
-    """`render_chart` of a chart whose points travel apart, as flat (t, v, t, v...) arrays:
-    they pickle as bytes, where a tuple of 100k point tuples costs ~90 ms each way."""
+def render_packed(chart: Chart, packed: Sequence[Any]) -> bytes:
+    """`render_chart` of a chart whose points travel apart, as flat (t, v, t, v...) float
+    arrays (`array('d')` or numpy): they pickle as bytes, where a tuple of 100k point tuples
+    costs ~50 ms each way."""
     import numpy as np
 
-    return _render(chart, [np.frombuffer(a, dtype=np.float64).reshape(-1, 2) for a in packed])
+    return _render(chart, [np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in packed])
 
 
 def _render(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> bytes:
@@ -532,11 +534,19 @@ class ChartPool:
 
     async def chart(self, chart: Chart) -> bytes:
         """The PNG of any chart; its points are packed into flat arrays for the trip."""
-        packed = []
+        packed: list[Any] = []
         for series in chart.series:
-            packed.append(array("d", chain.from_iterable(series.points)))
-            if len(series.points) > 10_000:  # a long series costs ~10 ms: let the loop run
+            if len(series.points) > BIG_SERIES:
+                # numpy's fromiter is ~2.5x faster than array() on long series (9 ms per 100k
+                # points); it is imported only for them, so a bot that draws range queries of
+                # plot-width steps never loads it. The loop runs between series.
+                import numpy as np
+
+                flat = chain.from_iterable(series.points)
+                packed.append(np.fromiter(flat, np.float64, count=2 * len(series.points)))
                 await asyncio.sleep(0)
+            else:
+                packed.append(array("d", chain.from_iterable(series.points)))
         bare = replace(chart, series=tuple(replace(s, points=()) for s in chart.series))
         return await self.submit(render_packed, bare, packed)
 
