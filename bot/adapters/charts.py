@@ -96,7 +96,9 @@ def render_packed(chart: Chart, packed: Sequence[Any]) -> bytes:
     costs ~50 ms each way."""
     import numpy as np
 
-    return _render(chart, [np.asarray(a, dtype=np.float64).reshape(-1, 2) for a in packed])
+    return _render(
+        chart, [_in_time_order(np.asarray(a, dtype=np.float64).reshape(-1, 2)) for a in packed]
+    )
 
 
 def _render(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> bytes:
@@ -180,6 +182,7 @@ def _draw(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> Any:
     if not shown:
         ax.set_ylim(0, 1)
         ax.yaxis.set_major_formatter(_func_formatter(lambda _v: ""))
+        ax.tick_params(axis="y", length=0)
         ax.text(0.5, 0.5, NO_DATA, transform=ax.transAxes, ha="center", va="center",
                 color=MUTED, fontsize=16 * k, zorder=5,
                 bbox={"facecolor": BACKGROUND, "edgecolor": "none", "pad": 6})
@@ -326,9 +329,15 @@ def _points_array(points: Sequence[tuple[float, float]]) -> NDArray[np.float64]:
     import numpy as np
 
     a = np.fromiter(chain.from_iterable(points), np.float64, count=2 * len(points))
-    a = a.reshape(-1, 2)
+    return _in_time_order(a.reshape(-1, 2))
+
+
+def _in_time_order(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The rows sorted by time (they nearly always come sorted: then untouched)."""
+    import numpy as np
+
     if len(a) > 1 and (np.diff(a[:, 0]) < 0).any():
-        a = a[np.argsort(a[:, 0], kind="stable")]
+        return a[np.argsort(a[:, 0], kind="stable")]
     return a
 
 
