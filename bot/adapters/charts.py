@@ -27,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import chain
+from multiprocessing import shared_memory
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.domain.charts import AlertGraph, Chart, Series
@@ -104,6 +105,20 @@ def render_packed(chart: Chart, packed: Sequence[Any]) -> bytes:
 def _render(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> bytes:
     """Draw `chart` whose series' points are `arrays` (n x 2: time, value) on Agg; PNG bytes."""
     return _png(_draw(chart, arrays).canvas)
+
+
+def render_shared(chart: Chart, block: str, sizes: Sequence[int]) -> bytes:
+    """`render_chart` of a chart whose points wait in the shared memory block named `block`,
+    as flat (t, v, t, v...) floats, `sizes[i]` of them for series i; the caller unlinks it."""
+    import numpy as np
+
+    shm = shared_memory.SharedMemory(name=block)
+    try:
+        flat = np.ndarray((sum(sizes),), np.float64, buffer=shm.buf).copy()
+    finally:
+        shm.close()
+    cuts = np.cumsum([0, *sizes])
+    return render_packed(chart, [flat[cuts[i] : cuts[i + 1]] for i in range(len(sizes))])
 
 
 def drawn_figure(chart: Chart) -> Any:
@@ -542,22 +557,39 @@ class ChartPool:
         return await self.submit(render_alert_graph, graph)
 
     async def chart(self, chart: Chart) -> bytes:
-        """The PNG of any chart; its points are packed into flat arrays for the trip."""
-        packed: list[Any] = []
-        for series in chart.series:
-            if len(series.points) > BIG_SERIES:
-                # numpy's fromiter is ~2.5x faster than array() on long series (9 ms per 100k
-                # points); it is imported only for them, so a bot that draws range queries of
-                # plot-width steps never loads it. The loop runs between series.
-                import numpy as np
-
-                flat = chain.from_iterable(series.points)
-                packed.append(np.fromiter(flat, np.float64, count=2 * len(series.points)))
-                await asyncio.sleep(0)
-            else:
-                packed.append(array("d", chain.from_iterable(series.points)))
+        """The PNG of any chart; its points travel as flat float arrays (long ones through
+        shared memory: a pipe moves ~4 ms per MB here, 30 ms for 4 x 100k points)."""
         bare = replace(chart, series=tuple(replace(s, points=()) for s in chart.series))
-        return await self.submit(render_packed, bare, packed)
+        if sum(len(s.points) for s in chart.series) <= BIG_SERIES:
+            packed = [array("d", chain.from_iterable(s.points)) for s in chart.series]
+            return await self.submit(render_packed, bare, packed)
+        # numpy's fromiter is ~2.5x faster than array() on long series (9 ms per 100k
+        # points); it is imported only for them, so a bot whose range queries ask for one
+        # point per pixel column never loads it.
+        import numpy as np
+
+        sizes = [2 * len(s.points) for s in chart.series]
+        try:
+            block = shared_memory.SharedMemory(create=True, size=max(8 * sum(sizes), 8))
+        except OSError as exc:  # no /dev/shm: the pipe, slower but fine
+            log.warning("no shared memory for a chart's points (%s); sending them by pipe", exc)
+            arrays = [np.fromiter(chain.from_iterable(s.points), np.float64, count=n)
+                      for s, n in zip(chart.series, sizes, strict=True)]
+            return await self.submit(render_packed, bare, arrays)
+        try:
+            flat = np.ndarray((sum(sizes),), np.float64, buffer=block.buf)
+            at = 0
+            for series, n in zip(chart.series, sizes, strict=True):
+                flat[at : at + n] = np.fromiter(
+                    chain.from_iterable(series.points), np.float64, count=n
+                )
+                at += n
+                await asyncio.sleep(0)  # the loop runs between series
+            del flat  # the block cannot close while an array still points into it
+            return await self.submit(render_shared, bare, block.name, sizes)
+        finally:
+            block.close()
+            block.unlink()
 
     async def _shutdown(self) -> None:
         pool, self._pool = self._pool, None

@@ -415,3 +415,23 @@ async def test_event_loop_keeps_ticking_while_20_charts_render() -> None:
     expected = elapsed / 0.01
     # asyncio.sleep(0.01) wakes a little late even on an idle loop: ~1.1 ms per tick
     assert ticks >= 0.8 * expected / 1.15, (ticks, expected)
+
+
+async def test_long_series_travel_through_shared_memory_and_leave_none_behind() -> None:
+    """A chart of 2 x 50k points renders through the pool as in process; /dev/shm is as before."""
+    n = 50_000
+    series = tuple(
+        Series({"instance": f"h{k}"}, tuple((START + i * 3600 / n, (i % 997) / 997 + k)
+                                            for i in range(n)))
+        for k in range(2)
+    )
+    chart = _chart(series=series, unit="")
+    before = set(os.listdir("/dev/shm"))
+    pool = ChartPool()
+    await pool.start()
+    try:
+        png = await pool.chart(chart)
+    finally:
+        await pool.close()
+    assert png == render_chart(chart)
+    assert set(os.listdir("/dev/shm")) - before == set()
