@@ -173,7 +173,7 @@ async def _compare(renders: int) -> ChartFigures:
         )
         ours_100k, base_100k, in_100k, draw_100k = await _ms_per(
             lambda: pool.chart(big), lambda: _on_loop(big), lambda: _in_process(big),
-            lambda: _from_packed(big_p), rounds=max(renders // 4, 3),
+            lambda: _from_packed(big_p), rounds=max(renders // 2, 3),
         )
         ours_lag = await _lag(lambda: pool.chart(small), 20)
     finally:
@@ -211,7 +211,7 @@ def format_charts(f: ChartFigures) -> str:
 
     return "\n".join([
         f"chart, 4 series, {WIDTH}x{HEIGHT}, threshold + shaded window; median of {f.renders}"
-        f" renders at 1k, {max(f.renders // 4, 3)} at 100k, the ways taken in turns:",
+        f" renders at 1k, {max(f.renders // 2, 3)} at 100k, the ways taken in turns:",
         "                                    1k points   100k points",
         f"  ours: ChartPool (packing incl.)  {f.ours_1k_ms:8.1f} ms  {f.ours_100k_ms:8.1f} ms",
         f"  ours: render_chart in process    {f.inproc_1k_ms:8.1f} ms  {f.inproc_100k_ms:8.1f} ms",
