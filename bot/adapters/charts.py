@@ -191,7 +191,9 @@ def _draw(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> Any:
         # On a box of the background, so that series passing under it do not garble it; the
         # threshold line itself stays on top of the box.
         ax.text(0.995, threshold, f"threshold {formatter(threshold)}",
-                transform=ax.get_yaxis_transform(), ha="right", va="bottom", color=THRESHOLD,
+                transform=ax.get_yaxis_transform(), ha="right",
+                va=_label_side(ax, threshold, drawn, 16 * k / ((top - bottom) * h)),
+                color=THRESHOLD,
                 fontsize=9 * k, zorder=3.5,
                 bbox={"facecolor": BACKGROUND, "edgecolor": "none", "alpha": 0.9, "pad": 1.5})
     if not shown:
@@ -219,6 +221,24 @@ def _draw(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> Any:
 
 
 NO_DATA = "no data for this range"
+
+
+def _label_side(
+    ax: Axes, value: float, drawn: Sequence[NDArray[np.float64]], height: float
+) -> str:
+    """Where a threshold's label (at the right end, `height` a fraction of the axes) hides
+    less data: "bottom" puts it above the line, "top" below it."""
+    import numpy as np
+
+    lo, hi = ax.get_ylim()
+    band = height * (hi - lo)
+    tails = [ys[int(len(ys) * 0.78):] for ys in drawn]
+    tail = np.concatenate(tails) if tails else np.zeros(0)
+    above = int(((tail >= value) & (tail <= value + band)).sum())
+    below = int(((tail <= value) & (tail >= value - band)).sum())
+    if value + band > hi or (above > below and value - band >= lo):
+        return "top"
+    return "bottom"
 _FIGURES: dict[tuple[int, int], tuple[Any, Any]] = {}
 
 

@@ -435,3 +435,15 @@ async def test_long_series_travel_through_shared_memory_and_leave_none_behind() 
         await pool.close()
     assert png == render_chart(chart)
     assert set(os.listdir("/dev/shm")) - before == set()
+
+
+def test_threshold_label_goes_where_it_hides_no_data() -> None:
+    """A series just above the threshold puts its label below the line; just below, above it."""
+    def label_side(level: float) -> str:
+        flat = Series({"instance": "a"}, tuple((START + 60 * i, level) for i in range(61)))
+        fig = drawn_figure(_chart(series=(flat,), thresholds=(0.5,), minimum=0.0, maximum=1.0))
+        (label,) = [t for t in fig.axes[0].texts if t.get_text().startswith("threshold")]
+        return str(label.get_verticalalignment())
+
+    assert label_side(0.52) == "top"  # text hangs below the line
+    assert label_side(0.48) == "bottom"  # text sits above the line
