@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         "--renders", type=int, default=300, help="in-process /metrics writes per writer"
     )
     parser.add_argument(
-        "--charts", type=int, default=20, help="chart renders per way (1k points; half as many at 100k)"
+        "--charts", type=int, default=20, help="chart renders per way at 1k points (half at 100k)"
     )
     args = parser.parse_args(argv)
     status = exporter_main(args.scrapes)
