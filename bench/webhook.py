@@ -2,7 +2,11 @@
 
 Both servers run as their own processes on loopback: `homelab-bot run` (its receiver
 authenticates, parses, and commits every alert to SQLite before answering) and a bare
-aiohttp application answering 200 to any POST. The load is open-loop: requests are started
+aiohttp application answering 200 to any POST. The bot runs as in production: logged in to
+Discord (the local fake, tests/harness/fakediscord.py, 5 message requests per 2 s per channel,
+reached through bench/botproc.py), so its delivery worker posts the alerts there while the
+receiver is measured; `face="console"` runs it without a token instead (the worker prints every
+alert to the console face in the same process). The load is open-loop: requests are started
 on a fixed schedule (`rate` per second) whatever the answers do, as Alertmanager's are, each a
 distinct two-alert notification (nothing deduplicated). Reported: p50/p99 of the time to the
 answer, per server, and the ratio of the receiver's p99 to the no-op's.
@@ -23,12 +27,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
+from bench.botproc import CHANNEL, GUILD, HOOK_TOKEN, TOKEN, start_bot
 from tests.harness.bot import Bot
+from tests.harness.fakediscord import FakeDiscord
 from tests.harness.services import free_port, wait_until
 
 TARGET_P99_MS = 10.0
@@ -56,10 +63,10 @@ class Latency:
     p99_ms: float
 
 
-def notification(n: int) -> bytes:
-    """A realistic two-alert notification, distinct for each `n`."""
+def notification(n: int, size: int = 2) -> bytes:
+    """A realistic notification of `size` alerts, distinct for each `n` (and each alert)."""
     alerts = []
-    for k in range(2):
+    for k in range(size):
         alerts.append(
             {
                 "status": "firing",
@@ -121,6 +128,15 @@ def _summary(name: str, lat: list[float]) -> Latency:
     return Latency(name, len(lat), len(finite), statistics.median(finite) if finite else 0, p99)
 
 
+def _answers(url: str) -> bool:
+    """Whether `url` answers 200 (False while the server is not listening yet)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """The receiver and the no-op under the same load."""
@@ -135,32 +151,59 @@ class Comparison:
         return self.receiver.p99_ms / self.noop.p99_ms if self.noop.p99_ms else float("nan")
 
 
-def compare(rate: float = 200.0, seconds: float = 10.0, workdir: Path | None = None) -> Comparison:
-    """Start both servers, load each in turn (a warm-up second first), stop them."""
+def compare(
+    rate: float = 200.0, seconds: float = 10.0, workdir: Path | None = None, face: str = "discord"
+) -> Comparison:
+    """Start both servers, load each in turn (a warm-up second first), stop them.
+
+    `face="discord"`: the bot logs in to the local fake of Discord (5 message requests per 2 s
+    per channel) and its delivery worker posts the alerts there meanwhile, as in production.
+    `face="console"`: no token, so the worker prints every alert to the console face (and
+    tries to fetch a graph for each) in the receiver's process.
+    """
     tmp = Path(workdir or tempfile.mkdtemp(prefix="bench-webhook-"))
-    token_file = tmp / "token"
-    token_file.write_text("bench-token-" + os.urandom(8).hex())
-    token = token_file.read_text()
-    bot = Bot(tmp / "bot", alerts={"credentials_file": str(token_file)}).start()
     port = free_port()
     noop = subprocess.Popen([sys.executable, "-c", NOOP, str(port)])
     try:
-        import urllib.request
-
-        wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1),
-                   timeout=30, what="the no-op server")  # fmt: skip
-        results = {}
-        for name, base in (("no-op aiohttp", f"http://127.0.0.1:{port}"), ("receiver", bot.url)):
-            url = f"{base}/webhooks/alertmanager"
-            base_offset = len(results) * 10**5
-            asyncio.run(load(url, token, rate, 1.0, offset=10**6 + base_offset))  # warm-up
-            latencies = asyncio.run(load(url, token, rate, seconds, offset=base_offset))
-            results[name] = _summary(name, latencies)
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), timeout=30,
+                   what="the no-op server")  # fmt: skip
+        noop_url = f"http://127.0.0.1:{port}/webhooks/alertmanager"
+        if face == "discord":
+            return asyncio.run(_with_discord(rate, seconds, tmp, noop_url))
+        return _with_console(rate, seconds, tmp, noop_url)
     finally:
         noop.terminate()
         noop.wait(10)
-        bot.stop()
+
+
+async def _measure(rate: float, seconds: float, token: str, urls: dict[str, str]) -> Comparison:
+    results = {}
+    for n, (name, url) in enumerate(urls.items()):
+        await load(url, token, rate, 1.0, offset=10**6 + n * 10**5)  # warm-up
+        results[name] = _summary(name, await load(url, token, rate, seconds, offset=n * 10**5))
     return Comparison(rate, results["receiver"], results["no-op aiohttp"])
+
+
+async def _with_discord(rate: float, seconds: float, tmp: Path, noop_url: str) -> Comparison:
+    async with FakeDiscord(TOKEN, guild_ids=[GUILD], channel_ids=[CHANNEL]) as fake:
+        fake.channel_rate(5, 2.0)
+        bot = await start_bot(fake, tmp)
+        try:
+            urls = {"no-op aiohttp": noop_url, "receiver": bot.webhook_url}
+            return await _measure(rate, seconds, HOOK_TOKEN, urls)
+        finally:
+            await bot.stop()
+
+
+def _with_console(rate: float, seconds: float, tmp: Path, noop_url: str) -> Comparison:
+    token_file = tmp / "token"
+    token_file.write_text("bench-token-" + os.urandom(8).hex())
+    bot = Bot(tmp / "bot", alerts={"credentials_file": str(token_file)}).start()
+    try:
+        urls = {"no-op aiohttp": noop_url, "receiver": f"{bot.url}/webhooks/alertmanager"}
+        return asyncio.run(_measure(rate, seconds, token_file.read_text(), urls))
+    finally:
+        bot.stop()
 
 
 def format_table(c: Comparison) -> str:

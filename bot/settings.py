@@ -38,6 +38,11 @@ class PrometheusSettings(BaseModel):
     # Scrape jobs whose targets are hosts for /status even before any of them ever answered;
     # jobs that exported node_uname_info within the last day count without being named here.
     host_jobs: list[str] = []
+    # How long Prometheus keeps data (its --storage.tsdb.retention.time, 15 days by default): a
+    # chart over a longer range goes to [bot.influxdb] when it is enabled, else it is clipped.
+    retention_seconds: float = Field(15 * 86400.0, gt=0)
+    # The scrape interval: a chart never asks for points closer together than this.
+    scrape_interval_seconds: float = Field(15.0, gt=0)
 
     @field_validator("url")
     @classmethod
@@ -49,6 +54,46 @@ class PrometheusSettings(BaseModel):
         if self.bearer_token.get_secret_value() and self.username:
             raise ValueError("set bearer_token or username/password, not both")
         return self
+
+
+class InfluxDBSettings(BaseModel):
+    """InfluxDB as a chart source for long ranges ([bot.influxdb]): InfluxQL over `/query`
+    on 1.x, the v1 compatibility API of 2.x (needs a DBRP mapping) and of 3.x."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = False
+    url: str = "http://127.0.0.1:8086"
+    # 1.x: the database; 2.x: the database of the bucket's DBRP mapping; 3.x: the database.
+    database: str = "telegraf"
+    retention_policy: str = ""
+    # A token (`Authorization: Token ...`: 2.x, 3.x) or username/password (basic), not both.
+    token: SecretStr = SecretStr("")
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    timeout_seconds: float = Field(2.5, gt=0, le=2.9)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return http_url(v)
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> InfluxDBSettings:
+        if self.token.get_secret_value() and self.username:
+            raise ValueError("set token or username/password, not both")
+        return self
+
+
+class ChartsSettings(BaseModel):
+    """How charts are drawn and queried ([bot.charts])."""
+
+    model_config = {"extra": "forbid"}
+
+    # The plot's width in pixels: a range query asks for at most one point per pixel.
+    plot_width_px: int = Field(1200, gt=0)
+    # Range results are kept this many at most (each for about one step).
+    cache_entries: int = Field(256, gt=0)
 
 
 class HostsSettings(BaseModel):
@@ -310,6 +355,8 @@ class BotSettings(SectionSettings, section="bot"):
     image_dir: Path = Path("var/bot/images")
     discord: DiscordSettings = DiscordSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    influxdb: InfluxDBSettings = InfluxDBSettings()
+    charts: ChartsSettings = ChartsSettings()
     hosts: HostsSettings = HostsSettings()
     web: WebSettings = WebSettings()
     roles: RolesSettings = RolesSettings()

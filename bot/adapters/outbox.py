@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -31,6 +32,8 @@ from bot.services.ports import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# One enqueue call waiting for its transaction: its events, its clock, its answer.
+_Queued = tuple[list[OutboxEvent], float, "asyncio.Future[tuple[int, int]]"]
 
 _ANNOTATIONS = ("acked_by", "acked_at", "silence_id", "silenced_by", "silenced_until")
 _RECORD = (
@@ -44,6 +47,8 @@ class SqliteOutbox:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._queued: list[_Queued] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def _tx(self, fn: Callable[[sqlite3.Connection], T], what: str) -> T:
         def work(c: sqlite3.Connection) -> T:
@@ -69,21 +74,45 @@ class SqliteOutbox:
             raise OutboxUnavailable(f"cannot {what} in {self.db.path}: {exc}") from exc
 
     async def enqueue(self, events: Sequence[OutboxEvent], now: float) -> tuple[int, int]:
-        """Store new events in one committed transaction; (stored, duplicates)."""
+        """Store new events, committed before this returns; (stored, duplicates).
 
-        def work(c: sqlite3.Connection) -> tuple[int, int]:
-            stored = 0
-            for e in events:
-                cur = c.execute(
-                    "INSERT INTO alert_outbox (dedupe_key, fingerprint, status, starts_at, alert,"
-                    " context, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (dedupe_key) DO NOTHING",
-                    (e.dedupe_key, e.fingerprint, e.status, e.starts_at, e.alert, e.context, now),
-                )
-                stored += cur.rowcount
-            return stored, len(events) - stored
+        Group commit: calls that arrive while a transaction is under way wait for the next
+        one, which stores all of them at once and answers each with its own counts. Under a
+        burst of notifications that is one trip to the database thread for many requests
+        instead of one each; nobody returns before the transaction holding its rows commits,
+        and a failed transaction fails every call in it (none of their rows is stored).
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[tuple[int, int]] = loop.create_future()
+        self._queued.append((list(events), now, done))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued())
+        return await asyncio.shield(done)
 
-        return await self._tx(work, "store alerts")
+    async def _commit_queued(self) -> None:
+        """Commit what is queued, one transaction per round, until nothing is left."""
+        while self._queued:
+            batch, self._queued = self._queued, []
+
+            def work(c: sqlite3.Connection, batch: list[_Queued] = batch) -> list[tuple[int, int]]:
+                return [_insert(c, events, now) for events, now, _ in batch]
+
+            try:
+                counts = await self._tx(work, "store alerts")
+            except BaseException as exc:
+                for _, _, fut in batch:
+                    if fut.done():
+                        continue
+                    if isinstance(exc, asyncio.CancelledError):
+                        fut.cancel()
+                    else:
+                        fut.set_exception(exc)
+                if not isinstance(exc, OutboxUnavailable):
+                    raise
+                continue
+            for (_, _, fut), result in zip(batch, counts, strict=True):
+                if not fut.done():
+                    fut.set_result(result)
 
     async def pending(self, now: float, limit: int) -> list[OutboxRow]:
         """Undelivered rows, oldest first; rows held for a retry stop their alert's queue.
@@ -130,11 +159,13 @@ class SqliteOutbox:
         )
         return [OutboxEvent(*r) for r in rows]
 
-    async def next_due(self) -> float | None:
-        """When the earliest held row may be tried again (None when nothing waits)."""
+    async def next_due(self, now: float) -> float | None:
+        """When the earliest row held for a retry after `now` falls due (None when none is)."""
         row = await self._read(
             lambda c: c.execute(
-                "SELECT MIN(next_attempt) FROM alert_outbox WHERE state = 'pending'"
+                "SELECT MIN(next_attempt) FROM alert_outbox"
+                " WHERE state = 'pending' AND next_attempt > ?",
+                (now,),
             ).fetchone(),
             "read the outbox",
         )
@@ -321,6 +352,20 @@ class SqliteOutbox:
             lambda c: c.execute("UPDATE alert_message SET dirty = 0 WHERE id = ?", (message,)),
             "update an alert message",
         )
+
+
+def _insert(c: sqlite3.Connection, events: Sequence[OutboxEvent], now: float) -> tuple[int, int]:
+    """Insert one call's events (a duplicate dedupe key is skipped); (stored, duplicates)."""
+    stored = 0
+    for e in events:
+        cur = c.execute(
+            "INSERT INTO alert_outbox (dedupe_key, fingerprint, status, starts_at, alert,"
+            " context, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (dedupe_key) DO NOTHING",
+            (e.dedupe_key, e.fingerprint, e.status, e.starts_at, e.alert, e.context, now),
+        )
+        stored += cur.rowcount
+    return stored, len(events) - stored
 
 
 def _record(r: Sequence[Any]) -> AlertRecord:

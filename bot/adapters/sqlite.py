@@ -119,6 +119,8 @@ MIGRATIONS: tuple[str, ...] = (
 # Discord interactions, so the wait must stay well inside Discord's 3 s; the bot's own writes
 # take milliseconds, so a second is ample.
 BUSY_TIMEOUT_SECONDS = 1.0
+# How often the checkpointer moves the WAL into the database file (see Checkpointer).
+CHECKPOINT_SECONDS = 1.0
 
 
 def split_statements(script: str) -> list[str]:
@@ -155,6 +157,7 @@ class Database:
         self._conn = conn
         self._lock = threading.Lock()
         self._migrations = tuple(migrations)
+        self._checkpointer: Checkpointer | None = None
 
     @classmethod
     async def open(
@@ -184,6 +187,13 @@ class Database:
             conn.execute("PRAGMA foreign_keys=ON")
             db = cls(path, conn, migrations)
             db._migrate()
+            if str(path) != ":memory:":
+                # Checkpoints fsync the database file, which can take tens of milliseconds: a
+                # commit that crossed the threshold would pay for it while every webhook answer
+                # waits on it. A thread with its own connection checkpoints instead.
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+                db._checkpointer = Checkpointer(path, busy_timeout)
+                db._checkpointer.start()
         except (sqlite3.Error, OSError, ValueError) as exc:
             raise StorageError(
                 f"cannot open the bot database {path}: {exc} "
@@ -237,8 +247,48 @@ class Database:
             return fn(self._conn)
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Stop the checkpointer and close the connection."""
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
+            self._checkpointer = None
         await asyncio.to_thread(self._locked, lambda c: c.close())
+
+
+class Checkpointer(threading.Thread):
+    """Checkpoints the WAL from its own connection, off the committing connection's path.
+
+    PASSIVE checkpoints never wait for writers or readers, so commits go on meanwhile; the
+    connection that commits has `wal_autocheckpoint=0`. The last connection to close
+    checkpoints what is left, as SQLite always does.
+    """
+
+    def __init__(self, path: Path, busy_timeout: float, interval: float = CHECKPOINT_SECONDS):
+        super().__init__(name=f"sqlite-checkpoint {path.name}", daemon=True)
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.interval = interval
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        """Checkpoint every `interval` seconds until stopped; a failure is logged once."""
+        failed = False
+        conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout, isolation_level=None)
+        try:
+            while not self._stopping.wait(self.interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    failed = False
+                except sqlite3.Error as exc:
+                    if not failed:
+                        log.warning("cannot checkpoint %s: %s", self.path, exc)
+                    failed = True
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Stop and wait for the thread (blocking)."""
+        self._stopping.set()
+        self.join()
 
 
 class SqliteAuditRepository:

@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from exporter import schema
 
@@ -80,7 +81,11 @@ class PromQuery:
 @dataclass(frozen=True, slots=True)
 class InfluxQuery:
     """The same data in InfluxDB (Telegraf's schema): an InfluxQL SELECT with `$timeFilter`,
-    `$interval` and `$host` placeholders, and the tag that names each series."""
+    `$interval` and `$host` placeholders, and the tag that names each series.
+
+    As in Grafana, `$host` is a regex body (`"host" =~ /^$host$/`); without a GROUP BY,
+    `GROUP BY time($interval), "<legend_tag>" fill(none)` is appended
+    (`bot.domain.ranges.influxql`)."""
 
     select: str
     legend_tag: str = "host"
@@ -114,6 +119,9 @@ class ChartDef:
     stacked: bool = False
     minimum: float | None = None  # a fixed floor for the y axis (0 for ratios), else automatic
     maximum: float | None = None
+    # Where the data comes from: "prometheus" (ranges past its retention go to InfluxDB when
+    # [bot.influxdb] is enabled, bot.services.chart_data) or "influxdb" (always, when enabled).
+    source: Literal["prometheus", "influxdb"] = "prometheus"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +156,15 @@ class Chart:
 
 # Real file systems, as /status and the recording rules select them.
 _REAL_FS = 'fstype!~"tmpfs|ramfs|devtmpfs|squashfs|iso9660|overlay", device!~"rootfs"'
-_CPUS = f'scalar(count({schema.CPU_SECONDS}{{mode="idle", {{host}}}}))'
+# Divided per host, so the same expression serves one host and the whole fleet.
+_PER_CPU = (
+    "/ on (instance) group_left count by (instance) "
+    f'({schema.CPU_SECONDS}{{mode="idle", {{host}}}})'
+)
 # Busy as the recording rule counts it: not idle, not waiting for I/O, not stolen.
 _CPU_MODES = ("user", "system", "nice", "irq", "softirq")
-_HOST_WHERE = f""""{schema.INFLUX_HOST_TAG}" = '$host' AND $timeFilter"""
+# `$host` is a regex body, as in Grafana (bot.domain.ranges.influxql fills it: `.+` for all).
+_HOST_WHERE = f'"{schema.INFLUX_HOST_TAG}" =~ /^$host$/ AND $timeFilter'
 _TEMP = f"{schema.HWMON_TEMP}{{{{host}}}}"
 
 
@@ -176,8 +189,8 @@ CHARTS: dict[str, ChartDef] = {
             maximum=1.0,
             prom=(
                 PromQuery(
-                    f"sum by (mode) (rate({schema.CPU_SECONDS}"
-                    f'{{mode!~"idle|iowait|steal", {{host}}}}[5m])) / {_CPUS}',
+                    f"sum by (instance, mode) (rate({schema.CPU_SECONDS}"
+                    f'{{mode!~"idle|iowait|steal", {{host}}}}[5m])) {_PER_CPU}',
                     legend="{mode}",
                 ),
             ),
@@ -291,7 +304,7 @@ CHARTS: dict[str, ChartDef] = {
             help="Load averages over 1, 5 and 15 minutes, divided by the number of CPUs.",
             minimum=0.0,
             prom=tuple(
-                PromQuery(f"{name}{{{{host}}}} / {_CPUS}", legend=label)
+                PromQuery(f"{name}{{{{host}}}} {_PER_CPU}", legend=label)
                 for name, label in ((schema.LOAD1, "1 min"), (schema.LOAD5, "5 min"),
                                     (schema.LOAD15, "15 min"))
             ),

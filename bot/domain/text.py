@@ -43,22 +43,44 @@ def _break_mention(m: re.Match[str]) -> str:
 _ESCAPED = re.compile(r"\\([\\*_~`|>#\[\]().-])")
 
 
-# Discord's timestamp markup, <t:UNIX> or <t:UNIX:STYLE>, shown in each reader's time zone.
-_TIMESTAMP = re.compile(r"<t:(-?\d{1,12})(?::([tTdDfFR]))?>")
-
-
-def _timestamp(m: re.Match[str]) -> str:
-    when = datetime.fromtimestamp(int(m.group(1)), UTC)
-    if m.group(2) == "R":
-        return f"at {when:%H:%M} UTC"
-    return f"{when:%Y-%m-%d %H:%M} UTC"
-
-
 def plain(text: str) -> str:
-    """Discord markdown as plain text for a terminal: escapes undone, bold markers dropped,
-    timestamps written out in UTC."""
-    text = _TIMESTAMP.sub(_timestamp, text.replace("**", ""))
+    """Discord markdown as plain text for a terminal: escapes undone, bold markers dropped."""
+    text = text.replace("**", "")
     return _ESCAPED.sub(r"\1", text).replace("\u200b", "")
+
+
+# Discord's timestamp markup, <t:UNIX> or <t:UNIX:STYLE>: shown in each reader's time zone.
+_TIMESTAMP = re.compile(r"<t:(-?\d{1,12})(?::([tTdDfFR]))?>")
+_DATE_STYLES = {"t": "%H:%M", "T": "%H:%M:%S", "d": "%Y-%m-%d", "D": "%Y-%m-%d"}
+
+
+def timestamps(text: str, now: float) -> str:
+    """Discord's `<t:...>` markup as a terminal can show it: UTC times, and `R` relative to now.
+
+    `<t:1796305209:f>` -> "2026-12-03 13:40 UTC"; `<t:1796305209:R>` -> "5m ago" or "in 5m".
+    """
+
+    def one(m: re.Match[str]) -> str:
+        at, style = int(m.group(1)), m.group(2) or "f"
+        if style == "R":
+            return _relative(at - now)
+        when = datetime.fromtimestamp(at, UTC)
+        fmt = _DATE_STYLES.get(style, "%Y-%m-%d %H:%M:%S" if style == "F" else "%Y-%m-%d %H:%M")
+        return when.strftime(fmt) + ("" if style in "dD" else " UTC")
+
+    return _TIMESTAMP.sub(one, text)
+
+
+def _relative(seconds: float) -> str:
+    """`in 5m` / `5m ago`, in the largest whole unit (s, m, h, d)."""
+    n = abs(seconds)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if n >= size:
+            amount = f"{int(n // size)}{unit}"
+            break
+    else:
+        amount = f"{int(n)}s"
+    return f"in {amount}" if seconds > 0 else f"{amount} ago"
 
 
 # Terminal escape sequences (CSI, OSC, other ESC sequences), then single control characters:

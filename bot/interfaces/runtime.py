@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from bot.adapters.alertmanager import AlertmanagerClient
 from bot.adapters.charts import ChartPool
+from bot.adapters.influxdb import InfluxDBClient
 from bot.adapters.outbox import SqliteOutbox
 from bot.adapters.prometheus import PrometheusClient
 from bot.adapters.sqlite import Database, SqliteAuditRepository, SqliteThresholdStore
@@ -32,6 +33,8 @@ from bot.services.alert_graph import AlertGrapher
 from bot.services.alert_ingest import AlertIngest
 from bot.services.alerts import AlertsService
 from bot.services.audit import AuditService
+from bot.services.chart_data import ChartData, RangeCache
+from bot.services.charts import ChartService
 from bot.services.core import Core
 from bot.services.delivery import Routing
 from bot.services.feature import Feature
@@ -113,6 +116,9 @@ class Runtime:
     grapher: AlertGrapher
     # Set when alerts were stored or acted on: the delivery worker looks at the outbox.
     alerts_waiting: asyncio.Event
+    # Range data of charts (Prometheus, InfluxDB past the retention), cached for one step.
+    chart_data: ChartData | None = None
+    influx: InfluxDBClient | None = None
 
     @classmethod
     async def build(cls, settings: BotSettings) -> Runtime:
@@ -162,9 +168,19 @@ class Runtime:
         ingest = AlertIngest(outbox, alert_metrics, wake=waiting.set)
         grapher = AlertGrapher(prometheus, charts, window=a.graph_window_seconds)
         alerts = AlertsService(outbox, alertmanager, grapher, wake=waiting.set)
+        influx = influx_client(settings)
+        chart_data = ChartData(
+            prometheus,
+            influx,
+            retention_seconds=p.retention_seconds,
+            scrape_interval=p.scrape_interval_seconds,
+            width_px=settings.charts.plot_width_px,
+            cache=RangeCache(settings.charts.cache_entries),
+        )
+        chart_service = ChartService(chart_data, charts, prometheus, prometheus, status)
         features: list[Feature] = [
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
-            thresholds,
+            thresholds, chart_service,
         ]  # fmt: skip
         return cls(
             settings,
@@ -180,11 +196,15 @@ class Runtime:
             ingest,
             grapher,
             waiting,
+            chart_data=chart_data,
+            influx=influx,
         )
 
     async def close(self) -> None:
         """Close the HTTP sessions, the chart processes and the database."""
         await self.prometheus.close()
+        if self.influx is not None:
+            await self.influx.close()
         await self.alertmanager.close()
         await self.charts.close()
         await self.db.close()
@@ -220,3 +240,19 @@ class Runtime:
     def health(self) -> dict[str, Any]:
         """What /healthz reports beside status ok."""
         return {"database": str(self.settings.database_path), "prometheus": self.prometheus.source}
+
+
+def influx_client(settings: BotSettings) -> InfluxDBClient | None:
+    """The InfluxDB chart source of [bot.influxdb], or None when it is not enabled."""
+    i = settings.influxdb
+    if not i.enabled:
+        return None
+    return InfluxDBClient(
+        i.url,
+        database=i.database,
+        retention_policy=i.retention_policy,
+        timeout=i.timeout_seconds,
+        token=i.token.get_secret_value(),
+        username=i.username,
+        password=i.password.get_secret_value(),
+    )

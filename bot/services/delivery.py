@@ -35,6 +35,8 @@ from bot.services.ports import AlertOutbox, AlertRecord, OutboxRow, OutboxUnavai
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# Parse this many rows between returns to the event loop (the receiver shares it).
+YIELD_EVERY = 32
 
 
 class DeliveryError(ServiceError):
@@ -129,6 +131,7 @@ class DeliveryWorker:
         retry_max: float = 300.0,
         idle_seconds: float = 5.0,
         wakeup: asyncio.Event | None = None,
+        gather_seconds: float = 0.25,
     ) -> None:
         self.outbox = outbox
         self.target_for = target_for
@@ -141,6 +144,10 @@ class DeliveryWorker:
         self.retry_max = retry_max
         self.idle_seconds = idle_seconds
         self._wake = wakeup or asyncio.Event()
+        # After a wake-up, wait this long for more alerts: a burst (one Alertmanager flush is
+        # many posts) becomes one pass with fuller messages, and the event loop stays free for
+        # the receiver's answers. Alertmanager itself waits 10 s or more (group_wait).
+        self.gather_seconds = gather_seconds
 
     def wake(self) -> None:
         """New rows were stored: look at the outbox now."""
@@ -157,8 +164,16 @@ class DeliveryWorker:
                 busy = False
             if busy:
                 continue
+            wait = self.idle_seconds
+            with contextlib.suppress(OutboxUnavailable):
+                due = await self.outbox.next_due(self.clock())
+                if due is not None:  # a held row falls due: look again then, not later
+                    wait = min(wait, max(0.05, due - self.clock()))
+            woken = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+                woken = await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            if woken and self.gather_seconds > 0:
+                await asyncio.sleep(self.gather_seconds)
 
     async def drain_once(self) -> bool:
         """One pass over what is due; True when something was delivered (look again)."""
@@ -168,7 +183,9 @@ class DeliveryWorker:
         # A destination with rows waiting for a retry waits as a whole: nothing overtakes.
         waiting = {self._destination(e.alert) for e in await self.outbox.held(now, BATCH)}
         by_destination: dict[Destination, list[OutboxRow]] = {}
-        for r in rows:
+        for n, r in enumerate(rows):
+            if n % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # let the receiver answer between the parses
             dest = self._destination(r.event.alert)
             if dest not in waiting:
                 by_destination.setdefault(dest, []).append(r)
@@ -195,6 +212,7 @@ class DeliveryWorker:
         target = self.target_for(dest)
         done: set[int] = set()
         new: list[OutboxRow] = []
+        gathered_keys: set[tuple[str, str]] = set()  # the episodes in `new`
         i = 0
         while i <= len(rows):
             row = rows[i] if i < len(rows) else None
@@ -206,19 +224,18 @@ class DeliveryWorker:
                 record = None
                 if row is not None:
                     e = row.event
-                    gathered = any(
-                        (n.event.fingerprint, n.event.starts_at) == (e.fingerprint, e.starts_at)
-                        for n in new
-                    )
+                    gathered = (e.fingerprint, e.starts_at) in gathered_keys
                     record = (
                         None if gathered else await self.outbox.record(e.fingerprint, e.starts_at)
                     )
                     if not gathered and (record is None or record.message is None):
                         new.append(row)
+                        gathered_keys.add((e.fingerprint, e.starts_at))
                         i += 1
                         continue
                 await self._flush_new(dest, target, new, done)
                 new = []
+                gathered_keys.clear()
                 if row is None:
                     break
                 if record is None:  # its firing was just posted: look it up again
@@ -241,6 +258,7 @@ class DeliveryWorker:
                 await self._failed(dest, failed, exc)
                 done.update(r.id for r in failed)
                 new = []
+                gathered_keys.clear()
                 if row is None:
                     break
         return bool(done)
@@ -263,9 +281,11 @@ class DeliveryWorker:
         if not rows:
             return
         now = self.clock()
-        cards = self._cards(rows)
+        # Parsing and packing hundreds of alerts is tens of milliseconds of pure work: in a
+        # thread, so the webhook's answers are not held up behind it.
+        cards = await asyncio.to_thread(self._cards, rows)
         row_of = {id(card): row for card, row in zip(cards, rows, strict=True)}
-        for group in pack(cards, now):
+        for group in await asyncio.to_thread(pack, cards, now):
             group_rows = [row_of[id(c)] for c in group]
             nonce = secrets.token_hex(12)
             message = await self.outbox.plan_message(

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from bot.domain.alerts.thresholds import Threshold
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord
-from bot.domain.charts import AlertGraph, Chart, Series
+from bot.domain.charts import AlertGraph, Chart, InfluxQuery, Series
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,32 @@ class RangeSource(Protocol):
         ...
 
 
+class NamedRangeSource(RangeSource, Protocol):
+    """A range-query API that can say where it is (for messages, charts and cache keys)."""
+
+    @property
+    def source(self) -> str:
+        """Where the metrics come from, safe to show (no credentials)."""
+        ...
+
+
+class InfluxRangeSource(Protocol):
+    """InfluxQL range queries over Telegraf-schema data (InfluxDB 1.x, 2.x and 3.x `/query`)."""
+
+    @property
+    def source(self) -> str:
+        """Where InfluxDB is, safe to show (no credentials)."""
+        ...
+
+    async def query_range(
+        self, query: InfluxQuery, start: float, end: float, step: float, host: str = ""
+    ) -> list[Series]:
+        """`query` (placeholders filled by `bot.domain.ranges.influxql`) over [start, end] in
+        `step`-second buckets, one Series per tag set and field; `host` "" means every host.
+        Raise MetricsUnavailable."""
+        ...
+
+
 
 class ChartRenderer(Protocol):
     """Renders charts to PNG bytes away from the event loop (a process pool)."""
@@ -262,6 +288,10 @@ class AlertOutbox(Protocol):
 
     async def held(self, now: float, limit: int) -> list[OutboxEvent]:
         """Undelivered rows waiting for a retry."""
+        ...
+
+    async def next_due(self, now: float) -> float | None:
+        """When the earliest row held for a retry after `now` falls due (None when none is)."""
         ...
 
     async def stats(self, now: float) -> OutboxStats:

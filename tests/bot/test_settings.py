@@ -1,4 +1,4 @@
-"""[bot.hosts]: aliases load from the settings file and are checked."""
+"""Bot settings: [bot.hosts], [bot.influxdb] and [bot.charts] load from the file, checked."""
 
 from __future__ import annotations
 
@@ -35,3 +35,24 @@ def test_bad_aliases_are_named(tmp_path: Path, aliases: str, says: str) -> None:
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, f"[bot.hosts]\naliases = {aliases}\n")
     assert "bot.hosts.aliases" in str(err.value) and says in str(err.value)
+
+
+def test_influxdb_and_chart_settings_are_read(tmp_path: Path) -> None:
+    """[bot.influxdb], [bot.charts] and the Prometheus retention load from the file."""
+    s = _load(
+        tmp_path,
+        "[bot.prometheus]\nretention_seconds = 86400.0\nscrape_interval_seconds = 30.0\n"
+        '[bot.influxdb]\nenabled = true\nurl = "http://influx:8086"\ntoken = "t0k"\n'
+        "[bot.charts]\nplot_width_px = 800\n",
+    )
+    assert (s.prometheus.retention_seconds, s.prometheus.scrape_interval_seconds) == (86400, 30)
+    assert s.influxdb.enabled and s.influxdb.url == "http://influx:8086"
+    assert s.influxdb.token.get_secret_value() == "t0k" and s.charts.plot_width_px == 800
+    assert BotSettings().prometheus.retention_seconds == 15 * 86400
+
+
+def test_influxdb_token_and_password_together_are_refused(tmp_path: Path) -> None:
+    """A token and a username at once is an error naming bot.influxdb."""
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, '[bot.influxdb]\ntoken = "t"\nusername = "u"\npassword = "p"\n')
+    assert "bot.influxdb" in str(err.value) and "not both" in str(err.value)

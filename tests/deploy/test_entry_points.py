@@ -140,6 +140,8 @@ class ShippedCommand(Service):
         for prefix in ("/etc/homelab/", "/var/lib/"):
             if value.startswith(prefix):
                 return str(self.root / value.lstrip("/"))
+        if value.startswith("%d/"):  # systemd's credentials directory (LoadCredential=)
+            return str(self.root / "run" / "credentials" / value.removeprefix("%d/"))
         return value
 
     def find_exe(self) -> str:
@@ -166,6 +168,10 @@ class ShippedCommand(Service):
         for value in self.entry.env.values():
             if value.startswith("/var/lib/"):
                 Path(self._local(value)).parent.mkdir(parents=True, exist_ok=True)
+            if value.startswith("%d/"):  # what LoadCredential= puts there before the start
+                credential = Path(self._local(value))
+                credential.parent.mkdir(parents=True, exist_ok=True)
+                credential.write_text("entry-point-test-token\n")
 
     def argv(self) -> list[str]:
         """The entry point's exact command line, installed paths mapped."""

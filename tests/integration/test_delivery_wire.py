@@ -14,16 +14,18 @@ import os
 import re
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from tests.bot.domain.alerts.test_model import PAYLOAD
 from tests.harness.fakediscord import FakeDiscord, PostedMessage
-from tests.harness.services import free_port
+from tests.harness.services import Prometheus, free_port, static_job
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +36,11 @@ CHANNEL = 555555555555555555
 ADMINS = 555555555555555556
 FORBIDDEN = 555555555555555557
 GONE = 555555555555555558
+HOOKED = 555555555555555559
+HOOK_ID = 666666666666666666
+# Discord's webhook tokens are 68 characters; discord.py refuses a URL with fewer than 60.
+WEBHOOK_TOKEN = "canary-webhook-" + "Zq7Lm2Xw9Rt4Kp8V" * 3 + "Yb5Nc1Hd6Jf3Gs0Ea"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BOOT = (
     "import sys, yarl, discord.http, discord.gateway; "
     "discord.http.Route.BASE = sys.argv.pop(1); "
@@ -116,13 +123,14 @@ async def start_bot(
     port = free_port()
     (tmp_path / "token").write_text(HOOK_TOKEN + "\n")
 
-    async def start(routes: str = "") -> RunningBot:
+    async def start(routes: str = "", prometheus: str = "") -> RunningBot:
         cfg = tmp_path / "homelab.toml"
+        dead = f"http://127.0.0.1:{free_port()}"  # no Prometheus unless the test gives one
         cfg.write_text(
             f'[bot]\nlog_level = "DEBUG"\ndatabase_path = "{tmp_path / "bot.sqlite3"}"\n'
             f'image_dir = "{tmp_path / "img"}"\n'
             f"[bot.discord]\nguild_ids = [{GUILD}]\n"
-            f'[bot.prometheus]\nurl = "http://127.0.0.1:{free_port()}"\n'
+            f'[bot.prometheus]\nurl = "{prometheus or dead}"\n'
             f'[bot.alerts]\ncredentials_file = "{tmp_path / "token"}"\n'
             f"default_channel_id = {CHANNEL}\nadmin_channel_id = {ADMINS}\n"
             "retry_base_seconds = 0.2\nretry_max_seconds = 1.0\n"
@@ -263,3 +271,83 @@ async def test_sigkill_between_commit_and_send_gives_exactly_one_message(
     posts = fake.requests_to("POST", rf"/channels/{CHANNEL}/messages$")
     (made,) = fake.messages(CHANNEL)
     assert posts and posts[-1].json["nonce"] == made.nonce
+
+
+async def delivered(bot: RunningBot, n: int) -> bool:
+    """Whether `n` notifications were delivered and the outbox is empty."""
+    return await bot.metric("homelab_bot_alerts_delivered_total") >= n and (
+        await bot.metric("homelab_bot_alert_outbox_depth") == 0
+    )
+
+
+async def test_resolved_reply_edits_and_replies_under_the_original(
+    fake: FakeDiscord, start_bot: Callable[..., Awaitable[RunningBot]]
+) -> None:
+    """resolved_reply = true: the resolution edits the message and replies under it."""
+    bot = await start_bot("resolved_reply = true\n")
+    assert await bot.post(body(alert("aaaa", "nas:9100"))) == 200
+    await bot.until("the firing message", lambda: delivered(bot, 1))
+    (firing,) = fake.messages(CHANNEL)
+    assert firing.reference is None
+    assert await bot.post(body(alert("aaaa", "nas:9100", "resolved"))) == 200
+
+    async def replied() -> bool:
+        return len(fake.messages(CHANNEL)) == 2
+
+    await bot.until("the reply", replied)
+    original, reply = fake.messages(CHANNEL)
+    assert original.id == firing.id and original.edits >= 1
+    assert all("RESOLVED" in e.get("title", "") for e in original.embeds if e.get("title"))
+    assert reply.reference == original.id
+    assert "resolved" in (reply.content + str(reply.embeds)).lower(), reply
+
+
+def serve_level(value: float) -> str:
+    """Serve a gauge `homelab_hook_level` on a free port (a thread); its host:port."""
+    registry = CollectorRegistry()
+    Gauge("homelab_hook_level", "the test's series", registry=registry).set(value)
+    port = free_port()
+    start_http_server(port, addr="127.0.0.1", registry=registry)
+    return f"127.0.0.1:{port}"
+
+
+async def test_webhook_route_posts_with_the_graph_and_edits_in_place(
+    fake: FakeDiscord,
+    start_bot: Callable[..., Awaitable[RunningBot]],
+    start_service: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    """A webhook_url_file route: the firing message comes through the webhook without
+    components and with the graph (drawn from a real Prometheus); the resolution edits it."""
+    target = serve_level(0.93)
+    prom = start_service(Prometheus, scrape_configs=[static_job("levels", target)])
+    url_file = tmp_path / "hook-url"
+    url_file.write_text(fake.add_webhook(HOOK_ID, WEBHOOK_TOKEN, HOOKED) + "\n")
+    routes = (
+        f"[[bot.alerts.routes]]\nmatchers = ['instance=\"{target}\"']\n"
+        f'webhook_url_file = "{url_file}"\n'
+    )
+    bot = await start_bot(routes, prometheus=prom.url)
+    await asyncio.to_thread(prom.wait_for, "homelab_hook_level", bool)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 30))
+    firing = alert("dddd", target)
+    firing.update(startsAt=now, generatorURL="http://p/graph?g0.expr=homelab_hook_level+%3E+0.9")
+    assert await bot.post(body(firing)) == 200
+    await bot.until("the webhook message", lambda: delivered(bot, 1))
+    (posted,) = fake.messages(HOOKED)
+    assert posted.webhook_id == HOOK_ID and posted.components == ()
+    assert fake.messages(CHANNEL) == []
+    (attached,) = posted.attachments
+    assert attached["filename"].endswith(".png")
+    assert posted.files[0].data.startswith(PNG_MAGIC)
+    (tmp_path / "webhook-graph.png").write_bytes(posted.files[0].data)
+
+    resolved = {**firing, "status": "resolved", "endsAt": time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+    assert await bot.post(body(resolved)) == 200
+    await bot.until("the resolved edit", lambda: delivered(bot, 2))
+    (edited,) = fake.messages(HOOKED)
+    assert edited.id == posted.id and edited.edits >= 1 and edited.components == ()
+    assert edited.attachments == posted.attachments  # the graph stays on the resolved message
+    titles = [e.get("title", "") for e in edited.embeds if e.get("title")]
+    assert titles and all("RESOLVED" in t for t in titles), titles

@@ -27,14 +27,6 @@ ABSENT: dict[str, str] = {
         "their built-in defaults; tests/integration/test_thresholds.py checks the real bot's "
         "series after /threshold set, tests/deploy/test_prometheus_config.py the contract"
     ),
-    "homelab_bot_alert_outbox_oldest_age_seconds": (
-        "the bot's alert delivery (webhook and outbox) is not built yet, so it exports no "
-        "outbox metrics; rules/tests/outbox_test.yml covers HomelabAlertOutboxStuck"
-    ),
-    "homelab_bot_alerts_dead_lettered_total": (
-        "the bot's alert delivery (webhook and outbox) is not built yet; "
-        "rules/tests/outbox_test.yml covers HomelabAlertDeadLetters"
-    ),
     "node_scrape_collector_success": (
         "node_exporter's own collector health (ExporterCollectorFailing on hosts scraped as job "
         "node); this stack runs our exporter, which reports homelab_exporter_collector_success; "

@@ -18,6 +18,7 @@ import logging
 import shlex
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -25,7 +26,7 @@ from bot.domain import commands as catalog
 from bot.domain.commands import ArgError, CommandSpec, parse_words
 from bot.domain.messages import Button, LinkButton, Message, Select, split
 from bot.domain.permissions import Actor
-from bot.domain.text import plain, printable
+from bot.domain.text import plain, printable, timestamps
 from bot.services.core import CONSOLE_ACTOR, Core
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,11 @@ def _write_image(image_dir: Path, filename: str, data: bytes) -> Path:
     return path
 
 
-def format_message(msg: Message, image_dir: Path) -> str:
+def format_message(msg: Message, image_dir: Path, now: float | None = None) -> str:
     """A message as plain text; images are written to `image_dir` and named by path.
 
     Outside text (host names, labels) may hold terminal escape sequences; they are removed.
+    Discord's `<t:...>` timestamps are shown as UTC times (relative ones against `now`).
     """
     lines: list[str] = []
     for part in split(msg):
@@ -164,7 +166,8 @@ def format_message(msg: Message, image_dir: Path) -> str:
                 lines.append(f"[link: {c.label} <{c.url}>]")
             elif isinstance(c, Select):
                 lines.append(f"[select: {', '.join(o.label for o in c.options)}]")
-    return printable(plain("\n".join(lines)))
+    text = timestamps("\n".join(lines), time.time() if now is None else now)
+    return printable(plain(text))
 
 
 class Console:

@@ -46,6 +46,7 @@ EXTENSIONS = (
     "bot.interfaces.discord.cogs.admin",
     "bot.interfaces.discord.cogs.alerts",
     "bot.interfaces.discord.cogs.thresholds",
+    "bot.interfaces.discord.cogs.charts",
 )
 
 

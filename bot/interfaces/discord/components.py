@@ -168,6 +168,8 @@ class FormModal(discord.ui.Modal):
         for field in spec.form:
             text: discord.ui.TextInput[Any] = discord.ui.TextInput(
                 label=field.name.replace("_", " ").capitalize()[:45],
+                # The field's name, not a random id: the same form has the same ids every time.
+                custom_id=field.name,
                 placeholder=(field.help or None) and field.help[:100],
                 required=field.required,
                 max_length=field.max_length,

@@ -74,7 +74,8 @@ class WebhookAuth:
         self._cache: dict[Path, _Secret] = {}
         if not open_door and token_file is None and not username:
             self.problem = (
-                "the alert receiver has no credentials: set [bot.alerts] credentials_file "
+                "the alert receiver is not configured to check who calls it. Set [bot.alerts] "
+                "credentials_file "
                 "(the bearer token file Alertmanager sends) or username and password_file; "
                 "allow_unauthenticated = true accepts anyone (tests on loopback only)"
             )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +107,42 @@ async def test_storage_failure_is_an_outbox_error(tmp_path: Path) -> None:
     await db.close()
     with pytest.raises(OutboxUnavailable, match="cannot store alerts"):
         await outbox.enqueue([event("a")], 0.0)
+
+
+async def test_concurrent_enqueues_share_one_commit_and_keep_their_own_counts(
+    tmp_path: Path,
+) -> None:
+    """Group commit: 20 notifications at once take far fewer than 20 trips to the database,
+    each call still gets its own counts (a peer's duplicate in the same batch included), and
+    every row is committed when the calls return."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    trips = 0
+    run = db.run
+
+    async def counted(fn: Any) -> Any:
+        nonlocal trips
+        trips += 1
+        return await run(fn)
+
+    db.run = counted  # type: ignore[method-assign]
+    calls = [outbox.enqueue([event(f"n{i}"), event(f"m{i}")], 1.0) for i in range(20)]
+    calls.append(outbox.enqueue([event("n0"), event("z")], 1.0))  # a peer's copy of n0
+    results = await asyncio.gather(*calls)
+    assert results == [(2, 0)] * 20 + [(1, 1)]
+    assert trips <= 3
+    other = await Database.open(tmp_path / "bot.sqlite3")
+    assert (await SqliteOutbox(other).stats(2.0)).depth == 41
+    await other.close()
+    await db.close()
+
+
+async def test_a_failed_group_commit_fails_every_call_in_it(tmp_path: Path) -> None:
+    """When the shared transaction cannot commit, each waiting call raises OutboxUnavailable."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    await db.close()
+    results = await asyncio.gather(
+        *(outbox.enqueue([event(f"n{i}")], 0.0) for i in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(r, OutboxUnavailable) for r in results)

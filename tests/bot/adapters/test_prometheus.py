@@ -230,3 +230,18 @@ async def test_range_query_on_a_closed_port_is_metrics_unavailable() -> None:
     async with PrometheusClient(f"http://127.0.0.1:{free_port()}") as c:
         with pytest.raises(MetricsUnavailable, match="connection refused"):
             await c.query_range("up", 0, 60, 15)
+
+
+async def test_secrets_in_result_labels_are_redacted(fake_api: Any) -> None:
+    """Bodies are no longer redacted whole (it cost 25 ms per range result): a registered
+    secret or a secret-shaped value in a label still never reaches a chart or a message."""
+    metric = {"instance": "nas", "url": "http://u:tok123456@x/", "note": "token=abcdefgh1"}
+    matrix = {"resultType": "matrix", "result": [{"metric": metric, "values": [[1, "2"]]}]}
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"status": "success", "data": matrix})
+
+    async with PrometheusClient(await fake_api(handler), bearer_token="tok123456") as c:
+        (series,) = await c.query_range("up", 0, 60, 15)
+    assert series.labels["instance"] == "nas"
+    assert "tok123456" not in str(series.labels) and "abcdefgh1" not in str(series.labels)

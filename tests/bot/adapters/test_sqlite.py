@@ -362,3 +362,32 @@ async def test_truncation_with_the_head_rewritten(
         else:
             # Undetectable without a key; verify's own rows (started, ok) follow row 3.
             assert code == 0 and f"Head: row {4 + 2 * n}, hash " in out, out
+
+
+async def test_a_background_thread_checkpoints_so_commits_never_pay_for_it(
+    tmp_path: Path,
+) -> None:
+    """The committing connection never checkpoints (wal_autocheckpoint=0); its own thread
+    does, so within a few seconds the database file alone holds what was committed."""
+    path = tmp_path / "bot.sqlite3"
+    db = await Database.open(path)
+    assert await db.run(lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) == 0
+    repo = SqliteAuditRepository(db)
+    for n in range(5):
+        await repo.append(AuditRecord("ann", "sync", f"t{n}", "ok", float(n)))
+    copy = tmp_path / "copy.sqlite3"
+    for _ in range(40):
+        await asyncio.sleep(0.1)
+        copy.write_bytes(path.read_bytes())  # the main file only: no -wal beside the copy
+        c = sqlite3.connect(copy)
+        try:
+            have = c.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+        except sqlite3.OperationalError:  # the table itself is not checkpointed yet
+            have = 0
+        finally:
+            c.close()
+        if have == 5:
+            break
+    assert have == 5
+    await db.close()
+    assert not any(t.name.startswith("sqlite-checkpoint") for t in threading.enumerate())

@@ -25,7 +25,7 @@ def test_every_promql_selects_the_host_and_every_influxql_is_templated() -> None
             assert "{host}" in q.expr and "{host}" not in filled
             assert filled.count("{") == filled.count('instance="nas:9100"'), filled
         for iq in chart.influx:
-            assert "'$host'" in iq.select and "$timeFilter" in iq.select
+            assert '"host" =~ /^$host$/' in iq.select and "$timeFilter" in iq.select
             assert "GROUP BY time($interval)" in iq.select
 
 

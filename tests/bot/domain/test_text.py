@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.text import escape, plain, printable
+from bot.domain.text import escape, plain, printable, timestamps
 
 
 def test_numbered_lists_are_neutralised() -> None:
@@ -46,8 +46,16 @@ def test_defang_breaks_mentions_and_leaves_markdown() -> None:
     )
 
 
-def test_plain_writes_discord_timestamps_out_in_utc() -> None:
-    """The console shows <t:UNIX:STYLE> as a UTC time, not as markup."""
-    assert plain("since <t:1796304987:f> (<t:1796304987:R>)") == (
-        "since 2026-12-03 13:36 UTC (at 13:36 UTC)"
+def test_discord_timestamps_read_as_utc_and_relative_times() -> None:
+    """`<t:N:f>` reads as a UTC time, `<t:N:R>` as a span against now, in either direction."""
+    at = 1796305209  # 2026-12-03 13:40:09 UTC
+    assert timestamps(f"Started: <t:{at}:f> (<t:{at}:R>)", at + 330) == (
+        "Started: 2026-12-03 13:40 UTC (5m ago)"
     )
+    assert timestamps(f"until <t:{at}:F>, <t:{at}:R>", at - 7200) == (
+        "until 2026-12-03 13:40:09 UTC, in 2h"
+    )
+    assert timestamps(f"<t:{at}>|<t:{at}:d>|<t:{at}:t>|<t:{at}:R>", at + 3) == (
+        "2026-12-03 13:40 UTC|2026-12-03|13:40 UTC|3s ago"
+    )
+    assert timestamps("<t:abc:R> <@123>", at) == "<t:abc:R> <@123>"

@@ -1,14 +1,18 @@
-"""The composition root's own work: reporting the audit head outside the database."""
+"""The composition root's own work: reporting the audit head outside the database, and wiring
+the chart data from the settings."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import pytest
 
 from bot.domain.audit import AuditRecord
 from bot.interfaces.runtime import Runtime
+from bot.settings import ChartsSettings, InfluxDBSettings
+from tests.bot.conftest import make_settings
 
 
 async def test_the_audit_head_is_logged_and_exported(
@@ -34,3 +38,33 @@ async def test_the_audit_head_is_logged_and_exported(
     messages = [r.getMessage() for r in caplog.records if r.name == "bot.interfaces.runtime"]
     assert messages[0] == "audit head: row 0, hash none (empty log)"
     assert f"audit head: row 3, hash {head.hash}" in messages
+
+
+async def test_chart_data_is_wired_from_the_settings(tmp_path: Path) -> None:
+    """[bot.prometheus] retention and scrape interval, [bot.charts] width and cache size reach
+    ChartData; [bot.influxdb] gives it an InfluxDB source only when enabled."""
+    base = make_settings(tmp_path)
+    off = await Runtime.build(base)
+    try:
+        assert off.chart_data is not None and off.chart_data.influx is None and off.influx is None
+        assert off.chart_data.retention_seconds == 15 * 86400
+    finally:
+        await off.close()
+    on_settings = base.model_copy(
+        update={
+            "influxdb": InfluxDBSettings(enabled=True, url="http://127.0.0.1:1", database="lab"),
+            "prometheus": base.prometheus.model_copy(
+                update={"retention_seconds": 3600.0, "scrape_interval_seconds": 30.0}
+            ),
+            "charts": ChartsSettings(plot_width_px=600, cache_entries=8),
+        }
+    )
+    on = await Runtime.build(on_settings)
+    try:
+        data = on.chart_data
+        assert data is not None and data.influx is on.influx and on.influx is not None
+        assert on.influx.source == "InfluxDB at http://127.0.0.1:1 (database lab)"
+        assert (data.retention_seconds, data.scrape_interval, data.width_px) == (3600, 30, 600)
+        assert data.cache.max_entries == 8
+    finally:
+        await on.close()

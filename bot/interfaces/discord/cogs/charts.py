@@ -1,0 +1,91 @@
+"""/chart (with autocomplete for charts and hosts) and /query; the buttons are dynamic items."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain.catalogue import charts as part
+from bot.domain.charts import CHARTS
+from bot.interfaces.discord.guard import actor_of, defer_private, defer_public, send, spec_command
+from bot.services.charts import ChartService
+from bot.services.ports import MetricsUnavailable
+
+if TYPE_CHECKING:
+    from bot.interfaces.discord.client import HomelabBot
+
+log = logging.getLogger(__name__)
+
+# Discord shows at most 25 autocomplete choices.
+MAX_CHOICES = 25
+
+
+class ChartsCog(commands.Cog):
+    """Charts of the homelab's metrics."""
+
+    def __init__(self, bot: HomelabBot) -> None:
+        self.bot = bot
+
+    @spec_command(part.CHART)
+    async def chart(
+        self,
+        interaction: discord.Interaction[Any],
+        chart: str,
+        host: str | None = None,
+        range: str = "1h",
+    ) -> None:
+        """A chart of a host's metrics, or the fleet's."""
+        # Acknowledge first: the query and the render take longer than Discord's 3 s at worst.
+        await defer_public(interaction)
+        msg = await self.bot.core.call(
+            actor_of(interaction), part.CHART.name, {"chart": chart, "host": host, "range": range}
+        )
+        await send(interaction, msg)
+
+    @chart.autocomplete("chart")
+    async def _chart_names(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The named charts that start with what was typed."""
+        typed = current.casefold()
+        return [
+            app_commands.Choice(name=f"{name}: {c.title}"[:100], value=name)
+            for name, c in sorted(CHARTS.items())
+            if name.startswith(typed) or typed in c.title.casefold()
+        ][:MAX_CHOICES]
+
+    @chart.autocomplete("host")
+    async def _host_names(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The hosts (from node_uname_info) whose name contains what was typed."""
+        service = self.bot.core.feature(ChartService)
+        if service is None:
+            return []
+        try:
+            names = await service.host_names()
+        except MetricsUnavailable:
+            return []
+        typed = current.casefold()
+        return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names
+                if typed in n.casefold()][:MAX_CHOICES]  # fmt: skip
+
+    @spec_command(part.QUERY)
+    async def query(
+        self, interaction: discord.Interaction[Any], promql: str, range: str | None = None
+    ) -> None:
+        """Run a PromQL query: a table now, or a chart over a range."""
+        await defer_private(interaction)  # the gate may have acknowledged already
+        msg = await self.bot.core.call(
+            actor_of(interaction), part.QUERY.name, {"promql": promql, "range": range}
+        )
+        await send(interaction, msg)
+
+
+async def setup(bot: HomelabBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(ChartsCog(bot))
