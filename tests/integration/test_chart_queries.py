@@ -7,6 +7,7 @@ an extra ext4 mount), so every chart, temperature included, has something to sho
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -96,3 +97,47 @@ def test_every_named_chart_influxql_reads_the_exporters_points(
     assert set(names) == set(CHARTS)
     assert not any(n.startswith("lo ") for n in names["network"]), names["network"]
     assert "/" in names["disk"], names["disk"]
+
+
+async def test_named_charts_from_both_sources_render_with_their_legends(
+    start_service: Callable[..., Any], influxdb: InfluxDB, tmp_path: Path
+) -> None:
+    """ChartData gives each named chart from Prometheus and from InfluxDB, its series named
+    by the query's legend, and the renderer turns them into a 1200x600 PNG with lines."""
+    from bot.adapters.charts import drawn_figure, render_chart
+    from bot.adapters.influxdb import InfluxDBClient
+    from bot.adapters.prometheus import PrometheusClient
+    from bot.domain.charts import Chart
+    from bot.domain.status import Target
+    from bot.services.chart_data import ChartData
+
+    procfs, sysfs = host_overlay(tmp_path / "host")
+    exporter = start_service(
+        Exporter, hostname="nas", procfs_path=str(procfs), sysfs_path=str(sysfs),
+        influx={"enabled": True, "url": influxdb.url, "database": "telegraf",
+                "interval_seconds": 0.5},
+    )  # fmt: skip
+    prom = start_service(Prometheus, scrape_configs=[static_job("homelab-exporter",
+                                                                exporter.address)])
+    prom.wait_for("rate(node_network_receive_bytes_total[1m])", bool)
+    wait_until(lambda: "temp" in influxdb.measurements("telegraf"), what="InfluxDB points")
+    await asyncio.sleep(3)
+    target = Target(instance=exporter.address, job="homelab-exporter", name="nas", host="nas")
+    async with (
+        PrometheusClient(prom.url) as p,
+        InfluxDBClient(influxdb.url, database="telegraf") as i,
+    ):
+        by_prom = ChartData(p, None, scrape_interval=1, width_px=1200)
+        by_influx = ChartData(p, i, retention_seconds=1, scrape_interval=1, width_px=1200)
+        for data, kind in ((by_prom, "prometheus"), (by_influx, "influxdb")):
+            for chart in CHARTS.values():
+                got = await data.series(chart, target, 60, time.time())
+                assert got.source_kind == kind and got.series, (kind, chart.name)
+                names = {s.name for s in got.series}
+                assert all(names) and not any(n.startswith("lo ") for n in names), names
+                drawn = Chart(chart.title, got.series, got.start, got.end, unit=chart.unit,
+                              step=got.step, minimum=chart.minimum, maximum=chart.maximum,
+                              stacked=chart.stacked)
+                assert render_chart(drawn).startswith(b"\x89PNG")
+                ax = drawn_figure(drawn).axes[0]
+                assert ax.lines, (kind, chart.name)
