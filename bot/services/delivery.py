@@ -162,6 +162,11 @@ class DeliveryWorker:
             except OutboxUnavailable as exc:
                 log.error("alert delivery paused: %s", exc)
                 busy = False
+            except Exception:
+                # A bug must not end delivery (cli.run would stop the whole bot): log it,
+                # wait, try again; the rows stay in the outbox.
+                log.exception("alert delivery pass failed; trying again")
+                busy = False
             if busy:
                 continue
             wait = self.idle_seconds
@@ -244,7 +249,17 @@ class DeliveryWorker:
                 msg_row = await self.outbox.message(record.message)
                 if msg_row is not None and not msg_row.message_ids:
                     # Planned before a crash, maybe sent: send again with the same nonce.
-                    step = [r for r in rows[i:] if r.id not in done]
+                    # The step is this message's rows only: a final refusal dead-letters
+                    # them, not the unrelated alerts behind them.
+                    planned = {
+                        (c.fingerprint, c.starts_at) for c in await self.outbox.cards(record.message)
+                    }
+                    step = [
+                        r
+                        for r in rows[i:]
+                        if r.id not in done
+                        and (r.event.fingerprint, r.event.starts_at) in planned
+                    ]
                     await self._resend(target, record.message, step, done)
                 else:
                     step = [row]
