@@ -114,19 +114,22 @@ class SqliteOutbox:
                 if not fut.done():
                     fut.set_result(result)
 
-    async def pending(self, now: float, limit: int) -> list[OutboxRow]:
-        """Undelivered rows, oldest first; rows held for a retry stop their alert's queue.
+    async def pending(self, now: float, limit: int, after: int = 0) -> list[OutboxRow]:
+        """Undelivered rows after id `after`, oldest first; held rows stop their alert's queue.
 
         A held row keeps every later row of the same alert (fingerprint) back too, so an
-        alert's state changes are delivered in the order they happened.
+        alert's state changes are delivered in the order they happened. Held alerts are left
+        out in the query itself, so a batch's worth of them cannot hide the rows behind them.
         """
 
         def work(c: sqlite3.Connection) -> list[OutboxRow]:
             rows = c.execute(
                 "SELECT id, dedupe_key, fingerprint, status, starts_at, alert, context,"
                 " received_at, attempts, next_attempt FROM alert_outbox"
-                " WHERE state = 'pending' ORDER BY id LIMIT ?",
-                (limit,),
+                " WHERE state = 'pending' AND id > ? AND fingerprint NOT IN"
+                " (SELECT fingerprint FROM alert_outbox WHERE state = 'pending'"
+                " AND next_attempt > ?) ORDER BY id LIMIT ?",
+                (after, now, limit),
             ).fetchall()
             out: list[OutboxRow] = []
             held: set[str] = set()
@@ -147,11 +150,13 @@ class SqliteOutbox:
         return await self._read(work, "read the outbox")
 
     async def held(self, now: float, limit: int) -> list[OutboxEvent]:
-        """Undelivered rows waiting for a retry (their destination waits with them)."""
+        """Undelivered rows waiting for a retry, the first of each alert (its destination
+        waits with it): one alert's many held rows cannot crowd the others out of `limit`."""
         rows = await self._read(
             lambda c: c.execute(
                 "SELECT dedupe_key, fingerprint, status, starts_at, alert, context"
-                " FROM alert_outbox WHERE state = 'pending' AND next_attempt > ?"
+                " FROM alert_outbox WHERE id IN (SELECT MIN(id) FROM alert_outbox"
+                " WHERE state = 'pending' AND next_attempt > ? GROUP BY fingerprint)"
                 " ORDER BY id LIMIT ?",
                 (now, limit),
             ).fetchall(),

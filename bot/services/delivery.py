@@ -184,16 +184,26 @@ class DeliveryWorker:
         """One pass over what is due; True when something was delivered (look again)."""
         now = self.clock()
         progressed = False
-        rows = await self.outbox.pending(now, BATCH)
         # A destination with rows waiting for a retry waits as a whole: nothing overtakes.
         waiting = {self._destination(e.alert) for e in await self.outbox.held(now, BATCH)}
         by_destination: dict[Destination, list[OutboxRow]] = {}
-        for n, r in enumerate(rows):
-            if n % YIELD_EVERY == YIELD_EVERY - 1:
-                await asyncio.sleep(0)  # let the receiver answer between the parses
-            dest = self._destination(r.event.alert)
-            if dest not in waiting:
-                by_destination.setdefault(dest, []).append(r)
+        rows: list[OutboxRow] = []
+        after, n = 0, 0
+        # Page past a waiting destination's rows, so they cannot fill the batch and keep the
+        # other destinations' alerts back for as long as it is down.
+        while len(rows) < BATCH:
+            page = await self.outbox.pending(now, BATCH, after)
+            for r in page:
+                n += 1
+                if n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let the receiver answer between the parses
+                dest = self._destination(r.event.alert)
+                if dest not in waiting:
+                    by_destination.setdefault(dest, []).append(r)
+                    rows.append(r)
+            if len(page) < BATCH:
+                break
+            after = page[-1].id
         for dest, dest_rows in by_destination.items():
             progressed |= await self._deliver(dest, dest_rows)
         for message in await self.outbox.dirty_messages():
