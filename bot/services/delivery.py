@@ -261,9 +261,8 @@ class DeliveryWorker:
                     # Planned before a crash, maybe sent: send again with the same nonce.
                     # The step is this message's rows only: a final refusal dead-letters
                     # them, not the unrelated alerts behind them.
-                    planned = {
-                        (c.fingerprint, c.starts_at) for c in await self.outbox.cards(record.message)
-                    }
+                    cards = await self.outbox.cards(record.message)
+                    planned = {(c.fingerprint, c.starts_at) for c in cards}
                     step = [
                         r
                         for r in rows[i:]
