@@ -221,3 +221,15 @@ async def test_storage_failure_is_503_so_alertmanager_retries(serve: Any, tmp_pa
     await s.db.close()
     status, body, _ = await post(s.url, PAYLOAD, bearer())
     assert status == 503 and "retry" in body["error"]
+
+
+async def test_text_that_is_not_unicode_is_422_not_a_crash(serve: Any, tmp_path: Path) -> None:
+    """A lone surrogate (valid JSON, not storable text) can never succeed: 422 naming the
+    field, not a 500 from the database; the next notification is stored as usual."""
+    s = await serve(WebhookAuth(token_file=token_file(tmp_path)))
+    bad = copy.deepcopy(PAYLOAD)
+    bad["alerts"][0]["annotations"]["summary"] = "\ud800 CPU busy"
+    status, body, _ = await post(s.url, bad, bearer())  # json.dumps escapes it: \ud800
+    assert status == 422 and body["field"] == "alerts[0].annotations.summary"
+    assert (await post(s.url, PAYLOAD, bearer()))[0] == 200
+    assert await s.rows() == 1
