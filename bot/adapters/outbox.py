@@ -99,20 +99,47 @@ class SqliteOutbox:
 
             try:
                 counts = await self._tx(work, "store alerts")
-            except BaseException as exc:
+            except OutboxUnavailable as exc:
                 for _, _, fut in batch:
-                    if fut.done():
-                        continue
-                    if isinstance(exc, asyncio.CancelledError):
-                        fut.cancel()
-                    else:
+                    if not fut.done():
                         fut.set_exception(exc)
-                if not isinstance(exc, OutboxUnavailable):
-                    raise
+                continue
+            except asyncio.CancelledError:
+                # Nobody will commit what is queued: its callers must not wait forever.
+                for _, _, fut in batch + self._queued:
+                    fut.cancel()
+                self._queued = []
+                raise
+            except Exception:
+                # Not the storage: one call's rows cannot be stored. Commit each call on its
+                # own, so only that call fails and the loop goes on for the queued ones.
+                await self._commit_one_by_one(batch)
                 continue
             for (_, _, fut), result in zip(batch, counts, strict=True):
                 if not fut.done():
                     fut.set_result(result)
+
+    async def _commit_one_by_one(self, batch: list[_Queued]) -> None:
+        """Commit each call of a failed group in its own transaction; failures fail only it."""
+        for events, now, fut in batch:
+
+            def work(c: sqlite3.Connection, events: list[OutboxEvent] = events,
+                     now: float = now) -> tuple[int, int]:  # fmt: skip
+                return _insert(c, events, now)
+
+            try:
+                result = await self._tx(work, "store alerts")
+            except asyncio.CancelledError:
+                for _, _, f in batch + self._queued:
+                    f.cancel()
+                self._queued = []
+                raise
+            except Exception as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+                continue
+            if not fut.done():
+                fut.set_result(result)
 
     async def pending(self, now: float, limit: int, after: int = 0) -> list[OutboxRow]:
         """Undelivered rows after id `after`, oldest first; held rows stop their alert's queue.
