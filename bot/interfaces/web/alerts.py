@@ -118,7 +118,9 @@ class WebhookAuth:
             return True
         if self.token_file is not None:
             expected = b"Bearer " + self._read(self.token_file, "credentials_file")
-            return hmac.compare_digest(header.encode(), expected)
+            # surrogateescape: aiohttp keeps bytes that are not UTF-8 as surrogates, which a
+            # plain encode() refuses (a 500 that skipped the failure count).
+            return hmac.compare_digest(header.encode("utf-8", "surrogateescape"), expected)
         if self.username and self.password_file is not None:
             scheme, _, encoded = header.partition(" ")
             if scheme.lower() != "basic":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -233,3 +234,18 @@ async def test_text_that_is_not_unicode_is_422_not_a_crash(serve: Any, tmp_path:
     assert status == 422 and body["field"] == "alerts[0].annotations.summary"
     assert (await post(s.url, PAYLOAD, bearer()))[0] == 200
     assert await s.rows() == 1
+
+
+async def test_a_header_that_is_not_utf8_is_401_not_a_crash(serve: Any, tmp_path: Path) -> None:
+    """Authorization bytes that are not UTF-8 are wrong credentials (401), not a 500."""
+    s = await serve(WebhookAuth(token_file=token_file(tmp_path)))
+    host, _, rest = s.url.removeprefix("http://").partition("/")
+    reader, writer = await asyncio.open_connection(*host.split(":"))
+    writer.write(
+        b"POST /" + rest.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        b"Authorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n{}"
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:100]
