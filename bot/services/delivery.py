@@ -274,7 +274,16 @@ class DeliveryWorker:
                     step = [row]
                     await self._update(target, record, row, done)
                 i += 1
-            except DeliveryError as exc:
+            except OutboxUnavailable:
+                raise
+            except Exception as bug:
+                # Not a refusal: a bug in a target or in rendering. Held with back-off like a
+                # 5xx, so the other destinations are still served and nothing is lost.
+                if isinstance(bug, DeliveryError):
+                    exc = bug
+                else:
+                    log.exception("unexpected error delivering alerts to %s", dest.key)
+                    exc = DeliveryError(f"{type(bug).__name__}: {bug}", final=False)
                 failed = [r for r in step if r.id not in done]
                 if not exc.final:
                     await self._failed(dest, [r for r in rows if r.id not in done], exc)

@@ -296,7 +296,15 @@ async def test_an_unexpected_error_does_not_stop_the_worker(world: World) -> Non
     """A bug-shaped exception in one pass is logged; the worker keeps running and delivers."""
     world.worker.idle_seconds = 0.05
     world.worker.gather_seconds = 0
-    world.target.failures.append(RuntimeError("a bug in a target"))
+    calls: list[Destination] = []
+
+    def target_for(d: Destination) -> Recorder:
+        calls.append(d)
+        if len(calls) == 1:
+            raise RuntimeError("a bug choosing the target")
+        return world.target
+
+    world.worker.target_for = target_for
     await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))
     task = asyncio.create_task(world.worker.run())
     try:
@@ -341,4 +349,30 @@ async def test_a_held_destination_does_not_starve_the_others(
     await worker.drain_once()
     up = targets[Destination(channel_id=8)]
     assert len(up.posts) == 1 and "pi:9100" in flatten_text([up.posts[0][0]])
+    await db.close()
+
+
+async def test_a_target_that_raises_a_bug_holds_only_its_destination(tmp_path: Path) -> None:
+    """An unexpected exception from one destination's target holds its rows for a retry
+    (with back-off) and the other destination's alerts still go out in the same pass."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    targets: dict[Destination, Recorder] = {}
+    routing = Routing(
+        routes=(Route((parse_matcher('instance=~"nas.*"'),), Destination(channel_id=7)),),
+        default=Destination(channel_id=8),
+    )
+
+    def target_for(d: Destination) -> Recorder:
+        return targets.setdefault(d, Recorder())
+
+    target_for(Destination(channel_id=7)).failures.append(TypeError("a bug in a target"))
+    metrics = Metrics()
+    worker = DeliveryWorker(outbox, target_for, routing, metrics)
+    await AlertIngest(outbox, Metrics()).accept(
+        notification(("aaaa", "nas:9100", "firing"), ("bbbb", "pi:9100", "firing"))
+    )
+    await worker.drain_once()
+    assert len(targets[Destination(channel_id=8)].posts) == 1
+    assert metrics.counts["retried"] == 1 and metrics.counts["dead"] == 0
     await db.close()
