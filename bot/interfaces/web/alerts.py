@@ -206,7 +206,17 @@ class AlertReceiver:
         if request.content_length is not None and request.content_length > self.max_body_bytes:
             self.metrics.rejected("too_large")
             return _error(413, f"body over {self.max_body_bytes} bytes")
-        body = await request.content.read(self.max_body_bytes + 1)
+        # read(n) returns what has arrived so far, not n bytes: read until the end, so a body
+        # that comes in several pieces is not cut short (and answered 400, never retried).
+        chunks: list[bytes] = []
+        size = 0
+        while size <= self.max_body_bytes:
+            chunk = await request.content.read(self.max_body_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        body = b"".join(chunks)
         if len(body) > self.max_body_bytes:
             self.metrics.rejected("too_large")
             return _error(413, f"body over {self.max_body_bytes} bytes")

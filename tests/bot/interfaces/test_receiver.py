@@ -249,3 +249,25 @@ async def test_a_header_that_is_not_utf8_is_401_not_a_crash(serve: Any, tmp_path
     answer = await reader.read()
     writer.close()
     assert answer.startswith(b"HTTP/1.1 401"), answer[:100]
+
+
+async def test_a_body_that_arrives_in_pieces_is_read_whole(serve: Any, tmp_path: Path) -> None:
+    """A notification whose body reaches the server in several TCP pieces is stored, not
+    answered 400 (which Alertmanager would never retry) for a half-read body."""
+    s = await serve(WebhookAuth(token_file=token_file(tmp_path)))
+    body = json.dumps(PAYLOAD).encode()
+    host, _, rest = s.url.removeprefix("http://").partition("/")
+    reader, writer = await asyncio.open_connection(*host.split(":"))
+    writer.write(
+        b"POST /" + rest.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + TOKEN.encode() + b"\r\nConnection: close\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:40]
+    )
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.write(body[40:])
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert await s.rows() == 1
