@@ -186,11 +186,12 @@ class WebhookTarget:
             raise delivery_error(exc, self.where) from exc
 
     async def edit(self, ids: Sequence[int], msg: Message) -> list[int]:
-        """Edit the webhook's messages in place (extra parts are posted)."""
+        """Edit the webhook's messages in place; post extra parts, delete parts no longer needed."""
         hook = self._webhook()
         try:
             out: list[int] = []
-            for n, part in enumerate(render(msg)):
+            parts = render(msg)
+            for n, part in enumerate(parts):
                 kw = part.kwargs(interaction=False)
                 kw.pop("view", None)
                 files = kw.pop("files")
@@ -203,6 +204,10 @@ class WebhookTarget:
                         pass
                 sent = await hook.send(wait=True, files=files, **kw)
                 out.append(int(sent.id))
+            # A stale part would go on showing the old state (FIRING) under the edited one.
+            for old in ids[len(parts) :]:
+                with contextlib.suppress(discord.NotFound):
+                    await hook.delete_message(old)
             return out
         except TRANSIENT as exc:
             raise delivery_error(exc, self.where) from exc
