@@ -40,11 +40,15 @@ YIELD_EVERY = 32
 
 
 class DeliveryError(ServiceError):
-    """A target could not deliver; `final` means it never will (dead-letter the rows)."""
+    """A target could not deliver; `final` means it never will (dead-letter the rows).
 
-    def __init__(self, reason: str, *, final: bool) -> None:
+    `ids` are the parts of a split message that were posted before the failure.
+    """
+
+    def __init__(self, reason: str, *, final: bool, ids: Sequence[int] = ()) -> None:
         self.reason = reason
         self.final = final
+        self.ids = tuple(ids)
         super().__init__(reason)
 
 
@@ -325,10 +329,20 @@ class DeliveryWorker:
                 dest.key, dest.channel_id, nonce, group_rows, now
             )
             msg = await self._render(target, group, new=True)
-            ids = await target.post(msg, nonce)
+            ids = await self._post(target, message, msg, nonce)
             await self.outbox.sent(message, ids, [r.id for r in group_rows], self.clock())
             done.update(r.id for r in group_rows)
             self.metrics.delivered(len(group_rows))
+
+    async def _post(self, target: AlertTarget, message: int, msg: Message, nonce: str) -> list[int]:
+        """Post; if it failed after some parts, record those, so the retry edits and completes
+        the message instead of posting it again."""
+        try:
+            return await target.post(msg, nonce)
+        except DeliveryError as exc:
+            if exc.ids:
+                await self.outbox.sent(message, exc.ids, [], self.clock())
+            raise
 
     async def _resend(
         self, target: AlertTarget, message: int, rows: Sequence[OutboxRow], done: set[int]
@@ -343,7 +357,7 @@ class DeliveryWorker:
         await self.outbox.update_states(mine)
         records = await self.outbox.cards(message)
         msg = await self._render(target, [card_of(r) for r in records], new=True)
-        ids = await target.post(msg, msg_row.nonce)
+        ids = await self._post(target, message, msg, msg_row.nonce)
         if changed:
             # Discord answers a repeated nonce with the message it made the first time, which
             # shows the planned state: bring it up to date.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
@@ -14,6 +15,7 @@ import pytest
 
 from bot.domain.messages import Embed, Message
 from bot.interfaces.discord.delivery import WebhookTarget
+from bot.services.delivery import DeliveryError
 from tests.harness.fakediscord import FakeDiscord
 
 TOKEN = "canary-targets-Wq8rT3xW9vKp2LmN"
@@ -54,3 +56,28 @@ async def test_a_webhook_edit_to_fewer_parts_deletes_the_stale_ones(
     assert out == ids[:1]
     [left] = wire.messages(CHANNEL)
     assert left.id == ids[0] and "RESOLVED" in left.content
+
+
+async def test_a_webhook_post_failing_after_a_part_names_the_part_posted(
+    wire: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The network fails on the second part: the error carries the first part's id, so the
+    worker can complete the message rather than post it twice (webhooks take no nonce)."""
+    url_file = tmp_path / "hook-url"
+    url_file.write_text(wire.webhook_url(WEBHOOK_ID) + "\n")
+    send = discord.Webhook.send
+    calls: list[int] = []
+
+    async def flaky(self: discord.Webhook, *args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise aiohttp.ClientConnectionError("connection reset")
+        return await send(self, *args, **kw)
+
+    monkeypatch.setattr(discord.Webhook, "send", flaky)
+    async with aiohttp.ClientSession() as session:
+        target = WebhookTarget(url_file, session)
+        with pytest.raises(DeliveryError) as caught:
+            await target.post(cards(12, "FIRING"), "n" * 24)
+    [posted] = wire.messages(CHANNEL)
+    assert caught.value.ids == (posted.id,) and not caught.value.final

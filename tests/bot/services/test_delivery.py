@@ -376,3 +376,20 @@ async def test_a_target_that_raises_a_bug_holds_only_its_destination(tmp_path: P
     assert len(targets[Destination(channel_id=8)].posts) == 1
     assert metrics.counts["retried"] == 1 and metrics.counts["dead"] == 0
     await db.close()
+
+
+async def test_a_message_cut_off_after_some_parts_is_completed_not_posted_again(
+    world: World,
+) -> None:
+    """A 5xx after the first part of a split message landed: the retry edits that part and
+    adds the rest, instead of posting the whole message again (a webhook has no nonce, and
+    Discord's nonce check lasts only minutes)."""
+    world.target.failures.append(DeliveryError("Discord answered 503", final=False, ids=(777,)))
+    await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))
+    await world.worker.drain_once()
+    assert world.target.posts == [] and world.metrics.counts["retried"] == 1
+    world.clock.now += 11
+    await world.worker.drain_once()
+    assert world.target.posts == []
+    assert [ids for ids, _ in world.target.edits] == [(777,)]
+    assert world.metrics.depth == 0
