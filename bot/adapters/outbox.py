@@ -386,6 +386,20 @@ class SqliteOutbox:
         )
 
 
+    async def prune(self, before: float) -> int:
+        """Delete delivered rows done before `before` (episodes and messages stay); how many.
+
+        A repeat of a pruned state change is stored anew and edits its message in place, so
+        nothing is posted twice; dead letters are kept for the operator.
+        """
+        return await self._tx(
+            lambda c: c.execute(
+                "DELETE FROM alert_outbox WHERE state = 'delivered' AND done_at < ?", (before,)
+            ).rowcount,
+            "prune the outbox",
+        )
+
+
 def _insert(c: sqlite3.Connection, events: Sequence[OutboxEvent], now: float) -> tuple[int, int]:
     """Insert one call's events (a duplicate dedupe key is skipped); (stored, duplicates)."""
     stored = 0

@@ -35,6 +35,8 @@ from bot.services.ports import AlertOutbox, AlertRecord, OutboxRow, OutboxUnavai
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# How often delivered rows older than keep_delivered_seconds are deleted.
+PRUNE_EVERY = 3600.0
 # Parse this many rows between returns to the event loop (the receiver shares it).
 YIELD_EVERY = 32
 
@@ -136,6 +138,7 @@ class DeliveryWorker:
         idle_seconds: float = 5.0,
         wakeup: asyncio.Event | None = None,
         gather_seconds: float = 0.25,
+        keep_delivered_seconds: float = 7 * 86400.0,
     ) -> None:
         self.outbox = outbox
         self.target_for = target_for
@@ -152,6 +155,10 @@ class DeliveryWorker:
         # many posts) becomes one pass with fuller messages, and the event loop stays free for
         # the receiver's answers. Alertmanager itself waits 10 s or more (group_wait).
         self.gather_seconds = gather_seconds
+        # Delivered rows are only needed to recognise repeats (which would just edit the
+        # message again): without pruning the outbox grows by every state change, forever.
+        self.keep_delivered_seconds = keep_delivered_seconds
+        self._pruned_at: float | None = None
 
     def wake(self) -> None:
         """New rows were stored: look at the outbox now."""
@@ -212,7 +219,13 @@ class DeliveryWorker:
             progressed |= await self._deliver(dest, dest_rows)
         for message in await self.outbox.dirty_messages():
             progressed |= await self._refresh(message)
-        stats = await self.outbox.stats(self.clock())
+        now = self.clock()
+        if self._pruned_at is None or not 0 <= now - self._pruned_at < PRUNE_EVERY:
+            self._pruned_at = now
+            pruned = await self.outbox.prune(now - self.keep_delivered_seconds)
+            if pruned:
+                log.info("pruned %d delivered alert rows from the outbox", pruned)
+        stats = await self.outbox.stats(now)
         self.metrics.outbox(stats.depth, stats.oldest_age_seconds)
         return progressed and len(rows) > 0
 

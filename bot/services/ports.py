@@ -349,6 +349,10 @@ class AlertOutbox(Protocol):
     async def clean(self, message: int) -> None:
         """The message was re-rendered."""
 
+    async def prune(self, before: float) -> int:
+        """Delete delivered rows done before `before`; how many went."""
+        ...
+
 
 # -- thresholds set from Discord (docs/alerting.md, "Thresholds as data") --------------------
 

@@ -393,3 +393,26 @@ async def test_a_message_cut_off_after_some_parts_is_completed_not_posted_again(
     assert world.target.posts == []
     assert [ids for ids, _ in world.target.edits] == [(777,)]
     assert world.metrics.depth == 0
+
+
+async def test_delivered_rows_are_pruned_and_a_repeat_then_edits(world: World) -> None:
+    """Delivered rows older than a week are deleted (the outbox does not grow forever); a
+    repeat of the pruned firing edits its message again, nothing is posted twice."""
+    await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))
+    await world.worker.drain_once()
+    assert len(world.target.posts) == 1
+
+    async def rows() -> int:
+        return int(
+            await world.outbox.db.run(
+                lambda c: c.execute("SELECT COUNT(*) FROM alert_outbox").fetchone()[0]
+            )
+        )
+
+    assert await rows() == 1
+    world.clock.now += 8 * 86400
+    await world.worker.drain_once()
+    assert await rows() == 0
+    assert (await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))).stored == 1
+    await world.worker.drain_once()
+    assert len(world.target.posts) == 1 and len(world.target.edits) == 1
