@@ -305,6 +305,16 @@ class DeliveryWorker:
                 if not exc.final:
                     await self._failed(dest, [r for r in rows if r.id not in done], exc)
                     return bool(done)
+                # Later states of the refused episodes go with them: resending the same
+                # planned message in this pass would only be refused again (a second notice).
+                refused = {(r.event.fingerprint, r.event.starts_at) for r in failed}
+                failed += [
+                    r
+                    for r in rows[i:]
+                    if r.id not in done
+                    and r not in failed
+                    and (r.event.fingerprint, r.event.starts_at) in refused
+                ]
                 await self._failed(dest, failed, exc)
                 done.update(r.id for r in failed)
                 new = []

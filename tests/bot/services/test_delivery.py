@@ -416,3 +416,16 @@ async def test_delivered_rows_are_pruned_and_a_repeat_then_edits(world: World) -
     assert (await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))).stored == 1
     await world.worker.drain_once()
     assert len(world.target.posts) == 1 and len(world.target.edits) == 1
+
+
+async def test_a_refused_firing_takes_its_resolution_with_it_and_one_notice(world: World) -> None:
+    """Firing and resolution in one pass, the firing refused for good (404): both are dead
+    letters at once and the admins hear once, not again for the resolution's resend."""
+    world.target.failures.extend(
+        DeliveryError("Discord answered 404 Unknown Channel", final=True) for _ in range(2)
+    )
+    await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))
+    await world.ingest.accept(notification(("aaaa", "nas:9100", "resolved"), status="resolved"))
+    await world.worker.drain_once()
+    assert world.metrics.counts["dead"] == 2 and len(world.admin.posts) == 1
+    assert (await world.outbox.stats(world.clock())).depth == 0
