@@ -8,12 +8,13 @@ STAMP := $(VENV)/.installed-stamp
 BASETEMP := $(CURDIR)/.pytest-tmp
 PYTEST_ARGS ?=
 
-.PHONY: test run bench lint typecheck layers services venv clean help
+.PHONY: test run bench docs lint typecheck layers services venv clean help
 
 help:
 	@echo "make run    start Prometheus, Alertmanager, InfluxDB, the exporter and the bot on loopback"
 	@echo "make test   lint, type-check, layer contracts and every test (real services included)"
 	@echo "make bench  benchmarks, printed as ratios against a baseline measured in the same run"
+	@echo "make docs   redraw the chart images of docs/charts.md (docs/images/charts) from fixed data"
 
 $(STAMP): pyproject.toml
 	@# A venv made without pip (python3-venv missing) is removed, so the next run starts clean.
@@ -22,6 +23,8 @@ $(STAMP): pyproject.toml
 	  exit 1; }; }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# matplotlib's font cache, built here rather than on the first chart anyone asks for.
+	$(BIN)/python -c 'import matplotlib.font_manager'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -49,6 +52,9 @@ run: $(STAMP) services
 
 bench: $(STAMP) services
 	$(BIN)/python -m bench
+
+docs: $(STAMP)
+	$(BIN)/python -m bot.tools.chart_gallery docs/images/charts
 
 clean:
 	rm -rf $(BASETEMP) .mypy_cache .ruff_cache .pytest_cache .coverage

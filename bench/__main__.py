@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--renders", type=int, default=300, help="in-process /metrics writes per writer"
     )
-    parser.add_argument("--charts", type=int, default=20, help="alert graph renders per way")
+    parser.add_argument("--charts", type=int, default=20,
+                        help="chart renders per way at 1k points (half at 100k)")
     parser.add_argument("--webhook-rate", type=float, default=200.0,
                         help="webhook requests per second (open loop)")
     parser.add_argument("--webhook-seconds", type=float, default=10.0,

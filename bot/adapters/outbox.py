@@ -99,34 +99,64 @@ class SqliteOutbox:
 
             try:
                 counts = await self._tx(work, "store alerts")
-            except BaseException as exc:
+            except OutboxUnavailable as exc:
                 for _, _, fut in batch:
-                    if fut.done():
-                        continue
-                    if isinstance(exc, asyncio.CancelledError):
-                        fut.cancel()
-                    else:
+                    if not fut.done():
                         fut.set_exception(exc)
-                if not isinstance(exc, OutboxUnavailable):
-                    raise
+                continue
+            except asyncio.CancelledError:
+                # Nobody will commit what is queued: its callers must not wait forever.
+                for _, _, fut in batch + self._queued:
+                    fut.cancel()
+                self._queued = []
+                raise
+            except Exception:
+                # Not the storage: one call's rows cannot be stored. Commit each call on its
+                # own, so only that call fails and the loop goes on for the queued ones.
+                await self._commit_one_by_one(batch)
                 continue
             for (_, _, fut), result in zip(batch, counts, strict=True):
                 if not fut.done():
                     fut.set_result(result)
 
-    async def pending(self, now: float, limit: int) -> list[OutboxRow]:
-        """Undelivered rows, oldest first; rows held for a retry stop their alert's queue.
+    async def _commit_one_by_one(self, batch: list[_Queued]) -> None:
+        """Commit each call of a failed group in its own transaction; failures fail only it."""
+        for events, now, fut in batch:
+
+            def work(c: sqlite3.Connection, events: list[OutboxEvent] = events,
+                     now: float = now) -> tuple[int, int]:  # fmt: skip
+                return _insert(c, events, now)
+
+            try:
+                result = await self._tx(work, "store alerts")
+            except asyncio.CancelledError:
+                for _, _, f in batch + self._queued:
+                    f.cancel()
+                self._queued = []
+                raise
+            except Exception as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+                continue
+            if not fut.done():
+                fut.set_result(result)
+
+    async def pending(self, now: float, limit: int, after: int = 0) -> list[OutboxRow]:
+        """Undelivered rows after id `after`, oldest first; held rows stop their alert's queue.
 
         A held row keeps every later row of the same alert (fingerprint) back too, so an
-        alert's state changes are delivered in the order they happened.
+        alert's state changes are delivered in the order they happened. Held alerts are left
+        out in the query itself, so a batch's worth of them cannot hide the rows behind them.
         """
 
         def work(c: sqlite3.Connection) -> list[OutboxRow]:
             rows = c.execute(
                 "SELECT id, dedupe_key, fingerprint, status, starts_at, alert, context,"
                 " received_at, attempts, next_attempt FROM alert_outbox"
-                " WHERE state = 'pending' ORDER BY id LIMIT ?",
-                (limit,),
+                " WHERE state = 'pending' AND id > ? AND fingerprint NOT IN"
+                " (SELECT fingerprint FROM alert_outbox WHERE state = 'pending'"
+                " AND next_attempt > ?) ORDER BY id LIMIT ?",
+                (after, now, limit),
             ).fetchall()
             out: list[OutboxRow] = []
             held: set[str] = set()
@@ -147,11 +177,13 @@ class SqliteOutbox:
         return await self._read(work, "read the outbox")
 
     async def held(self, now: float, limit: int) -> list[OutboxEvent]:
-        """Undelivered rows waiting for a retry (their destination waits with them)."""
+        """Undelivered rows waiting for a retry, the first of each alert (its destination
+        waits with it): one alert's many held rows cannot crowd the others out of `limit`."""
         rows = await self._read(
             lambda c: c.execute(
                 "SELECT dedupe_key, fingerprint, status, starts_at, alert, context"
-                " FROM alert_outbox WHERE state = 'pending' AND next_attempt > ?"
+                " FROM alert_outbox WHERE id IN (SELECT MIN(id) FROM alert_outbox"
+                " WHERE state = 'pending' AND next_attempt > ? GROUP BY fingerprint)"
                 " ORDER BY id LIMIT ?",
                 (now, limit),
             ).fetchall(),
@@ -351,6 +383,20 @@ class SqliteOutbox:
         await self._tx(
             lambda c: c.execute("UPDATE alert_message SET dirty = 0 WHERE id = ?", (message,)),
             "update an alert message",
+        )
+
+
+    async def prune(self, before: float) -> int:
+        """Delete delivered rows done before `before` (episodes and messages stay); how many.
+
+        A repeat of a pruned state change is stored anew and edits its message in place, so
+        nothing is posted twice; dead letters are kept for the operator.
+        """
+        return await self._tx(
+            lambda c: c.execute(
+                "DELETE FROM alert_outbox WHERE state = 'delivered' AND done_at < ?", (before,)
+            ).rowcount,
+            "prune the outbox",
         )
 
 

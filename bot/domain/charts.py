@@ -16,8 +16,12 @@ Example::
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
+
+from exporter import schema
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,7 @@ class Series:
 
     labels: dict[str, str]
     points: tuple[tuple[float, float], ...]
+    name: str = ""  # the legend's text; empty: named from the labels (instance, host, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,15 @@ class PromQuery:
     expr: str
     legend: str = "{instance}"
 
+    def expr_for(self, matcher: str) -> str:
+        """The expression for one host: `matcher` (`instance="nas:9100", job="node"`, as
+        /status selects a host; never empty) put where `{host}` stands."""
+        return self.expr.replace("{host}", matcher)
+
+    def name_for(self, labels: Mapping[str, str]) -> str:
+        """A series' legend text from its labels (a label it lacks reads as empty)."""
+        return legend_text(self.legend, labels)
+
 
 @dataclass(frozen=True, slots=True)
 class InfluxQuery:
@@ -75,6 +89,21 @@ class InfluxQuery:
 
     select: str
     legend_tag: str = "host"
+    legend: str = ""  # legend text over the series' tags ("{name} read"); "": by legend_tag
+
+    def name_for(self, tags: Mapping[str, str]) -> str:
+        """A series' legend text from its tags: `legend` filled, else the `legend_tag` value."""
+        if self.legend:
+            return legend_text(self.legend, tags)
+        return tags.get(self.legend_tag, "")
+
+
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def legend_text(template: str, labels: Mapping[str, str]) -> str:
+    """`template` with each `{label}` replaced by that label's value ("" when absent)."""
+    return " ".join(_FIELD.sub(lambda m: labels.get(m.group(1), ""), template).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +143,200 @@ class Chart:
     step: float = 0.0  # seconds between points: a gap longer than ~2 steps is drawn as a gap
     minimum: float | None = None
     maximum: float | None = None
+    stacked: bool = False  # series drawn as stacked areas (their sum is the top line)
+    width: int = 1200  # pixels: Discord shows 1200x600 whole in an embed, and readably on a phone
+    height: int = 600
 
 
-# The named charts; the charts work fills this from exporter/schema.py's names.
-CHARTS: dict[str, ChartDef] = {}
+# -- the named charts ----------------------------------------------------------------------
+# PromQL over node_exporter's names (so node_exporter and homelab-exporter both serve them);
+# `{host}` is the host's matcher. Rates use a 5m window, as the recording rules do. The
+# InfluxQL reads the exporter's Telegraf schema; `$host`, `$timeFilter` and `$interval` are
+# the InfluxDB source's to fill (Grafana's names for the same things).
+
+# Real file systems, as /status and the recording rules select them.
+_REAL_FS = 'fstype!~"tmpfs|ramfs|devtmpfs|squashfs|iso9660|overlay", device!~"rootfs"'
+# Divided per host, so the same expression serves one host and the whole fleet.
+_PER_CPU = (
+    "/ on (instance) group_left count by (instance) "
+    f'({schema.CPU_SECONDS}{{mode="idle", {{host}}}})'
+)
+# Busy as the recording rule counts it: not idle, not waiting for I/O, not stolen.
+_CPU_MODES = ("user", "system", "nice", "irq", "softirq")
+# `$host` is a regex body, as in Grafana (bot.domain.ranges.influxql fills it: `.+` for all).
+_HOST_WHERE = f'"{schema.INFLUX_HOST_TAG}" =~ /^$host$/ AND $timeFilter'
+_TEMP = f"{schema.HWMON_TEMP}{{{{host}}}}"
+
+
+def _influx(select: str, measurement: str, where: str = "", by: str = "") -> str:
+    """One InfluxQL SELECT over the exporter's Telegraf measurement, grouped by time."""
+    cond = f"{where} AND {_HOST_WHERE}" if where else _HOST_WHERE
+    group = f"time($interval){f', {by}' if by else ''}"
+    # Built from this module's constants only; the source fills $host as a quoted string.
+    return f'SELECT {select} FROM "{measurement}" WHERE {cond} GROUP BY {group} fill(none)'  # noqa: S608
+
+
+CHARTS: dict[str, ChartDef] = {
+    c.name: c
+    for c in (
+        ChartDef(
+            name="cpu",
+            title="CPU busy",
+            unit="ratio",
+            help="Share of CPU time not idle, by mode (user, system, ...), stacked.",
+            stacked=True,
+            minimum=0.0,
+            maximum=1.0,
+            prom=(
+                PromQuery(
+                    f"sum by (instance, mode) (rate({schema.CPU_SECONDS}"
+                    f'{{mode!~"idle|iowait|steal", {{host}}}}[5m])) {_PER_CPU}',
+                    legend="{mode}",
+                ),
+            ),
+            influx=tuple(
+                InfluxQuery(
+                    _influx(f'mean("usage_{mode}") / 100 AS "{mode}"', schema.INFLUX_CPU,
+                            """"cpu" = 'cpu-total'"""),
+                    legend=mode,
+                )
+                for mode in _CPU_MODES
+            ),
+        ),
+        ChartDef(
+            name="memory",
+            title="Memory used",
+            unit="ratio",
+            help="Memory in use: what the kernel could not hand out without swapping.",
+            minimum=0.0,
+            maximum=1.0,
+            prom=(
+                PromQuery(
+                    f"1 - {schema.MEM_AVAILABLE}{{{{host}}}} / {schema.MEM_TOTAL}{{{{host}}}}",
+                    legend="used",
+                ),
+            ),
+            influx=(
+                InfluxQuery(_influx('mean("used_percent") / 100 AS "used"', schema.INFLUX_MEM),
+                            legend="used"),
+            ),
+        ),
+        ChartDef(
+            name="disk",
+            title="Disk used",
+            unit="ratio",
+            help="Space used on each mounted file system, as df's Use% counts it.",
+            minimum=0.0,
+            maximum=1.0,
+            prom=(
+                PromQuery(
+                    f"1 - {schema.FS_AVAIL}{{{_REAL_FS}, {{host}}}}"
+                    f" / ({schema.FS_SIZE}{{{_REAL_FS}, {{host}}}} > 0)",
+                    legend="{mountpoint}",
+                ),
+            ),
+            influx=(
+                InfluxQuery(
+                    _influx('mean("used_percent") / 100 AS "used"', schema.INFLUX_DISK,
+                            by='"path"'),
+                    legend_tag="path",
+                ),
+            ),
+        ),
+        ChartDef(
+            name="diskio",
+            title="Disk I/O",
+            unit="bytes_per_second",
+            help="Bytes read from and written to each disk, per second.",
+            minimum=0.0,
+            prom=(
+                PromQuery(f"rate({schema.DISK_READ_BYTES}{{{{host}}}}[5m])",
+                          legend="{device} read"),
+                PromQuery(f"rate({schema.DISK_WRITTEN_BYTES}{{{{host}}}}[5m])",
+                          legend="{device} write"),
+            ),
+            influx=(
+                InfluxQuery(
+                    _influx('non_negative_derivative(mean("read_bytes"), 1s) AS "read"',
+                            schema.INFLUX_DISKIO, by='"name"'),
+                    legend_tag="name", legend="{name} read",
+                ),
+                InfluxQuery(
+                    _influx('non_negative_derivative(mean("write_bytes"), 1s) AS "write"',
+                            schema.INFLUX_DISKIO, by='"name"'),
+                    legend_tag="name", legend="{name} write",
+                ),
+            ),
+        ),
+        ChartDef(
+            name="network",
+            title="Network",
+            unit="bits_per_second",
+            help="Bits received and sent on each interface, per second (loopback left out).",
+            minimum=0.0,
+            prom=(
+                PromQuery(
+                    f'rate({schema.NETWORK_RECEIVE_BYTES}{{device!="lo", {{host}}}}[5m]) * 8',
+                    legend="{device} receive",
+                ),
+                PromQuery(
+                    f'rate({schema.NETWORK_TRANSMIT_BYTES}{{device!="lo", {{host}}}}[5m]) * 8',
+                    legend="{device} transmit",
+                ),
+            ),
+            influx=(
+                InfluxQuery(
+                    _influx('non_negative_derivative(mean("bytes_recv"), 1s) * 8 AS "receive"',
+                            schema.INFLUX_NET, """"interface" != 'lo'""", by='"interface"'),
+                    legend_tag="interface", legend="{interface} receive",
+                ),
+                InfluxQuery(
+                    _influx('non_negative_derivative(mean("bytes_sent"), 1s) * 8 AS "transmit"',
+                            schema.INFLUX_NET, """"interface" != 'lo'""", by='"interface"'),
+                    legend_tag="interface", legend="{interface} transmit",
+                ),
+            ),
+        ),
+        ChartDef(
+            name="load",
+            title="Load per CPU",
+            unit="",
+            help="Load averages over 1, 5 and 15 minutes, divided by the number of CPUs.",
+            minimum=0.0,
+            prom=tuple(
+                PromQuery(f"{name}{{{{host}}}} {_PER_CPU}", legend=label)
+                for name, label in ((schema.LOAD1, "1 min"), (schema.LOAD5, "5 min"),
+                                    (schema.LOAD15, "15 min"))
+            ),
+            influx=tuple(
+                InfluxQuery(
+                    _influx(f'mean("{field}") / mean("n_cpus") AS "{field}"',
+                            schema.INFLUX_SYSTEM),
+                    legend=label,
+                )
+                for field, label in (("load1", "1 min"), ("load5", "5 min"),
+                                     ("load15", "15 min"))
+            ),
+        ),
+        ChartDef(
+            name="temperature",
+            title="Temperature",
+            unit="celsius",
+            help="Each hardware sensor's temperature, named by its chip.",
+            prom=(
+                PromQuery(
+                    # Node Exporter Full's join for the chip's name; chips without one keep
+                    # their id.
+                    f"({_TEMP} * on (chip) group_left (chip_name) "
+                    f"{schema.HWMON_CHIP_NAMES}{{{{host}}}}) or on (chip, sensor) {_TEMP}",
+                    legend="{chip_name} {sensor}",
+                ),
+            ),
+            influx=(
+                InfluxQuery(_influx('mean("temp") AS "temp"', schema.INFLUX_TEMP,
+                                    by='"sensor"'),
+                            legend_tag="sensor"),
+            ),
+        ),
+    )
+}

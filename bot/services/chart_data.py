@@ -21,7 +21,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.domain.charts import ChartDef, InfluxQuery, Series
 from bot.domain.ranges import RangePlan, SourceName, choose_source, influxql, plan_range
@@ -190,7 +190,8 @@ class ChartData:
                 return await self.prometheus.query_range(expr, plan.start, plan.end, plan.step)
 
             key = (source, expr, plan.start, plan.end, plan.step)
-            out += await self.cache.get(key, plan.step, fetch)
+            out += [replace(s, name=s.name or q.name_for(s.labels))
+                    for s in await self.cache.get(key, plan.step, fetch)]
         return ChartSeries(tuple(out), source, plan.step, plan.start, plan.end, "prometheus", note)
 
     async def _influx(
@@ -211,7 +212,8 @@ class ChartData:
 
             key = (influx.source, influxql(q, plan.start, plan.end, plan.step, name),
                    plan.start, plan.end, plan.step)  # fmt: skip
-            out += await self.cache.get(key, plan.step, fetch)
+            out += [replace(s, name=s.name or q.name_for(s.labels))
+                    for s in await self.cache.get(key, plan.step, fetch)]
         return ChartSeries(tuple(out), influx.source, plan.step, plan.start, plan.end, "influxdb")
 
 

@@ -137,6 +137,8 @@ class ChartService:
             step=step,
             minimum=spec.minimum,
             maximum=spec.maximum,
+            # Stacked for one host only: across hosts the layers would add up hosts' shares.
+            stacked=spec.stacked and target is not None,
         )
         png = await self.renderer.chart(drawn)
         filename = f"chart-{spec.name}-{_slug(shown_host or 'all')}-{range}.png"

@@ -35,16 +35,22 @@ from bot.services.ports import AlertOutbox, AlertRecord, OutboxRow, OutboxUnavai
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# How often delivered rows older than keep_delivered_seconds are deleted.
+PRUNE_EVERY = 3600.0
 # Parse this many rows between returns to the event loop (the receiver shares it).
 YIELD_EVERY = 32
 
 
 class DeliveryError(ServiceError):
-    """A target could not deliver; `final` means it never will (dead-letter the rows)."""
+    """A target could not deliver; `final` means it never will (dead-letter the rows).
 
-    def __init__(self, reason: str, *, final: bool) -> None:
+    `ids` are the parts of a split message that were posted before the failure.
+    """
+
+    def __init__(self, reason: str, *, final: bool, ids: Sequence[int] = ()) -> None:
         self.reason = reason
         self.final = final
+        self.ids = tuple(ids)
         super().__init__(reason)
 
 
@@ -132,6 +138,7 @@ class DeliveryWorker:
         idle_seconds: float = 5.0,
         wakeup: asyncio.Event | None = None,
         gather_seconds: float = 0.25,
+        keep_delivered_seconds: float = 7 * 86400.0,
     ) -> None:
         self.outbox = outbox
         self.target_for = target_for
@@ -148,6 +155,10 @@ class DeliveryWorker:
         # many posts) becomes one pass with fuller messages, and the event loop stays free for
         # the receiver's answers. Alertmanager itself waits 10 s or more (group_wait).
         self.gather_seconds = gather_seconds
+        # Delivered rows are only needed to recognise repeats (which would just edit the
+        # message again): without pruning the outbox grows by every state change, forever.
+        self.keep_delivered_seconds = keep_delivered_seconds
+        self._pruned_at: float | None = None
 
     def wake(self) -> None:
         """New rows were stored: look at the outbox now."""
@@ -161,6 +172,11 @@ class DeliveryWorker:
                 busy = await self.drain_once()
             except OutboxUnavailable as exc:
                 log.error("alert delivery paused: %s", exc)
+                busy = False
+            except Exception:
+                # A bug must not end delivery (cli.run would stop the whole bot): log it,
+                # wait, try again; the rows stay in the outbox.
+                log.exception("alert delivery pass failed; trying again")
                 busy = False
             if busy:
                 continue
@@ -179,21 +195,37 @@ class DeliveryWorker:
         """One pass over what is due; True when something was delivered (look again)."""
         now = self.clock()
         progressed = False
-        rows = await self.outbox.pending(now, BATCH)
         # A destination with rows waiting for a retry waits as a whole: nothing overtakes.
         waiting = {self._destination(e.alert) for e in await self.outbox.held(now, BATCH)}
         by_destination: dict[Destination, list[OutboxRow]] = {}
-        for n, r in enumerate(rows):
-            if n % YIELD_EVERY == YIELD_EVERY - 1:
-                await asyncio.sleep(0)  # let the receiver answer between the parses
-            dest = self._destination(r.event.alert)
-            if dest not in waiting:
-                by_destination.setdefault(dest, []).append(r)
+        rows: list[OutboxRow] = []
+        after, n = 0, 0
+        # Page past a waiting destination's rows, so they cannot fill the batch and keep the
+        # other destinations' alerts back for as long as it is down.
+        while len(rows) < BATCH:
+            page = await self.outbox.pending(now, BATCH, after)
+            for r in page:
+                n += 1
+                if n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let the receiver answer between the parses
+                dest = self._destination(r.event.alert)
+                if dest not in waiting:
+                    by_destination.setdefault(dest, []).append(r)
+                    rows.append(r)
+            if len(page) < BATCH:
+                break
+            after = page[-1].id
         for dest, dest_rows in by_destination.items():
             progressed |= await self._deliver(dest, dest_rows)
         for message in await self.outbox.dirty_messages():
             progressed |= await self._refresh(message)
-        stats = await self.outbox.stats(self.clock())
+        now = self.clock()
+        if self._pruned_at is None or not 0 <= now - self._pruned_at < PRUNE_EVERY:
+            self._pruned_at = now
+            pruned = await self.outbox.prune(now - self.keep_delivered_seconds)
+            if pruned:
+                log.info("pruned %d delivered alert rows from the outbox", pruned)
+        stats = await self.outbox.stats(now)
         self.metrics.outbox(stats.depth, stats.oldest_age_seconds)
         return progressed and len(rows) > 0
 
@@ -244,17 +276,45 @@ class DeliveryWorker:
                 msg_row = await self.outbox.message(record.message)
                 if msg_row is not None and not msg_row.message_ids:
                     # Planned before a crash, maybe sent: send again with the same nonce.
-                    step = [r for r in rows[i:] if r.id not in done]
+                    # The step is this message's rows only: a final refusal dead-letters
+                    # them, not the unrelated alerts behind them.
+                    cards = await self.outbox.cards(record.message)
+                    planned = {(c.fingerprint, c.starts_at) for c in cards}
+                    step = [
+                        r
+                        for r in rows[i:]
+                        if r.id not in done
+                        and (r.event.fingerprint, r.event.starts_at) in planned
+                    ]
                     await self._resend(target, record.message, step, done)
                 else:
                     step = [row]
                     await self._update(target, record, row, done)
                 i += 1
-            except DeliveryError as exc:
+            except OutboxUnavailable:
+                raise
+            except Exception as bug:
+                # Not a refusal: a bug in a target or in rendering. Held with back-off like a
+                # 5xx, so the other destinations are still served and nothing is lost.
+                if isinstance(bug, DeliveryError):
+                    exc = bug
+                else:
+                    log.exception("unexpected error delivering alerts to %s", dest.key)
+                    exc = DeliveryError(f"{type(bug).__name__}: {bug}", final=False)
                 failed = [r for r in step if r.id not in done]
                 if not exc.final:
                     await self._failed(dest, [r for r in rows if r.id not in done], exc)
                     return bool(done)
+                # Later states of the refused episodes go with them: resending the same
+                # planned message in this pass would only be refused again (a second notice).
+                refused = {(r.event.fingerprint, r.event.starts_at) for r in failed}
+                failed += [
+                    r
+                    for r in rows[i:]
+                    if r.id not in done
+                    and r not in failed
+                    and (r.event.fingerprint, r.event.starts_at) in refused
+                ]
                 await self._failed(dest, failed, exc)
                 done.update(r.id for r in failed)
                 new = []
@@ -292,10 +352,20 @@ class DeliveryWorker:
                 dest.key, dest.channel_id, nonce, group_rows, now
             )
             msg = await self._render(target, group, new=True)
-            ids = await target.post(msg, nonce)
+            ids = await self._post(target, message, msg, nonce)
             await self.outbox.sent(message, ids, [r.id for r in group_rows], self.clock())
             done.update(r.id for r in group_rows)
             self.metrics.delivered(len(group_rows))
+
+    async def _post(self, target: AlertTarget, message: int, msg: Message, nonce: str) -> list[int]:
+        """Post; if it failed after some parts, record those, so the retry edits and completes
+        the message instead of posting it again."""
+        try:
+            return await target.post(msg, nonce)
+        except DeliveryError as exc:
+            if exc.ids:
+                await self.outbox.sent(message, exc.ids, [], self.clock())
+            raise
 
     async def _resend(
         self, target: AlertTarget, message: int, rows: Sequence[OutboxRow], done: set[int]
@@ -310,7 +380,7 @@ class DeliveryWorker:
         await self.outbox.update_states(mine)
         records = await self.outbox.cards(message)
         msg = await self._render(target, [card_of(r) for r in records], new=True)
-        ids = await target.post(msg, msg_row.nonce)
+        ids = await self._post(target, message, msg, msg_row.nonce)
         if changed:
             # Discord answers a repeated nonce with the message it made the first time, which
             # shows the planned state: bring it up to date.

@@ -282,8 +282,8 @@ class AlertOutbox(Protocol):
         """Store new events in one committed transaction; (stored, duplicates)."""
         ...
 
-    async def pending(self, now: float, limit: int) -> list[OutboxRow]:
-        """Undelivered rows due by `now`, oldest first."""
+    async def pending(self, now: float, limit: int, after: int = 0) -> list[OutboxRow]:
+        """Undelivered rows due by `now` with ids after `after`, oldest first."""
         ...
 
     async def held(self, now: float, limit: int) -> list[OutboxEvent]:
@@ -348,6 +348,10 @@ class AlertOutbox(Protocol):
 
     async def clean(self, message: int) -> None:
         """The message was re-rendered."""
+
+    async def prune(self, before: float) -> int:
+        """Delete delivered rows done before `before`; how many went."""
+        ...
 
 
 # -- thresholds set from Discord (docs/alerting.md, "Thresholds as data") --------------------

@@ -18,6 +18,7 @@ IMPORT_NAMES = {
     "prometheus-api-client": "prometheus_api_client",
     "psutil": "psutil",
     "matplotlib": "matplotlib",
+    "tsdownsample": "tsdownsample",
     "influxdb-client": "influxdb_client",
     "jinja2": "jinja2",
     "aiohttp": "aiohttp",

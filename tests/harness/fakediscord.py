@@ -19,9 +19,10 @@ refuse is refused here too:
   Missing Access (50001);
 - channels (``channel_ids=[...]`` or `add_channel`): ``POST /channels/{id}/messages`` (JSON, or
   multipart/form-data with ``payload_json`` and ``files[n]`` parts as discord.py uploads),
-  ``PATCH`` and ``GET /channels/{id}/messages/{mid}``. An unknown channel is 404 Unknown Channel
-  (10003), a `forbid_channel` one 403 Missing Access (50001), an unknown message 404 Unknown
-  Message (10008), editing a webhook's message through the channel route 403 (50005). An edit
+  ``PATCH``, ``GET`` and ``DELETE /channels/{id}/messages/{mid}``. An unknown channel is 404
+  Unknown Channel (10003), a `forbid_channel` one 403 Missing Access (50001), an unknown
+  message 404 Unknown Message (10008), editing a webhook's message through the channel route
+  403 (50005). An edit
   replaces only the fields it names (content, embeds, components, attachments: listed ids are
   kept, new files added), as Discord does; the message before each edit is kept in `history`.
   ``message_reference`` stores the reply link (a reference to an unknown message is 50035 on
@@ -29,9 +30,9 @@ refuse is refused here too:
   discord.py parses: string snowflakes, ``author`` (the bot user, or the webhook), timestamps,
   ``nonce``, attachments with ``filename``/``size``/``url``, ``referenced_message``;
 - webhooks (`add_webhook`): ``POST /webhooks/{id}/{token}`` answers the message with
-  ``?wait=true`` (discord.py sends ``wait=1``) and 204 without; ``PATCH`` and ``GET
-  /webhooks/{id}/{token}/messages/{mid}``. A wrong token is 401 Invalid Webhook Token (50027),
-  an unknown id 404 Unknown Webhook (10015), a message of another webhook 404 (10008);
+  ``?wait=true`` (discord.py sends ``wait=1``) and 204 without; ``PATCH``, ``GET`` and
+  ``DELETE /webhooks/{id}/{token}/messages/{mid}``. A wrong token is 401 Invalid Webhook Token
+  (50027), an unknown id 404 Unknown Webhook (10015), a message of another webhook 404 (10008);
 - message limits (discord-api-docs resources/message, components/reference; `validate_message`):
   content 2000; 10 embeds; 6000 characters over all embeds (title, description, field names and
   values, footer text, author name); title 256, description 4096, 25 fields, field name 256 and
@@ -1047,6 +1048,9 @@ class FakeDiscord:
             if stored.webhook_id is not None:
                 return _json(403, OTHER_AUTHOR)
             return self._edit(stored, body, uploads)
+        if method == "DELETE":
+            self._channels[cid].remove(stored)
+            return web.Response(status=204)
         return _json(405, {"message": "405: Method Not Allowed", "code": 0})
 
     def _webhook(
@@ -1079,6 +1083,9 @@ class FakeDiscord:
             return _json(200, self._render(stored))
         if method == "PATCH":
             return self._edit(stored, body, uploads)
+        if method == "DELETE":
+            self._channels[hook.channel_id].remove(stored)
+            return web.Response(status=204)
         return _json(405, {"message": "405: Method Not Allowed", "code": 0})
 
     def _find(self, cid: int, mid: int) -> _Stored | None:

@@ -322,3 +322,30 @@ async def test_pick_answers_with_one_alerts_buttons(
 
         (embed,) = await until("olga on the picked alert", acked_embed)
         assert chosen.value in str(embed.to_dict()), embed.to_dict()
+
+
+async def test_two_open_silence_forms_each_silence_their_own_alert(
+    tmp_path: Path, start_service: Callable[..., Any]
+) -> None:
+    """Silence… opened on two alerts before either is submitted: submitting the first form
+    silences the first alert (discord.py keys open modals by custom id alone, so two forms
+    with one id would send the first answer to the second form and silence the wrong alert)."""
+    async with alert_world(tmp_path, start_service) as w:
+        w.post_alerts([alert("HomelabDiskFull", w.instance)])
+        await w.message()
+        w.post_alerts([alert("HomelabFanStuck", w.instance)])
+        await until("two alert messages", lambda: len(bot_messages(w.channel)) == 2)
+        by_name = {
+            ("DiskFull" if "DiskFull" in m.content else "FanStuck"): m
+            for m in bot_messages(w.channel)
+        }
+        first = await w.operator.click(by_name["DiskFull"], label="Silence\u2026")
+        second = await w.operator.click(by_name["FanStuck"], label="Silence\u2026")
+        assert first.modal is not None and second.modal is not None
+        done = await w.operator.submit_modal(first, {"duration": "1h", "comment": "disk"})
+        assert "HomelabDiskFull" in text_of(done), text_of(done)
+        (silence,) = await until("the silence", w.active_silences)
+        names = {m["value"] for m in silence["matchers"] if m["name"] == "alertname"}
+        assert names == {"HomelabDiskFull"}, silence["matchers"]
+        done = await w.operator.submit_modal(second, {"duration": "1h", "comment": "fan"})
+        assert "HomelabFanStuck" in text_of(done), text_of(done)

@@ -50,7 +50,8 @@ def _cli(tmp_path: Path, prom: Prometheus, *words: str) -> subprocess.CompletedP
         f'[bot.prometheus]\nurl = "{prom.url}"\nscrape_interval_seconds = 1.0\n'
     )
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--config", str(cfg), "do", "--json", *words],
+        [str(Path(sys.executable).parent / "homelab-bot"), "--config", str(cfg), "do", "--json",
+         *words],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

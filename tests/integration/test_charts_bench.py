@@ -6,19 +6,21 @@ import io
 
 from PIL import Image
 
-from bench.charts import compare_charts, format_charts, pyplot_baseline, sample_graph
+from bench.charts import compare_charts, format_charts, pyplot_baseline, sample_chart
 
 
-def test_chart_bench_times_both_renderers_and_both_ways_to_run() -> None:
-    """Two renders each: every figure is positive and the summary carries both ratios."""
-    figures = compare_charts(renders=2)
-    assert figures.ours_ms > 0 and figures.pyplot_ms > 0 and figures.pool_ms > 0
-    assert figures.thread_lag_ms >= 0 and figures.pool_lag_ms >= 0
-    text = format_charts(figures)
-    assert "faster" in text and "smaller" in text
+def test_chart_bench_times_both_renderers_at_both_sizes_and_the_loop() -> None:
+    """Two renders each: every figure is positive and the summary carries the three targets."""
+    f = compare_charts(renders=2)
+    for ms in (f.ours_1k_ms, f.ours_100k_ms, f.base_1k_ms, f.base_100k_ms, f.draw_1k_ms,
+               f.draw_100k_ms):
+        assert ms > 0
+    assert f.ours_lag_p99_ms >= 0 and f.base_lag_p99_ms >= 0
+    text = format_charts(f)
+    assert "ours 1k / baseline 1k" in text and "ours 100k / ours 1k" in text and "p99" in text
 
 
 def test_baseline_draws_the_same_size() -> None:
-    """The pyplot baseline renders the same 1000x450 chart, so the comparison is fair."""
-    png = pyplot_baseline(sample_graph(series=2, points=10))
-    assert Image.open(io.BytesIO(png)).size == (1000, 450)
+    """The pyplot baseline renders the same 1200x600 chart, so the comparison is fair."""
+    png = pyplot_baseline(sample_chart(series=2, points=10))
+    assert Image.open(io.BytesIO(png)).size == (1200, 600)

@@ -243,6 +243,15 @@ def _string(doc: dict[Any, Any], key: str, path: str, *, required: bool = True) 
     value = doc[key]
     if not isinstance(value, str):
         raise PayloadError(where, f"must be a string, not {_shown(value)}")
+    return _unicode(value, where)
+
+
+def _unicode(value: str, where: str) -> str:
+    """`value`, if it is text that can be stored (JSON allows lone surrogates; UTF-8 not)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise PayloadError(where, "is not valid Unicode text (a lone surrogate)") from None
     return value
 
 
@@ -272,7 +281,8 @@ def _string_map(doc: dict[Any, Any], key: str, path: str, *, required: bool) -> 
             raise PayloadError(where, f"has a key that is {_shown(k)}, not a string")
         if not isinstance(v, str):
             raise PayloadError(_key_path(where, k), f"must be a string, not {_shown(v)}")
-        out[k] = v
+        _unicode(k, where)
+        out[k] = _unicode(v, _key_path(where, k))
     return out
 
 

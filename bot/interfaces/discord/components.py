@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
@@ -161,7 +162,10 @@ class FormModal(discord.ui.Modal):
 
     def __init__(self, spec: ComponentSpec, arg: str) -> None:
         title = spec.route.split(".")[-1].replace("_", " ").capitalize()
-        super().__init__(title=title[:45], timeout=600, custom_id=f"hm:{spec.route}"[:100])
+        # discord.py keys open modals by custom id alone: one per form opened, or a second
+        # form (another alert, another member) would take the first one's answer.
+        custom_id = f"hm:{spec.route}:{secrets.token_hex(8)}"
+        super().__init__(title=title[:45], timeout=600, custom_id=custom_id)
         self.spec = spec
         self.arg = arg
         self.inputs: dict[str, discord.ui.TextInput[Any]] = {}

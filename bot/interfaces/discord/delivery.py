@@ -58,6 +58,11 @@ def delivery_error(exc: BaseException, where: str) -> DeliveryError:
                          final=False)  # fmt: skip
 
 
+def _partial(error: DeliveryError, ids: Sequence[int]) -> DeliveryError:
+    """`error`, carrying the ids of the parts posted before it (the worker keeps them)."""
+    return DeliveryError(error.reason, final=error.final, ids=ids)
+
+
 TRANSIENT = (discord.HTTPException, discord.RateLimited, OSError, aiohttp.ClientError,
              asyncio.TimeoutError)  # fmt: skip
 
@@ -91,14 +96,14 @@ class ChannelTarget:
 
     async def post(self, msg: Message, nonce: str) -> list[int]:
         """Send every part of `msg`, each with its own nonce."""
+        ids: list[int] = []
         try:
             channel = await self._channel()
-            return [
-                await self._send(channel, part, _nonce(nonce, n))
-                for n, part in enumerate(render(msg, self.allowed))
-            ]
+            for n, part in enumerate(render(msg, self.allowed)):
+                ids.append(await self._send(channel, part, _nonce(nonce, n)))
+            return ids
         except TRANSIENT as exc:
-            raise delivery_error(exc, self.where) from exc
+            raise _partial(delivery_error(exc, self.where), ids) from exc
 
     async def edit(self, ids: Sequence[int], msg: Message) -> list[int]:
         """Edit the parts in place; post extra parts, delete parts no longer needed."""
@@ -174,8 +179,8 @@ class WebhookTarget:
     async def post(self, msg: Message, nonce: str) -> list[int]:
         """Execute the webhook once per part (wait=True returns the message)."""
         hook = self._webhook()
+        ids: list[int] = []
         try:
-            ids: list[int] = []
             for part in render(msg):
                 kw = part.kwargs(interaction=False)
                 kw.pop("view", None)
@@ -183,14 +188,15 @@ class WebhookTarget:
                 ids.append(int(sent.id))
             return ids
         except TRANSIENT as exc:
-            raise delivery_error(exc, self.where) from exc
+            raise _partial(delivery_error(exc, self.where), ids) from exc
 
     async def edit(self, ids: Sequence[int], msg: Message) -> list[int]:
-        """Edit the webhook's messages in place (extra parts are posted)."""
+        """Edit the webhook's messages in place; post extra parts, delete parts no longer needed."""
         hook = self._webhook()
         try:
             out: list[int] = []
-            for n, part in enumerate(render(msg)):
+            parts = render(msg)
+            for n, part in enumerate(parts):
                 kw = part.kwargs(interaction=False)
                 kw.pop("view", None)
                 files = kw.pop("files")
@@ -203,6 +209,10 @@ class WebhookTarget:
                         pass
                 sent = await hook.send(wait=True, files=files, **kw)
                 out.append(int(sent.id))
+            # A stale part would go on showing the old state (FIRING) under the edited one.
+            for old in ids[len(parts) :]:
+                with contextlib.suppress(discord.NotFound):
+                    await hook.delete_message(old)
             return out
         except TRANSIENT as exc:
             raise delivery_error(exc, self.where) from exc

@@ -118,7 +118,9 @@ class WebhookAuth:
             return True
         if self.token_file is not None:
             expected = b"Bearer " + self._read(self.token_file, "credentials_file")
-            return hmac.compare_digest(header.encode(), expected)
+            # surrogateescape: aiohttp keeps bytes that are not UTF-8 as surrogates, which a
+            # plain encode() refuses (a 500 that skipped the failure count).
+            return hmac.compare_digest(header.encode("utf-8", "surrogateescape"), expected)
         if self.username and self.password_file is not None:
             scheme, _, encoded = header.partition(" ")
             if scheme.lower() != "basic":
@@ -204,7 +206,17 @@ class AlertReceiver:
         if request.content_length is not None and request.content_length > self.max_body_bytes:
             self.metrics.rejected("too_large")
             return _error(413, f"body over {self.max_body_bytes} bytes")
-        body = await request.content.read(self.max_body_bytes + 1)
+        # read(n) returns what has arrived so far, not n bytes: read until the end, so a body
+        # that comes in several pieces is not cut short (and answered 400, never retried).
+        chunks: list[bytes] = []
+        size = 0
+        while size <= self.max_body_bytes:
+            chunk = await request.content.read(self.max_body_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        body = b"".join(chunks)
         if len(body) > self.max_body_bytes:
             self.metrics.rejected("too_large")
             return _error(413, f"body over {self.max_body_bytes} bytes")

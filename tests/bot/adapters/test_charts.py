@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import subprocess
@@ -18,16 +19,21 @@ from PIL import Image
 
 from bot.adapters.charts import (
     HEIGHT_PX,
+    MUTED,
+    NO_DATA,
     PALETTE,
     THRESHOLD,
     WIDTH_PX,
     ChartPool,
+    drawn_figure,
+    plot_data,
     render_alert_graph,
+    render_chart,
     series_label,
     time_ticks,
     y_formatter,
 )
-from bot.domain.charts import AlertGraph, Series
+from bot.domain.charts import AlertGraph, Chart, Series
 
 ROOT = Path(__file__).resolve().parents[3]
 END = 1796302800.0  # 2026-12-03 13:00 UTC
@@ -221,3 +227,223 @@ def test_the_bot_process_never_loads_matplotlib() -> None:
         timeout=120, check=True,
     )
     assert out.stdout.strip() == "[]", out.stderr
+
+
+# -- charts (render_chart): the one drawing path, at 1200x600 ------------------------------------
+
+
+def _chart(**kw: Any) -> Chart:
+    """An hour-long 1200x600 chart of one series around 0.2, with overrides."""
+    return replace(Chart("CPU busy nas", (_series(0.2),), START, END, unit="ratio"), **kw)
+
+
+def _axes_px(chart: Chart) -> tuple[float, float, float, float]:
+    """The plot area in pixels, from the top-left: (left, top, right, bottom)."""
+    ax = drawn_figure(chart).axes[0]
+    x0, y0, x1, y1 = ax.get_position().extents
+    return x0 * chart.width, (1 - y1) * chart.height, x1 * chart.width, (1 - y0) * chart.height
+
+
+def _colour_mask(pixels: np.ndarray, colour: str, tol: int = 30) -> np.ndarray:
+    """Where the image has `colour` (within `tol` per channel)."""
+    rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return (np.abs(pixels - rgb) <= tol).all(axis=2)
+
+
+def test_chart_is_1200x600_by_default() -> None:
+    """A chart renders at 1200x600 unless it asks for another size."""
+    png = render_chart(_chart())
+    assert Image.open(io.BytesIO(png)).size == (1200, 600)
+    small = render_chart(_chart(width=800, height=400))
+    assert Image.open(io.BytesIO(small)).size == (800, 400)
+
+
+def test_every_threshold_is_drawn() -> None:
+    """Two thresholds give two long red rows, at their values' heights."""
+    rising = Series({"instance": "a"}, tuple((START + 60 * i, i / 60) for i in range(61)))
+    chart = _chart(series=(rising,), thresholds=(0.25, 0.75), minimum=0.0, maximum=1.0)
+    left, top, right, bottom = _axes_px(chart)
+    rows = _red_rows(_pixels(render_chart(chart)))
+    long_rows = [r for r, n in rows.items() if n > 0.5 * (right - left)]
+    for value in (0.25, 0.75):
+        expected = top + (1 - value) * (bottom - top)
+        assert any(abs(r - expected) < 3 for r in long_rows), (value, expected, long_rows)
+
+
+def test_every_window_is_shaded() -> None:
+    """Two shaded windows change only their own columns, none between them."""
+    windows = ((START + 600, START + 1200), (START + 2400, START + 3000))
+    chart = _chart(windows=windows)
+    left, _top, right, _bottom = _axes_px(chart)
+    plain, shaded = _pixels(render_chart(_chart())), _pixels(render_chart(chart))
+    cols = set(np.nonzero((plain != shaded).any(axis=(0, 2)))[0].tolist())
+    per_s = (right - left) / 3600
+    for since, until in windows:
+        x0, x1 = left + (since - START) * per_s, left + (until - START) * per_s
+        inside = {c for c in cols if x0 - 2 <= c <= x1 + 2}
+        assert len(inside) > 0.9 * (x1 - x0)
+    between = left + 1500 * per_s, left + 2100 * per_s
+    assert not [c for c in cols if between[0] <= c <= between[1]]
+
+
+def test_a_missing_stretch_is_a_gap_not_a_line() -> None:
+    """No point for 20 minutes: no series colour in those columns; one missing point is bridged."""
+    points = tuple((START + 60 * i, 0.5) for i in range(61) if not 20 <= i <= 40)
+    chart = _chart(series=(Series({"instance": "a"}, points),), step=60.0)
+    left, _top, right, _bottom = _axes_px(chart)
+    line = _colour_mask(_pixels(render_chart(chart)), PALETTE[0]).any(axis=0)
+    per_s = (right - left) / 3600
+    hole = range(round(left + 21 * 60 * per_s), round(left + 39 * 60 * per_s))
+    assert not line[hole].any()
+    assert line[round(left + 10 * 60 * per_s)] and line[round(left + 50 * 60 * per_s)]
+    one_missing = tuple(p for i, p in enumerate(_series(0.5).points) if i != 30)
+    xs, _ys = plot_data(np.array(one_missing), 60.0, 1000)
+    assert not np.isnan(xs).any()  # a step of two is not a gap
+
+
+def test_a_single_spike_in_100k_points_survives_downsampling() -> None:
+    """MinMaxLTTB keeps a one-point spike: it is still the max of what is drawn."""
+    n = 100_000
+    rng = np.random.default_rng(7)
+    xs = START + np.arange(n) * (3600 / n)
+    ys = 0.3 + 0.01 * rng.standard_normal(n)
+    ys[61_234] = 5.0
+    drawn_x, drawn_y = plot_data(np.column_stack([xs, ys]), 0.0, 900)
+    assert len(drawn_y) <= 1000
+    assert np.nanmax(drawn_y) == 5.0
+    assert drawn_x[np.nanargmax(drawn_y)] == xs[61_234]
+
+
+def test_no_data_image_says_so() -> None:
+    """No series (or only NaN) gives the 'no data' text in the middle, and no y tick labels."""
+    for series in ((), (Series({"instance": "b"}, ((START, float("nan")),)),)):
+        fig = drawn_figure(_chart(series=series))
+        texts = [t.get_text() for t in fig.axes[0].texts]
+        assert NO_DATA in texts
+        assert all(not t.get_text() for t in fig.axes[0].get_yticklabels())
+        pixels = _pixels(render_chart(_chart(series=series)))
+        middle = pixels[250:350, 450:750]
+        assert _colour_mask(middle, MUTED, 20).sum() > 200  # the text is there
+        assert not any(_colour_mask(pixels, c, 10).sum() > 50 for c in PALETTE[:3])
+
+
+@pytest.mark.parametrize(
+    ("unit", "top", "suffix"),
+    [
+        ("bytes", 3 * 1024**3, " GiB"),
+        ("bits_per_second", 250e6, " Mb/s"),
+        ("bytes_per_second", 40e3, " kB/s"),
+        ("ratio", 0.9, "%"),
+        ("celsius", 70, " °C"),
+        ("seconds", 0.4, " ms"),
+    ],
+)
+def test_units_are_on_the_rendered_tick_labels(unit: str, top: float, suffix: str) -> None:
+    """The y axis' tick labels, as drawn, carry the unit: IEC bytes, SI rates, %, °C, ms."""
+    series = Series({"instance": "a"}, tuple((START + 60 * i, top * i / 60) for i in range(61)))
+    fig = drawn_figure(_chart(series=(series,), unit=unit))
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text() != "0 s"]
+    labels = [label for label in labels if label]
+    assert len(labels) >= 3 and all(label.endswith(suffix) for label in labels), labels
+
+
+def test_legend_sits_outside_the_data_and_counts_the_rest() -> None:
+    """Fourteen series: ten in a legend right of the plot, then 'and 4 more'."""
+    many = tuple(_series(0.05 * i, {"instance": f"h{i}:9101"}) for i in range(14))
+    fig = drawn_figure(_chart(series=many))
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert len(texts) == 11 and texts[-1] == "and 4 more"
+    renderer = fig.canvas.get_renderer()
+    box, plot = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert box.x0 >= plot.x1 and box.x1 <= fig.bbox.width  # beside the plot, inside the image
+    assert len(ax.lines) == 10
+    # the ten highest are the ones drawn
+    assert {t for t in texts[:-1]} == {f"h{i}:9101" for i in range(4, 14)}
+
+
+def test_stacked_areas_reach_the_sum() -> None:
+    """Stacked: the top of the stack is the sum of the series; the floor stays at zero."""
+    a = Series({"device": "eth0"}, tuple((START + 60 * i, 1e6) for i in range(61)), name="eth0")
+    b = Series({"device": "eth1"}, tuple((START + 60 * i, 2e6) for i in range(61)), name="eth1")
+    fig = drawn_figure(_chart(series=(a, b), unit="bits_per_second", stacked=True))
+    lo, hi = fig.axes[0].get_ylim()
+    assert lo == 0.0 and 3e6 < hi < 3.5e6
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["eth0", "eth1"]
+
+
+def test_floor_and_ceiling_come_from_the_chart() -> None:
+    """minimum/maximum fix the y axis (0..100 %), unless the data go beyond them."""
+    ax = drawn_figure(_chart(minimum=0.0, maximum=1.0)).axes[0]
+    assert ax.get_ylim() == (0.0, 1.0)
+    high = Series({"instance": "a"}, ((START, 0.5), (END, 1.4)))
+    assert drawn_figure(_chart(series=(high,), maximum=1.0)).axes[0].get_ylim()[1] > 1.4
+
+
+def test_renders_are_byte_stable() -> None:
+    """The same chart renders to the same bytes (the docs' images depend on it)."""
+    chart = _chart(thresholds=(0.5,), windows=((START, START + 600),))
+    assert render_chart(chart) == render_chart(chart)
+
+
+async def test_event_loop_keeps_ticking_while_20_charts_render() -> None:
+    """A 10 ms ticker counts at least 80 % of its ticks while the pool renders 20 charts."""
+    pool = ChartPool()
+    await pool.start()
+    chart = _chart(series=tuple(_series(0.1 * k, {"instance": f"h{k}"}) for k in range(4)),
+                   thresholds=(0.3,), windows=((END - 900, END),))
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    try:
+        task = asyncio.create_task(ticker())
+        started = asyncio.get_running_loop().time()
+        pngs = [await pool.chart(chart) for _ in range(20)]
+        elapsed = asyncio.get_running_loop().time() - started
+        done.set()
+        await task
+    finally:
+        await pool.close()
+    assert pngs[0] == render_chart(chart)  # the packed trip draws the same image
+    expected = elapsed / 0.01
+    # asyncio.sleep(0.01) wakes a little late even on an idle loop: ~1.1 ms per tick
+    assert ticks >= 0.8 * expected / 1.15, (ticks, expected)
+
+
+async def test_long_series_travel_through_shared_memory_and_leave_none_behind() -> None:
+    """A chart of 2 x 50k points renders through the pool as in process; /dev/shm is as before."""
+    n = 50_000
+    series = tuple(
+        Series({"instance": f"h{k}"}, tuple((START + i * 3600 / n, (i % 997) / 997 + k)
+                                            for i in range(n)))
+        for k in range(2)
+    )
+    chart = _chart(series=series, unit="")
+    before = set(os.listdir("/dev/shm"))
+    pool = ChartPool()
+    await pool.start()
+    try:
+        png = await pool.chart(chart)
+    finally:
+        await pool.close()
+    assert png == render_chart(chart)
+    assert set(os.listdir("/dev/shm")) - before == set()
+
+
+def test_threshold_label_goes_where_it_hides_no_data() -> None:
+    """A series just above the threshold puts its label below the line; just below, above it."""
+    def label_side(level: float) -> str:
+        flat = Series({"instance": "a"}, tuple((START + 60 * i, level) for i in range(61)))
+        fig = drawn_figure(_chart(series=(flat,), thresholds=(0.5,), minimum=0.0, maximum=1.0))
+        (label,) = [t for t in fig.axes[0].texts if t.get_text().startswith("threshold")]
+        return str(label.get_verticalalignment())
+
+    assert label_side(0.52) == "top"  # text hangs below the line
+    assert label_side(0.48) == "bottom"  # text sits above the line

@@ -146,3 +146,23 @@ async def test_a_failed_group_commit_fails_every_call_in_it(tmp_path: Path) -> N
         *(outbox.enqueue([event(f"n{i}")], 0.0) for i in range(5)), return_exceptions=True
     )
     assert all(isinstance(r, OutboxUnavailable) for r in results)
+
+
+async def test_one_bad_call_in_a_group_commit_fails_only_itself(tmp_path: Path) -> None:
+    """A call whose rows cannot be stored fails alone: the calls committed with it are
+    stored, and calls queued behind it are not left waiting forever."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    bad = OutboxEvent("x|firing|t", "x", "firing", "t", '{"a": "\ud800"}', "{}")
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            outbox.enqueue([bad], 0.0),
+            outbox.enqueue([event("a")], 0.0),
+            return_exceptions=True,
+        ),
+        5,
+    )
+    assert isinstance(results[0], ValueError) and results[1] == (1, 0)
+    late = asyncio.create_task(outbox.enqueue([event("b")], 0.0))
+    assert await asyncio.wait_for(late, 5) == (1, 0)
+    await db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -221,3 +222,52 @@ async def test_storage_failure_is_503_so_alertmanager_retries(serve: Any, tmp_pa
     await s.db.close()
     status, body, _ = await post(s.url, PAYLOAD, bearer())
     assert status == 503 and "retry" in body["error"]
+
+
+async def test_text_that_is_not_unicode_is_422_not_a_crash(serve: Any, tmp_path: Path) -> None:
+    """A lone surrogate (valid JSON, not storable text) can never succeed: 422 naming the
+    field, not a 500 from the database; the next notification is stored as usual."""
+    s = await serve(WebhookAuth(token_file=token_file(tmp_path)))
+    bad = copy.deepcopy(PAYLOAD)
+    bad["alerts"][0]["annotations"]["summary"] = "\ud800 CPU busy"
+    status, body, _ = await post(s.url, bad, bearer())  # json.dumps escapes it: \ud800
+    assert status == 422 and body["field"] == "alerts[0].annotations.summary"
+    assert (await post(s.url, PAYLOAD, bearer()))[0] == 200
+    assert await s.rows() == 1
+
+
+async def test_a_header_that_is_not_utf8_is_401_not_a_crash(serve: Any, tmp_path: Path) -> None:
+    """Authorization bytes that are not UTF-8 are wrong credentials (401), not a 500."""
+    s = await serve(WebhookAuth(token_file=token_file(tmp_path)))
+    host, _, rest = s.url.removeprefix("http://").partition("/")
+    reader, writer = await asyncio.open_connection(*host.split(":"))
+    writer.write(
+        b"POST /" + rest.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        b"Authorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n{}"
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:100]
+
+
+async def test_a_body_that_arrives_in_pieces_is_read_whole(serve: Any, tmp_path: Path) -> None:
+    """A notification whose body reaches the server in several TCP pieces is stored, not
+    answered 400 (which Alertmanager would never retry) for a half-read body."""
+    s = await serve(WebhookAuth(token_file=token_file(tmp_path)))
+    body = json.dumps(PAYLOAD).encode()
+    host, _, rest = s.url.removeprefix("http://").partition("/")
+    reader, writer = await asyncio.open_connection(*host.split(":"))
+    writer.write(
+        b"POST /" + rest.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + TOKEN.encode() + b"\r\nConnection: close\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:40]
+    )
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.write(body[40:])
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert await s.rows() == 1

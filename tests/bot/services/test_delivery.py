@@ -7,6 +7,8 @@ themselves are tested on the wire (tests/integration/test_delivery_wire.py) and 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from bot.adapters.sqlite import Database
 from bot.domain.alerts.model import Alert, parse_notification
 from bot.domain.alerts.routing import Destination, QuietHours, Route, parse_matcher
 from bot.domain.messages import Image, Message, flatten_text, validate
+from bot.services import delivery
 from bot.services.alert_ingest import AlertIngest
 from bot.services.delivery import DeliveryError, DeliveryWorker, Routing
 from tests.bot.domain.alerts.test_model import PAYLOAD
@@ -272,3 +275,157 @@ async def test_targets_without_buttons_get_the_graph_attached(tmp_path: Path) ->
     msg, _ = target.posts[0]
     assert [i.filename for i in msg.images] == ["alert-aaaa.png"] and msg.rows == ()
     await db.close()
+
+
+async def test_a_refused_resend_dead_letters_only_its_own_alerts(world: World) -> None:
+    """A planned message refused for good on its resend takes only its own alerts with it;
+    a later, unrelated alert for the same destination is still posted."""
+    world.target.failures.append(Crash())
+    await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))
+    with pytest.raises(Crash):
+        await world.worker.drain_once()
+    await world.ingest.accept(notification(("bbbb", "pi:9100", "firing")))
+    world.target.failures.append(DeliveryError("Discord answered 400", final=True))
+    await world.worker.drain_once()  # the restarted worker
+    assert world.metrics.counts["dead"] == 1
+    assert len(world.target.posts) == 1 and "pi:9100" in flatten_text([world.target.posts[0][0]])
+    assert (await world.outbox.stats(world.clock())).depth == 0
+
+
+async def test_an_unexpected_error_does_not_stop_the_worker(world: World) -> None:
+    """A bug-shaped exception in one pass is logged; the worker keeps running and delivers."""
+    world.worker.idle_seconds = 0.05
+    world.worker.gather_seconds = 0
+    calls: list[Destination] = []
+
+    def target_for(d: Destination) -> Recorder:
+        calls.append(d)
+        if len(calls) == 1:
+            raise RuntimeError("a bug choosing the target")
+        return world.target
+
+    world.worker.target_for = target_for
+    await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))
+    task = asyncio.create_task(world.worker.run())
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if world.target.posts:
+                break
+        assert not task.done(), task.exception() if task.done() else None
+        assert len(world.target.posts) == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_held_destination_does_not_starve_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A destination holding a whole batch of rows for a retry does not keep another
+    destination's alerts from going out."""
+    monkeypatch.setattr(delivery, "BATCH", 3)
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    clock = Clock()
+    targets: dict[Destination, Recorder] = {}
+    routing = Routing(
+        routes=(Route((parse_matcher('instance=~"nas.*"'),), Destination(channel_id=7)),),
+        default=Destination(channel_id=8),
+    )
+
+    def target_for(d: Destination) -> Recorder:
+        return targets.setdefault(d, Recorder())
+
+    down = target_for(Destination(channel_id=7))
+    down.failures.extend(DeliveryError("503", final=False) for _ in range(10))
+    worker = DeliveryWorker(outbox, target_for, routing, Metrics(), clock=clock)
+    ingest = AlertIngest(outbox, Metrics(), clock=clock)
+    for n in range(4):
+        await ingest.accept(notification((f"nas{n}", f"nas{n}:9100", "firing")))
+    await worker.drain_once()  # channel 7 fails: its rows are held
+    await ingest.accept(notification(("pi", "pi:9100", "firing")))
+    await worker.drain_once()
+    up = targets[Destination(channel_id=8)]
+    assert len(up.posts) == 1 and "pi:9100" in flatten_text([up.posts[0][0]])
+    await db.close()
+
+
+async def test_a_target_that_raises_a_bug_holds_only_its_destination(tmp_path: Path) -> None:
+    """An unexpected exception from one destination's target holds its rows for a retry
+    (with back-off) and the other destination's alerts still go out in the same pass."""
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    outbox = SqliteOutbox(db)
+    targets: dict[Destination, Recorder] = {}
+    routing = Routing(
+        routes=(Route((parse_matcher('instance=~"nas.*"'),), Destination(channel_id=7)),),
+        default=Destination(channel_id=8),
+    )
+
+    def target_for(d: Destination) -> Recorder:
+        return targets.setdefault(d, Recorder())
+
+    target_for(Destination(channel_id=7)).failures.append(TypeError("a bug in a target"))
+    metrics = Metrics()
+    worker = DeliveryWorker(outbox, target_for, routing, metrics)
+    await AlertIngest(outbox, Metrics()).accept(
+        notification(("aaaa", "nas:9100", "firing"), ("bbbb", "pi:9100", "firing"))
+    )
+    await worker.drain_once()
+    assert len(targets[Destination(channel_id=8)].posts) == 1
+    assert metrics.counts["retried"] == 1 and metrics.counts["dead"] == 0
+    await db.close()
+
+
+async def test_a_message_cut_off_after_some_parts_is_completed_not_posted_again(
+    world: World,
+) -> None:
+    """A 5xx after the first part of a split message landed: the retry edits that part and
+    adds the rest, instead of posting the whole message again (a webhook has no nonce, and
+    Discord's nonce check lasts only minutes)."""
+    world.target.failures.append(DeliveryError("Discord answered 503", final=False, ids=(777,)))
+    await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))
+    await world.worker.drain_once()
+    assert world.target.posts == [] and world.metrics.counts["retried"] == 1
+    world.clock.now += 11
+    await world.worker.drain_once()
+    assert world.target.posts == []
+    assert [ids for ids, _ in world.target.edits] == [(777,)]
+    assert world.metrics.depth == 0
+
+
+async def test_delivered_rows_are_pruned_and_a_repeat_then_edits(world: World) -> None:
+    """Delivered rows older than a week are deleted (the outbox does not grow forever); a
+    repeat of the pruned firing edits its message again, nothing is posted twice."""
+    await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))
+    await world.worker.drain_once()
+    assert len(world.target.posts) == 1
+
+    async def rows() -> int:
+        return int(
+            await world.outbox.db.run(
+                lambda c: c.execute("SELECT COUNT(*) FROM alert_outbox").fetchone()[0]
+            )
+        )
+
+    assert await rows() == 1
+    world.clock.now += 8 * 86400
+    await world.worker.drain_once()
+    assert await rows() == 0
+    assert (await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))).stored == 1
+    await world.worker.drain_once()
+    assert len(world.target.posts) == 1 and len(world.target.edits) == 1
+
+
+async def test_a_refused_firing_takes_its_resolution_with_it_and_one_notice(world: World) -> None:
+    """Firing and resolution in one pass, the firing refused for good (404): both are dead
+    letters at once and the admins hear once, not again for the resolution's resend."""
+    world.target.failures.extend(
+        DeliveryError("Discord answered 404 Unknown Channel", final=True) for _ in range(2)
+    )
+    await world.ingest.accept(notification(("aaaa", "nas:9100", "firing")))
+    await world.ingest.accept(notification(("aaaa", "nas:9100", "resolved"), status="resolved"))
+    await world.worker.drain_once()
+    assert world.metrics.counts["dead"] == 2 and len(world.admin.posts) == 1
+    assert (await world.outbox.stats(world.clock())).depth == 0
