@@ -298,7 +298,7 @@ def test_verify_beside_writers_never_raises_a_false_alarm(tmp_path: Path, key: s
     writers = start_writers(path, key.encode(), 1000)
     try:
         grew = asyncio.run(_verify_while_running(path, key.encode(), writers))
-        assert grew >= 5, grew  # the writers really appended between the snapshots
+        assert grew >= 3, grew  # the writers really appended between the snapshots
     finally:
         for w in writers:
             assert w.wait(timeout=60) == 0
