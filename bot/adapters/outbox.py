@@ -226,6 +226,27 @@ class SqliteOutbox:
         )
         return _record(row) if row else None
 
+    async def records(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], AlertRecord]:
+        """The records of many episodes (fingerprint, startsAt) in one read (absent: left out)."""
+        wanted = sorted(set(keys))
+
+        def work(c: sqlite3.Connection) -> dict[tuple[str, str], AlertRecord]:
+            out: dict[tuple[str, str], AlertRecord] = {}
+            for start in range(0, len(wanted), 400):  # SQLite's bound-parameter limit
+                chunk = wanted[start : start + 400]
+                fps = sorted({fp for fp, _ in chunk})
+                marks = ",".join("?" * len(fps))
+                for r in c.execute(f"{_RECORD} WHERE fingerprint IN ({marks})", fps):
+                    rec = _record(r)
+                    if (rec.fingerprint, rec.starts_at) in keys_set:
+                        out[(rec.fingerprint, rec.starts_at)] = rec
+            return out
+
+        keys_set = set(wanted)
+        return await self._read(work, "read alerts")
+
     async def latest(self, fingerprint: str) -> AlertRecord | None:
         """The latest episode of an alert (by startsAt)."""
         row = await self._read(

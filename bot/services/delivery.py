@@ -245,6 +245,12 @@ class DeliveryWorker:
         done: set[int] = set()
         new: list[OutboxRow] = []
         gathered_keys: set[tuple[str, str]] = set()  # the episodes in `new`
+        flushed: set[tuple[str, str]] = set()  # episodes given a message in this pass
+        # One read for every row's episode, not one per row: the receiver's commits share the
+        # database lock, and a pass over a burst would otherwise keep them waiting.
+        known = await self.outbox.records(
+            [(r.event.fingerprint, r.event.starts_at) for r in rows]
+        )
         i = 0
         while i <= len(rows):
             row = rows[i] if i < len(rows) else None
@@ -256,16 +262,21 @@ class DeliveryWorker:
                 record = None
                 if row is not None:
                     e = row.event
-                    gathered = (e.fingerprint, e.starts_at) in gathered_keys
-                    record = (
-                        None if gathered else await self.outbox.record(e.fingerprint, e.starts_at)
-                    )
+                    key = (e.fingerprint, e.starts_at)
+                    gathered = key in gathered_keys
+                    if gathered:
+                        record = None
+                    elif key in flushed:  # planned earlier in this pass: `known` predates it
+                        record = await self.outbox.record(e.fingerprint, e.starts_at)
+                    else:
+                        record = known.get(key)
                     if not gathered and (record is None or record.message is None):
                         new.append(row)
                         gathered_keys.add((e.fingerprint, e.starts_at))
                         i += 1
                         continue
                 await self._flush_new(dest, target, new, done)
+                flushed |= gathered_keys
                 new = []
                 gathered_keys.clear()
                 if row is None:
@@ -446,7 +457,11 @@ class DeliveryWorker:
                 now,
                 self.routing.allowed_ping_role_ids,
             )
-        msg = alert_message(cards, pings=roles, buttons=target.buttons, now=now)
+        # Building and checking a message of ten embeds takes milliseconds of pure Python:
+        # off the event loop, so the receiver keeps answering while a burst is delivered.
+        msg = await asyncio.to_thread(
+            alert_message, cards, pings=roles, buttons=target.buttons, now=now
+        )
         if new and target.graphs and self.graphs is not None:
             images: list[Image] = []
             for c in cards:

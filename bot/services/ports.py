@@ -302,6 +302,12 @@ class AlertOutbox(Protocol):
         """The episode's record, if any message was ever planned for it."""
         ...
 
+    async def records(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], AlertRecord]:
+        """The records of many episodes (fingerprint, startsAt) in one read."""
+        ...
+
     async def latest(self, fingerprint: str) -> AlertRecord | None:
         """The latest episode of an alert (by startsAt)."""
         ...

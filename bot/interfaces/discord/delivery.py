@@ -99,7 +99,8 @@ class ChannelTarget:
         ids: list[int] = []
         try:
             channel = await self._channel()
-            for n, part in enumerate(render(msg, self.allowed)):
+            parts = await asyncio.to_thread(render, msg, self.allowed)
+            for n, part in enumerate(parts):
                 ids.append(await self._send(channel, part, _nonce(nonce, n)))
             return ids
         except TRANSIENT as exc:
@@ -109,7 +110,7 @@ class ChannelTarget:
         """Edit the parts in place; post extra parts, delete parts no longer needed."""
         try:
             channel = await self._channel()
-            parts = render(msg, self.allowed)
+            parts = await asyncio.to_thread(render, msg, self.allowed)
             out: list[int] = []
             for n, part in enumerate(parts):
                 if n < len(ids):
