@@ -44,7 +44,7 @@ layers: $(STAMP)
 test: $(STAMP) services lint typecheck layers
 	@# The orphan check runs whether or not pytest passed: a failing run is when it matters.
 	rc=0; HOMELAB_TEST_SESSION=$(BASETEMP) $(BIN)/pytest --basetemp=$(BASETEMP) --cov \
-	  --cov-report=term $(PYTEST_ARGS) || rc=$$?; \
+	  --cov-report=term --durations=25 $(PYTEST_ARGS) || rc=$$?; \
 	scripts/check-orphans $(BASETEMP) || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
 
 run: $(STAMP) services
