@@ -21,12 +21,12 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
+from bot.adapters.http import SessionClient, without_userinfo
 from bot.services.ports import ActiveAlert, AlertmanagerUnavailable, Silence, SilenceMatcher
 from homelab.logs import redact, redaction_filter
 
@@ -35,12 +35,12 @@ log = logging.getLogger(__name__)
 _URL_HINT = "check [bot.alerts] alertmanager_url"
 
 
-class AlertmanagerClient:
+class AlertmanagerClient(SessionClient):
     """Alertmanager API v2 over aiohttp; implements `AlertmanagerApi`."""
 
     def __init__(self, url: str, timeout: float = 2.5) -> None:
+        super().__init__(timeout)
         parts = urlsplit(url)
-        self._headers: dict[str, str] = {}
         self._secrets: list[str] = []
         if parts.username is not None:
             # user:password@ in the URL (a proxy in front) is basic auth, never shown.
@@ -50,40 +50,13 @@ class AlertmanagerClient:
             self._secrets = [s for s in (password, pair) if s]
             for secret in self._secrets:
                 redaction_filter().add_secret(secret)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        self.url = urlunsplit((parts.scheme, host, parts.path, "", "")).rstrip("/")
-        self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
+        self.url = without_userinfo(url, keep_query=False).rstrip("/")
 
     @property
     def source(self) -> str:
         """The base URL, safe to show: credentials never stay in it."""
         return self.url
 
-    async def __aenter__(self) -> AlertmanagerClient:
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout), headers=self._headers
-            )
-        return self._session
-
-    async def close(self) -> None:
-        """Close the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def alerts(self) -> list[ActiveAlert]:
         """Every alert Alertmanager holds (active, silenced and inhibited)."""

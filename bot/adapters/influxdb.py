@@ -22,11 +22,11 @@ import base64
 import json
 import logging
 import math
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 
+from bot.adapters.http import SessionClient
 from bot.adapters.prometheus import credential_forms
 from bot.domain.charts import InfluxQuery, Series
 from bot.domain.ranges import influxql
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 SETTINGS = "[bot.influxdb]"
 
 
-class InfluxDBClient:
+class InfluxDBClient(SessionClient):
     """InfluxQL range queries over aiohttp; it implements the `InfluxRangeSource` port."""
 
     def __init__(
@@ -56,8 +56,7 @@ class InfluxDBClient:
         self.url = url.rstrip("/")
         self.database = database
         self.retention_policy = retention_policy
-        self.timeout = timeout
-        self._headers: dict[str, str] = {"Accept": "application/json"}
+        super().__init__(timeout, {"Accept": "application/json"})
         self._secrets = [s for s in (token, password) if s]
         if token:
             self._headers["Authorization"] = f"Token {token}"
@@ -68,33 +67,12 @@ class InfluxDBClient:
                 self._secrets += credential_forms(username, password)
         for secret in self._secrets:
             redaction_filter().add_secret(secret)
-        self._session: aiohttp.ClientSession | None = None
 
     @property
     def source(self) -> str:
         """Where InfluxDB is and which database, safe to show."""
         return f"InfluxDB at {self.url} (database {self.database})"
 
-    async def __aenter__(self) -> InfluxDBClient:
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout), headers=self._headers
-            )
-        return self._session
-
-    async def close(self) -> None:
-        """Close the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def query_range(
         self, query: InfluxQuery, start: float, end: float, step: float, host: str = ""

@@ -16,12 +16,12 @@ import base64
 import json
 import logging
 import math
-from types import TracebackType
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 import aiohttp
 
+from bot.adapters.http import SessionClient, without_userinfo
 from bot.domain.charts import Series
 from bot.services.ports import MetricsUnavailable, Sample
 from homelab.logs import redact, redaction_filter
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 MAX_POINTS = 11_000
 
 
-class PrometheusClient:
+class PrometheusClient(SessionClient):
     """Instant and range queries over aiohttp; every failure becomes MetricsUnavailable.
 
     It implements the `MetricsSource` and `RangeSource` ports.
@@ -53,9 +53,8 @@ class PrometheusClient:
         if parts.username is not None and not username and not bearer_token:
             # user:password@ in the URL is basic auth; it goes in a header, never in messages.
             username, password = unquote(parts.username), unquote(parts.password or "")
-        self.url = self._without_userinfo(url).rstrip("/")
-        self.timeout = timeout
-        self._headers = dict(headers or {})
+        super().__init__(timeout, headers)
+        self.url = without_userinfo(url).rstrip("/")
         # Servers may echo credentials in error bodies, raw or encoded; those reach users.
         self._secrets = [s for s in (bearer_token, password) if s]
         if bearer_token:
@@ -67,44 +66,12 @@ class PrometheusClient:
                 self._secrets += credential_forms(username, password)
         for secret in self._secrets:
             redaction_filter().add_secret(secret)  # and the logs hide every form too
-        self._session: aiohttp.ClientSession | None = None
-
-    @staticmethod
-    def _without_userinfo(url: str) -> str:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
 
     @property
     def source(self) -> str:
         """The base URL, safe to show: credentials never stay in it."""
         return self.url
 
-    async def __aenter__(self) -> PrometheusClient:
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers=self._headers,
-            )
-        return self._session
-
-    async def close(self) -> None:
-        """Close the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def query(self, expr: str) -> list[Sample]:
         """Evaluate an instant query; vectors and scalars become samples."""

@@ -1,4 +1,5 @@
-"""Silence durations as people type them: `90m`, `2h`, `1h30m`, `3d`, `1w`.
+"""Silence durations as people type them: `90m`, `2h`, `1h30m`, `3d`, `1w`; shown with
+`format_duration` (the alert message's own duration format).
 
 Example::
 
@@ -10,6 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
+
+from bot.domain.alerts.format import duration as format_duration
+
+__all__ = ["DurationError", "format_duration", "parse_duration"]
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +37,3 @@ def parse_duration(text: str) -> float:
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         raise DurationError(f"duration {text!r}: give between 1m and 90d")
     return seconds
-
-
-def format_duration(seconds: float) -> str:
-    """`1h 30m`, `2d 4h`, `45s`: the two largest units."""
-    left = round(seconds)
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if left >= size or (unit == "s" and not parts):
-            parts.append(f"{left // size}{unit}")
-            left %= size
-        if len(parts) == 2:
-            break
-    return " ".join(parts)
