@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 BASETEMP := $(CURDIR)/.pytest-tmp
 PYTEST_ARGS ?=
+# Tests run in one process per core (pytest-xdist), a test file per process at a time, so a
+# module-scoped service is started once; `make test TEST_WORKERS=0` runs them in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: test run bench docs lint typecheck layers services venv clean help
 
@@ -43,7 +46,7 @@ layers: $(STAMP)
 
 test: $(STAMP) services lint typecheck layers
 	@# The orphan check runs whether or not pytest passed: a failing run is when it matters.
-	rc=0; HOMELAB_TEST_SESSION=$(BASETEMP) $(BIN)/pytest --basetemp=$(BASETEMP) --cov \
+	rc=0; HOMELAB_TEST_SESSION=$(BASETEMP) $(BIN)/pytest --basetemp=$(BASETEMP) -n $(TEST_WORKERS) --dist loadfile --cov \
 	  --cov-report=term --durations=25 $(PYTEST_ARGS) || rc=$$?; \
 	scripts/check-orphans $(BASETEMP) || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
 

@@ -19,7 +19,9 @@ import io
 import logging
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from array import array
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -539,6 +541,23 @@ def _warm_up() -> int:
     return os.getpid()
 
 
+def _end_with_parent() -> None:
+    """Worker initializer: exit when the process that started the pool is gone.
+
+    A bot killed with SIGKILL (the OOM killer, `systemctl kill`) never shuts its executor
+    down; without this its idle workers would live on, orphaned, holding memory."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # pragma: no cover - only ever run as a spawned worker
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 class ChartPool:
     """Renders charts in worker processes; implements `ChartRenderer`."""
 
@@ -553,7 +572,9 @@ class ChartPool:
             # spawn, not fork: a fork of a process running an event loop and threads can
             # inherit held locks; the worker functions are module level so spawn finds them.
             self._pool = ProcessPoolExecutor(
-                max_workers=self.max_workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.max_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_end_with_parent,
             )
         return self._pool
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
@@ -227,6 +228,43 @@ def test_the_bot_process_never_loads_matplotlib() -> None:
         timeout=120, check=True,
     )
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_workers_end_when_the_bot_is_killed() -> None:
+    """SIGKILL of the process that owns the pool (no shutdown runs) still ends its workers."""
+    code = textwrap.dedent(
+        """
+        import asyncio, os, sys, time
+        from bot.adapters.charts import ChartPool
+
+        async def main():
+            pool = ChartPool()
+            await pool.start()
+            print(next(iter(pool._pool._processes)), flush=True)
+            time.sleep(60)
+
+        if __name__ == "__main__":
+            asyncio.run(main())
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    owner = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert owner.stdout is not None
+        worker = int(owner.stdout.readline())
+        os.kill(worker, 0)  # alive while its owner is
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{worker}").exists():
+        status = Path(f"/proc/{worker}/status").read_text(errors="replace")
+        if "State:\tZ" in status:
+            break  # exited, waiting for init to reap it
+        time.sleep(0.05)
+    else:
+        assert not Path(f"/proc/{worker}").exists(), "the chart worker outlived its bot"
 
 
 # -- charts (render_chart): the one drawing path, at 1200x600 ------------------------------------
