@@ -109,6 +109,14 @@ class ReportSender(Protocol):
         ...
 
 
+class ReportBuilder(Protocol):
+    """What the schedule needs of the service: a period's report as a message."""
+
+    async def build(self, period: Period, host: str = "") -> Message:
+        """The report of `period` (for one host, or "" for all)."""
+        ...
+
+
 class ReportService:
     """Builds reports; the handler of /report."""
 
@@ -180,21 +188,21 @@ class ReportService:
         sources: list[str] = [self.prometheus.source]
         per_host: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {}
         chart_series: dict[str, tuple[Series, ...]] = {}
+        # One host at a time: the charts' InfluxQL does not group by host, so a fleet-wide
+        # query would average the hosts together; each series here is the host's.
         for chart, _ in CHART_KINDS:
-            got = await self.data.series(CHARTS[chart], chosen, period.seconds, end)
-            if got.source not in sources:
-                sources.append(got.source)
-            if got.note:
-                notes.append(got.note)
-            grouped: dict[str, list[tuple[tuple[float, float], ...]]] = {}
-            for s in got.series:
-                name = _host_of(s.labels, names)
-                if name:
-                    grouped.setdefault(name, []).append(s.points)
-            combine = summed if chart == "cpu" else worst
-            lines = {name: combine(pts) for name, pts in grouped.items()}
-            for name, pts in lines.items():
-                per_host.setdefault(name, {})[chart] = pts
+            lines: dict[str, tuple[tuple[float, float], ...]] = {}
+            for t in targets:
+                got = await self.data.series(CHARTS[chart], t, period.seconds, end)
+                if got.source not in sources:
+                    sources.append(got.source)
+                if got.note and got.note not in notes:
+                    notes.append(got.note)
+                combine = summed if chart == "cpu" else worst
+                pts = combine(s.points for s in got.series)
+                if pts:
+                    lines[t.name] = pts
+                    per_host.setdefault(t.name, {})[chart] = pts
             chart_series[chart] = tuple(
                 Series({"host": n}, pts, name=n) for n, pts in sorted(lines.items())
             )
@@ -382,7 +390,7 @@ class ReportSchedule:
 
     def __init__(
         self,
-        service: ReportService,
+        service: ReportBuilder,
         store: ReportStore,
         sender: ReportSender,
         config: ScheduleConfig,

@@ -43,7 +43,8 @@ class Period:
     @property
     def seconds(self) -> float:
         """The period's length in seconds."""
-        return (self.end - self.start).total_seconds()
+        # Aware datetimes of one zone subtract as wall clocks: count real seconds instead.
+        return self.end.timestamp() - self.start.timestamp()
 
     @property
     def label(self) -> str:
