@@ -109,8 +109,10 @@ def _availability(data: ReportData) -> SectionView | None:
     if not data.hosts:
         return SectionView(lines=("No hosts answered in this period.",))
     down = [h.name for h in data.hosts if h.availability is not None and h.availability < 0.999]
-    line = (f"{len(data.hosts)} hosts; below 99.9 %: {', '.join(down)}" if down
-            else f"{len(data.hosts)} hosts, all at or above 99.9 %")  # fmt: skip
+    n = f"{len(data.hosts)} host{'' if len(data.hosts) == 1 else 's'}"
+    line = (f"{n}; below 99.9 %: {', '.join(down)}" if down
+            else f"{n}, all at or above 99.9 %" if len(data.hosts) > 1
+            else f"{n}, at or above 99.9 %")  # fmt: skip
     return SectionView(
         lines=(line,),
         headers=("host", "available"),
