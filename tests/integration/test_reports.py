@@ -173,7 +173,7 @@ async def test_daily_report_from_prometheus_the_alert_history_in_chromium_discor
         written = sorted(p.name for p in (tmp_path / "console").iterdir())
         assert len([p for p in written if p.endswith(".png")]) == 3, written
         (page,) = [p for p in written if p.endswith(".html")]
-        assert f"[image: {tmp_path / 'console' / page}]" in text or page in text
+        assert f"[file: {tmp_path / 'console' / page}]" in text
         doc = (tmp_path / "console" / page).read_text()
         assert doc.count("data:image/png;base64,") == 3
         assert json.dumps(doc)  # plain text, no binary
