@@ -194,6 +194,7 @@ async def _sync_commands(runtime: Any) -> int:
 
 async def run(runtime: Any, console: Any) -> int:
     """Serve the web face, and Discord (token) or the console; stop cleanly on SIGTERM/SIGINT."""
+    from bot.domain.alerts.routing import Destination
     from bot.interfaces.alert_targets import AlertTargets
     from bot.interfaces.web.alerts import AlertReceiver, ReceiverConfigError, WebhookAuth
     from bot.interfaces.web.server import WebServer, build_app
@@ -258,6 +259,10 @@ async def run(runtime: Any, console: Any) -> int:
         )
         tasks.append(asyncio.create_task(runtime.charts.start(), name="chart pool"))
         tasks.append(asyncio.create_task(worker.run(), name="alert delivery"))
+        channel = settings.reports.channel_id or a.default_channel_id
+        runtime.schedule_reports(targets(Destination(channel_id=channel)))
+        if runtime.scheduler is not None:
+            runtime.scheduler.start()
         if bot is not None:
             tasks.append(asyncio.create_task(bot.start(token), name="discord"))
             log.info("Discord face starting")

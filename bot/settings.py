@@ -349,6 +349,29 @@ def _check_key(key: str, where: str) -> None:
         )
 
 
+class ReportsSettings(BaseModel):
+    """Scheduled reports ([bot.reports], docs/reports.md): when and where they go."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = False
+    # The channel the scheduled reports are posted in (0: the alerts' default channel).
+    channel_id: int = Field(0, ge=0)
+    timezone: str = "UTC"
+    # Local times (HH:MM) of the daily and the weekly report; "" turns one off.
+    daily_at: str = Field("08:00", pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    weekly_at: str = Field("08:00", pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    # A report that came due while the bot was down is sent at start-up if it is at most this
+    # late; an older one is skipped.
+    grace_seconds: float = Field(6 * 3600.0, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return QuietHoursSettings._tz(v)
+
+
 class VaultSettings(BaseModel):
     """The secrets vault ([bot.vault]): the key file; the secrets live in the database."""
 
@@ -377,6 +400,7 @@ class BotSettings(SectionSettings, section="bot"):
     audit: AuditSettings = AuditSettings()
     alerts: AlertsSettings = AlertsSettings()
     vault: VaultSettings = VaultSettings()
+    reports: ReportsSettings = ReportsSettings()
 
     def complete(self, path: Path | None, *, resolve_secrets: bool = True) -> list[str]:
         """Default the key file beside `path`; resolve every `secret:<name>` from the vault."""

@@ -128,6 +128,18 @@ MIGRATIONS: tuple[str, ...] = (
         retired_at  REAL
     );
     """,
+    # Scheduled reports (docs/reports.md, "Exactly once"): one row per period, claimed before
+    # the send, so a restart neither sends a period twice nor forgets a missed one.
+    """
+    CREATE TABLE report_run (
+        key        TEXT PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        period_end REAL NOT NULL,
+        claimed_at REAL NOT NULL,
+        sent_at    REAL,
+        error      TEXT NOT NULL DEFAULT ''
+    );
+    """,
 )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry
 
 from bot.adapters.alertmanager import AlertmanagerClient
@@ -22,7 +23,9 @@ from bot.adapters.charts import ChartPool
 from bot.adapters.influxdb import InfluxDBClient
 from bot.adapters.outbox import SqliteOutbox
 from bot.adapters.prometheus import PrometheusClient
+from bot.adapters.reports import SqliteReportStore
 from bot.adapters.sqlite import Database, SqliteAuditRepository, SqliteThresholdStore
+from bot.adapters.templates import ReportTemplates
 from bot.domain.alerts.routing import Destination, QuietHours, Route, parse_matcher
 from bot.domain.permissions import Role, RoleMap
 from bot.domain.ratelimit import Backoff, BucketRule, RateLimiter
@@ -39,6 +42,7 @@ from bot.services.core import Core
 from bot.services.delivery import Routing
 from bot.services.feature import Feature
 from bot.services.gate import Gate
+from bot.services.reports import ReportSchedule, ReportSender, ReportService, ScheduleConfig
 from bot.services.status import StatusService
 from bot.services.thresholds import ThresholdService
 from bot.settings import AlertsSettings, BotSettings
@@ -119,6 +123,9 @@ class Runtime:
     # Range data of charts (Prometheus, InfluxDB past the retention), cached for one step.
     chart_data: ChartData | None = None
     influx: InfluxDBClient | None = None
+    # The one scheduler of periodic work (docs/reports.md); started by the run path.
+    scheduler: AsyncIOScheduler | None = None
+    reports: ReportService | None = None
 
     @classmethod
     async def build(cls, settings: BotSettings) -> Runtime:
@@ -178,9 +185,12 @@ class Runtime:
             cache=RangeCache(settings.charts.cache_entries),
         )
         chart_service = ChartService(chart_data, charts, prometheus, prometheus, status)
+        r = settings.reports
+        reports = ReportService(chart_data, charts, prometheus, status, SqliteReportStore(db),
+                                ReportTemplates(), timezone=r.timezone)  # fmt: skip
         features: list[Feature] = [
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
-            thresholds, chart_service,
+            thresholds, chart_service, reports,
         ]  # fmt: skip
         return cls(
             settings,
@@ -198,10 +208,14 @@ class Runtime:
             waiting,
             chart_data=chart_data,
             influx=influx,
+            scheduler=AsyncIOScheduler(timezone=settings.reports.timezone),
+            reports=reports,
         )
 
     async def close(self) -> None:
-        """Close the HTTP sessions, the chart processes and the database."""
+        """Stop the scheduler; close the HTTP sessions, the chart processes and the database."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         await self.prometheus.close()
         if self.influx is not None:
             await self.influx.close()
@@ -232,6 +246,19 @@ class Runtime:
             except Exception as exc:  # a locked or broken database: say so, try again later
                 log.warning("cannot read the audit head: %s", exc)
             await asyncio.sleep(self.settings.audit.head_report_seconds)
+
+    def schedule_reports(self, sender: ReportSender) -> ReportSchedule | None:
+        """Add [bot.reports]' jobs to the scheduler (None when reports are off)."""
+        r = self.settings.reports
+        if not r.enabled or self.reports is None or self.scheduler is None:
+            return None
+        config = ScheduleConfig(r.timezone, r.daily_at, r.weekly_at, r.weekly_day,
+                                r.grace_seconds)  # fmt: skip
+        schedule = ReportSchedule(self.reports, self.reports.store, sender, config)
+        schedule.add_jobs(self.scheduler)
+        # Once, as soon as the scheduler starts: a period that came due while the bot was down.
+        self.scheduler.add_job(schedule.catch_up, id="report-catch-up", name="report catch-up")
+        return schedule
 
     def alert_routing(self) -> Routing:
         """[bot.alerts] as the delivery worker's routing."""

@@ -21,6 +21,7 @@ IMPORT_NAMES = {
     "tsdownsample": "tsdownsample",
     "influxdb-client": "influxdb_client",
     "jinja2": "jinja2",
+    "apscheduler": "apscheduler",
     "aiohttp": "aiohttp",
     "pydantic": "pydantic",
     "pydantic-settings": "pydantic_settings",
@@ -38,9 +39,7 @@ RUN_AS_PROGRAM = {
 # Declared for work that is planned and documented but not built yet; each entry names the
 # issue that will use it. An entry must be removed once the code imports the package (the
 # test below fails then), and the dependency itself if the plan is dropped.
-RESERVED = {
-    "jinja2": "issue 11: scheduled reports render from templates (bot/adapters templates)",
-}
+RESERVED: dict[str, str] = {}
 
 
 def _normalise(name: str) -> str:

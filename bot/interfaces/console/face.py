@@ -131,6 +131,9 @@ def message_json(name: str, msg: Message, image_dir: Path) -> str:
     return json.dumps(doc, ensure_ascii=False)
 
 
+_PICTURES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+
+
 def _write_image(image_dir: Path, filename: str, data: bytes) -> Path:
     image_dir.mkdir(parents=True, exist_ok=True)
     path = image_dir / Path(filename).name
@@ -158,7 +161,9 @@ def format_message(msg: Message, image_dir: Path, now: float | None = None) -> s
             if e.footer:
                 lines.append(f"-- {e.footer}")
         for image in part.images:
-            lines.append(f"[image: {_write_image(image_dir, image.filename, image.data)}]")
+            # Attachments other than pictures (a report's HTML file) are files, not images.
+            kind = "image" if image.filename.lower().endswith(_PICTURES) else "file"
+            lines.append(f"[{kind}: {_write_image(image_dir, image.filename, image.data)}]")
         for c in part.components():
             if isinstance(c, Button):
                 lines.append(f"[button: {c.label}]")

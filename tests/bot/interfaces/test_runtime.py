@@ -68,3 +68,38 @@ async def test_chart_data_is_wired_from_the_settings(tmp_path: Path) -> None:
         assert data.cache.max_entries == 8
     finally:
         await on.close()
+
+
+async def test_scheduled_reports_run_on_the_one_scheduler(tmp_path: Path) -> None:
+    """[bot.reports] enabled: the daily job and the start-up catch-up are on Runtime.scheduler;
+    started, the catch-up claims the period that came due a minute ago (Prometheus is down
+    here, so its send fails and is recorded, not retried); close stops the scheduler."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.adapters.reports import SqliteReportStore
+    from bot.domain.messages import Message
+
+    class Channel:
+        async def post(self, msg: Message, nonce: str) -> list[int]:
+            raise AssertionError("nothing can be built with Prometheus down")
+
+    due = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%H:%M")
+    rt = await Runtime.build(
+        make_settings(tmp_path, reports={"enabled": True, "daily_at": due, "weekly_at": ""})
+    )
+    try:
+        assert rt.scheduler is not None and not rt.scheduler.running
+        assert rt.schedule_reports(Channel()) is not None
+        assert {j.id for j in rt.scheduler.get_jobs()} == {"report-daily", "report-catch-up"}
+        rt.scheduler.start()
+        store = SqliteReportStore(rt.db)
+        for _ in range(400):
+            runs = await store.runs()
+            if runs and runs[0][2]:
+                break
+            await asyncio.sleep(0.05)
+        ((key, sent, error),) = await store.runs()
+        assert key.startswith("daily:") and sent is None and "cannot connect" in error
+    finally:
+        await rt.close()
+    assert not rt.scheduler.running

@@ -1,0 +1,1 @@
+"""Scheduled and on-demand reports: periods, statistics and the section registry (pure)."""
