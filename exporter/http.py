@@ -296,6 +296,7 @@ class _Conn(asyncio.Protocol):
         self.transport = tls
         self.state = _HEADER
         self.since = time.monotonic()
+        self._process()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._gone()
@@ -308,6 +309,9 @@ class _Conn(asyncio.Protocol):
         self._process()
 
     def data_received(self, data: bytes) -> None:
+        if self.state == _HANDSHAKE:  # decrypted bytes can come before start_tls returns
+            self.buf += data
+            return
         if self.state == _IDLE:
             self.state = _HEADER
             self.since = time.monotonic()
