@@ -17,10 +17,11 @@ from bench.alerts_burst import format_table as format_burst
 from bench.charts import compare_charts, format_charts
 from bench.exporter import main as exporter_main
 from bench.exposition import compare_renderers, format_renderers
+from bench.web import main as web_main
 from bench.webhook import compare as compare_webhook
 from bench.webhook import format_table as format_webhook
 
-PARTS = ("exporter", "exposition", "charts", "webhook", "burst")
+PARTS = ("exporter", "web", "exposition", "charts", "webhook", "burst")
 
 
 def _parts(text: str) -> set[str]:
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             print()
         if part == "exporter":
             status |= exporter_main(args.scrapes)
+        elif part == "web":
+            status |= web_main()
         elif part == "exposition":
             print(format_renderers(compare_renderers(args.renders)))
         elif part == "charts":

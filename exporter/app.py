@@ -24,9 +24,10 @@ from pathlib import Path
 from exporter.collection import Collection
 from exporter.config import RuntimeConfig, SettingsModel
 from exporter.filesystems import MountFilter
-from exporter.http import MetricsServer
+from exporter.http import MetricsServer, WebLimits
 from exporter.prometheus import Exposition
 from exporter.sampling import Sampler
+from exporter.webconfig import WebConfigError
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,15 @@ class Agent:
             self.writer.stats if self.writer is not None else None,
             host=config.hostname,
         )
-        self.server = MetricsServer((config.listen_address, config.port), self.exposition)
+        limits = WebLimits(
+            max_requests=config.web_max_requests,
+            max_connections=config.web_max_connections,
+            read_header_timeout=config.web_read_header_timeout_seconds,
+            idle_timeout=config.web_idle_timeout_seconds,
+        )
+        self.server = MetricsServer(
+            (config.listen_address, config.port), self.exposition, limits, config.web_config_file
+        )
         self._serve: threading.Thread | None = None
 
     @property
@@ -142,10 +151,27 @@ def start_failure(config: RuntimeConfig, exc: OSError) -> str:
     return f"cannot listen on {where}: {exc.strerror or exc}; {port} or {address}"
 
 
+def raise_fd_limit() -> None:
+    """Raise the soft open-files limit to the hard one, as Go programs (node_exporter) do:
+    the connection cap, not a low default of 1024, should bound the connections."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:
+            log.debug("could not raise RLIMIT_NOFILE: %s", exc)
+
+
 def run_config(config: RuntimeConfig) -> int:
     """Serve until SIGTERM or SIGINT; 0 on a clean stop, 2 when it cannot start (as the bot)."""
+    raise_fd_limit()
     try:
         agent = Agent(config)
+    except WebConfigError as exc:
+        log.error("cannot start: %s; fix it or unset [exporter] web_config_file", exc)
+        return 2
     except OSError as exc:
         log.error("cannot start: %s", start_failure(config, exc))
         return 2
@@ -157,6 +183,8 @@ def run_config(config: RuntimeConfig) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, lambda _s, _f: threading.Thread(
+        target=agent.server.reload_web_config, name="web-config-reload", daemon=True).start())
     agent.start()
     influx = f", writing to InfluxDB {config.influx.url} ({config.influx.api})" if (
         config.influx.enabled

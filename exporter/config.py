@@ -72,6 +72,11 @@ class RuntimeConfig:
     diskstats_device_exclude: str = schema.DISK_DEVICE_EXCLUDE
     netdev_device_exclude: str = schema.NETWORK_DEVICE_EXCLUDE
     influx: InfluxConfig = InfluxConfig()
+    web_config_file: str | None = None
+    web_max_requests: int = 40
+    web_max_connections: int = 1024
+    web_read_header_timeout_seconds: float = 10.0
+    web_idle_timeout_seconds: float = 120.0
 
     @classmethod
     def from_settings(cls, settings: SettingsModel) -> RuntimeConfig:

@@ -69,6 +69,25 @@ class ExporterSettings(SectionSettings, section="exporter"):
     diskstats_device_exclude: str = schema.DISK_DEVICE_EXCLUDE
     netdev_device_exclude: str = schema.NETWORK_DEVICE_EXCLUDE
     influx: InfluxSettings = InfluxSettings()
+    # the web server (exporter/http.py) and node_exporter's --web.config.file
+    # (exporter/webconfig.py: TLS, basic auth), reloaded on SIGHUP
+    web_config_file: Path | None = None
+    web_max_requests: int = Field(40, ge=1, le=10_000)
+    web_max_connections: int = Field(1024, ge=16, le=1_000_000)
+    web_read_header_timeout_seconds: float = Field(10.0, gt=0)
+    web_idle_timeout_seconds: float = Field(120.0, gt=0)
+
+    @field_validator("web_config_file")
+    @classmethod
+    def _web_config(cls, v: Path | None) -> Path | None:
+        if v is not None and str(v):
+            from exporter.webconfig import WebConfigError, load_web_config
+
+            try:
+                load_web_config(v)
+            except WebConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return v
 
     @field_validator(
         "filesystem_mount_points_exclude",

@@ -26,6 +26,7 @@ IMPORT_NAMES = {
     "pydantic": "pydantic",
     "pydantic-settings": "pydantic_settings",
     "cryptography": "cryptography",
+    "bcrypt": "bcrypt",
     "pyyaml": "yaml",
     "honcho": "honcho",
     "rich": "rich",

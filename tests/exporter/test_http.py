@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from exporter.collection import Collection
-from exporter.http import MetricsServer, wants_gzip, wants_openmetrics
+from exporter.http import MetricsServer, WebLimits, wants_gzip, wants_openmetrics
 from exporter.prometheus import Exposition
 from exporter.sampling import Sampler
 from tests.exporter.conftest import fake_psutil
+from tests.harness.services import wait_until
 from tests.harness.threads import EntryCountingLock
 
 PROMETHEUS_ACCEPT = (
@@ -150,3 +154,127 @@ def test_openmetrics_q_values_are_numbers() -> None:
     """`q=0.00` refuses OpenMetrics too; the media type matches case-insensitively."""
     assert not wants_openmetrics("application/openmetrics-text;version=1.0.0;q=0.00")
     assert wants_openmetrics("Application/OpenMetrics-Text;version=1.0.0;q=0.5")
+
+
+# -- the bounded server: limits, timeouts, bad requests ----------------------------------------
+
+
+@pytest.fixture
+def serve(procfs: Path, sysfs: Path) -> Iterator[Callable[..., MetricsServer]]:
+    """Factory: a MetricsServer with the given WebLimits, serving fixture data."""
+    started: list[MetricsServer] = []
+
+    def make(**limits: Any) -> MetricsServer:
+        sampler = CountingSampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil())
+        srv = MetricsServer(("127.0.0.1", 0), Exposition(Collection(sampler)), WebLimits(**limits))
+        srv.workers.linger = 0.1
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _raw(srv: MetricsServer, data: bytes, timeout: float = 5) -> bytes:
+    """Send raw bytes, read until the server closes (or the timeout)."""
+    with socket.create_connection(("127.0.0.1", srv.server_address[1]), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := s.recv(65536):
+                out += chunk
+    return out
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [b"GET /metrics\r\n", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n",
+     b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", b"GET /metrics HTTP/3.0\r\n\r\n", b"hello\r\n\r\n"],
+    ids=["http0.9", "tls-hello", "http2-preface", "http3", "garbage"],
+)  # fmt: skip
+def test_anything_not_http1_gets_a_400_and_a_close(server: MetricsServer,
+                                                   request_bytes: bytes) -> None:
+    """HTTP/0.9, HTTP/2's preface, a TLS hello or garbage: a status line 400, then the close."""
+    answer = _raw(server, request_bytes)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer[:80]
+    assert b"Connection: close" in answer
+
+
+def test_http10_and_pipelined_requests(server: MetricsServer) -> None:
+    """HTTP/1.0 is answered and closed; two pipelined HTTP/1.1 requests get two answers."""
+    assert _raw(server, b"GET /healthz HTTP/1.0\r\n\r\n").endswith(b"ok\n")
+    two = _raw(server, b"GET /healthz HTTP/1.1\r\n\r\nGET /metrics HTTP/1.1\r\nConnection: "
+               b"close\r\n\r\n")  # fmt: skip
+    assert two.count(b"HTTP/1.1 200 OK") == 2 and b"node_load1 0.44" in two
+
+
+def test_requests_over_max_requests_get_503_at_once(serve: Callable[..., MetricsServer]) -> None:
+    """With 2 scrapes held in collection, a third /metrics is answered 503 without waiting."""
+    srv = serve(max_requests=2)
+    sampler = srv.exposition.collection.sampler
+    assert isinstance(sampler, CountingSampler)
+    sampler.hold = threading.Event()
+    entered = EntryCountingLock()
+    srv.exposition.collector._shared._lock = entered  # type: ignore[assignment]
+    held = [threading.Thread(target=lambda: _get(srv, "/metrics")) for _ in range(2)]
+    for t in held:
+        t.start()
+    assert entered.wait_for_entries(1, timeout=10)
+    wait_until(lambda: srv.stats.in_flight == 2, 10, "two requests in flight")
+    resp = _get(srv, "/metrics")
+    assert resp.status == 503 and resp.getheader("Retry-After") == "1"
+    assert _get(srv, "/healthz").status == 200  # cheap paths are not capped
+    sampler.hold.set()
+    for t in held:
+        t.join(10)
+    assert srv.stats.requests[503] == 1 and srv.stats.in_flight == 0
+
+
+def test_header_and_idle_timeouts_close_connections(serve: Callable[..., MetricsServer]) -> None:
+    """Half-sent headers get a 408 and a close; a silent or kept-alive idle one is closed."""
+    srv = serve(read_header_timeout=0.3, idle_timeout=0.6)
+    assert _raw(srv, b"GET /metrics HTTP/1.1\r\nHost: x\r\n").startswith(b"HTTP/1.1 408 ")
+    assert _raw(srv, b"") == b""  # connected, never sent a byte: closed without an answer
+    kept = _raw(srv, b"GET /healthz HTTP/1.1\r\n\r\n")
+    assert kept.startswith(b"HTTP/1.1 200 OK") and kept.endswith(b"ok\n")  # then idle-closed
+    assert srv.stats.closed == {"header_timeout": 2, "idle_timeout": 1}
+
+
+def test_connection_cap_evicts_the_least_recently_active(
+    serve: Callable[..., MetricsServer],
+) -> None:
+    """At max_connections a new client is served and the oldest idle connection is closed."""
+    srv = serve(max_connections=16)
+    port = srv.server_address[1]
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(16)]
+    wait_until(lambda: srv.stats.connections == 16, 10, "16 connections")
+    assert _get(srv, "/healthz").status == 200
+    assert idle[0].recv(1) == b""  # the first one was closed for the newcomer
+    assert srv.stats.closed["evicted"] >= 1 and srv.stats.connections <= 16
+    for s in idle:
+        s.close()
+
+
+def test_burst_threads_end_after_the_work(serve: Callable[..., MetricsServer]) -> None:
+    """A burst of 60 clients: 200 or 503 each, at most max_requests+reserved worker threads,
+    and none left once it is over."""
+    from bench.web import burst
+
+    srv = serve(max_requests=8)
+    result = burst("127.0.0.1", srv.server_address[1], 60, timeout=20)
+    assert result.ok + result.busy == 60 and result.ok >= 8, result
+    assert srv.workers._threads <= 8 + srv.limits.reserved
+    wait_until(lambda: srv.workers._threads == 0, 10, "workers to end")
+    assert not [t for t in threading.enumerate() if t.name == "http-worker"]
+
+
+def test_web_metrics_are_served(server: MetricsServer) -> None:
+    """The server's own counters appear in /metrics."""
+    _raw(server, b"nonsense\r\n\r\n")
+    body = _get(server, "/metrics").body.decode()  # type: ignore[attr-defined]
+    assert 'homelab_exporter_http_requests_total{code="400"} 1' in body
+    assert "homelab_exporter_http_requests_in_flight 1" in body
+    assert "homelab_exporter_web_config_last_reload_successful 1" in body
