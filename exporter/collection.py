@@ -24,11 +24,11 @@ from typing import Generic, TypeVar
 from exporter import schema
 from exporter.filesystems import BoundedStat, MountFilter
 from exporter.kernelstats import (
+    SECTOR,
     Conntrack,
     DiskStats,
     Entropy,
     FileFD,
-    SECTOR,
     KernelReader,
     NetClass,
     NetDev,

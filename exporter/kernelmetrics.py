@@ -147,8 +147,14 @@ def kernel_families(snap: Snapshot) -> list[Family]:
         add(_one("node_filefd_maximum", "gauge", "File descriptor statistics: maximum.",
                  snap.filefd.maximum))  # fmt: skip
     if snap.arp is not None:
-        add(Family("node_arp_entries", "gauge", "ARP entries by device",
-                   [((("device", dev),), n) for dev, n in sorted(snap.arp.items())]))
+        add(
+            Family(
+                "node_arp_entries",
+                "gauge",
+                "ARP entries by device",
+                [((("device", dev),), n) for dev, n in sorted(snap.arp.items())],
+            )
+        )
     if snap.conntrack is not None:
         c = snap.conntrack
         add(_one("node_nf_conntrack_entries", "gauge",
@@ -177,8 +183,11 @@ def kernel_families(snap: Snapshot) -> list[Family]:
                          f"Statistic {key.replace('_', '', 1)}.", value))  # fmt: skip
     if snap.udp_queues is not None:
         q = snap.udp_queues
-        fam = Family("node_udp_queues", "gauge",
-                     "Number of allocated memory in the kernel for UDP datagrams in bytes.")
+        fam = Family(
+            "node_udp_queues",
+            "gauge",
+            "Number of allocated memory in the kernel for UDP datagrams in bytes.",
+        )
         fam.samples = [((("ip", "v4"), ("queue", "rx")), q.v4_rx),
                        ((("ip", "v4"), ("queue", "tx")), q.v4_tx)]  # fmt: skip
         if q.v6_rx is not None and q.v6_tx is not None:
@@ -192,8 +201,11 @@ def _netclass(snap: Snapshot, append: Callable[[Family], None]) -> None:
     if not snap.netclass:
         return
     up = Family("node_network_up", "gauge", "Value is 1 if operstate is 'up', 0 otherwise.")
-    info = Family("node_network_info", "gauge",
-                  "Non-numeric data from /sys/class/net/<iface>, value is always 1.")
+    info = Family(
+        "node_network_info",
+        "gauge",
+        "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+    )
     per_file: dict[str, Family] = {}
     for fname, metric in NETCLASS_FILES:
         kind = "counter" if metric in _NETCLASS_COUNTERS else "gauge"

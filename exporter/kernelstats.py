@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -275,10 +276,8 @@ class KernelReader:
         """/proc/net/sockstat and sockstat6 as node_exporter's `<PROTO>_<field>` names, with
         `_mem_bytes` for the page counts and `sockets_used`."""
         out = parse_sockstat(self._read("net/sockstat"), self.page_size)
-        try:
+        with contextlib.suppress(FileNotFoundError):  # IPv6 disabled
             out.update(parse_sockstat(self._read("net/sockstat6"), self.page_size))
-        except FileNotFoundError:
-            pass  # IPv6 disabled
         return out
 
     def softnet(self) -> tuple[Softnet, ...]:
@@ -290,10 +289,8 @@ class KernelReader:
         collector selects node_exporter's default set)."""
         out = parse_netstat(self._read("net/netstat"))
         out.update(parse_netstat(self._read("net/snmp")))
-        try:
+        with contextlib.suppress(FileNotFoundError):  # IPv6 disabled
             out.update(parse_snmp6(self._read("net/snmp6")))
-        except FileNotFoundError:
-            pass  # IPv6 disabled
         return out
 
     def udp_queues(self) -> UdpQueues:
@@ -423,9 +420,7 @@ def parse_softnet(raw: bytes) -> tuple[Softnet, ...]:
         cpu = str(int(parts[12], 16)) if len(parts) >= 13 else str(i)
         rps = int(parts[9], 16) if len(parts) >= 10 else None
         flow = int(parts[10], 16) if len(parts) >= 11 else None
-        out.append(
-            Softnet(cpu, int(parts[0], 16), int(parts[1], 16), int(parts[2], 16), rps, flow)
-        )
+        out.append(Softnet(cpu, int(parts[0], 16), int(parts[1], 16), int(parts[2], 16), rps, flow))
     return tuple(out)
 
 
@@ -466,14 +461,14 @@ def parse_snmp6(raw: bytes) -> dict[str, int]:
         key = parts[0].decode()
         for prefix in ("Ip6", "Icmp6", "UdpLite6", "Udp6"):
             if key.startswith(prefix):
-                out[f"{prefix}_{key[len(prefix):]}"] = int(parts[1])
+                out[f"{prefix}_{key[len(prefix) :]}"] = int(parts[1])
                 break
     return out
 
 
 class _TimexStruct(ctypes.Structure):
     # struct timex of <sys/timex.h> (glibc, 64-bit and 32-bit: longs and ints in this order)
-    _fields_ = [  # noqa: RUF012 - ctypes's declaration protocol
+    _fields_ = [
         ("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
         ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
         ("constant", ctypes.c_long), ("precision", ctypes.c_long),
