@@ -32,6 +32,7 @@ from exporter.kernelstats import (
     KernelReader,
     NetClass,
     NetDev,
+    ProcessStates,
     Softnet,
     Timex,
     UdpQueues,
@@ -103,6 +104,7 @@ class Snapshot:
     softnet: tuple[Softnet, ...] = ()
     netstat: dict[str, int] | None = None
     udp_queues: UdpQueues | None = None
+    processes: ProcessStates | None = None  # Telegraf-only: read at the InfluxDB interval
 
 
 def _disk_io(d: DiskStats) -> DiskIO:
@@ -349,12 +351,11 @@ class Collection:
             flags = {c.device: c.values["flags"] for c in snap.netclass if "flags" in c.values}
         return replace(
             snap,
-            disk_queues=tuple(
-                DiskQueue(d.device, d.io_now, d.weighted_ms) for d in snap.diskstats
-            ),
+            disk_queues=tuple(DiskQueue(d.device, d.io_now, d.weighted_ms) for d in snap.diskstats),
             swap_activity=swap,
             logins=self._extra("users", self.sampler.logins, None),
             interface_flags=flags,
+            processes=self._extra("processes", self.kernel.processes, None),
         )
 
     def _extra(self, name: str, fn: Callable[[], T], default: T) -> T:
@@ -380,4 +381,3 @@ class Collection:
     def _filesystems(self) -> tuple[FsUsage, ...]:
         mounts = self.mount_filter.select(self.sampler.mounts())
         return tuple(self.stat.stat_all(mounts))
-

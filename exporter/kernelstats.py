@@ -187,6 +187,24 @@ class UdpQueues:
     v6_rx: int | None = None
 
 
+# /proc/<pid>/stat state letter -> Telegraf processes field (Linux)
+PROCESS_STATES = {
+    b"R": "running", b"S": "sleeping", b"D": "blocked", b"Z": "zombies", b"X": "dead",
+    b"T": "stopped", b"t": "stopped", b"W": "paging", b"I": "idle", b"P": "parked",
+}  # fmt: skip
+_TELEGRAF_STATES = ("blocked", "zombies", "stopped", "running", "sleeping", "unknown", "dead",
+                    "paging", "idle")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStates:
+    """Processes by state (Telegraf's field names), their number and their threads."""
+
+    states: dict[str, int]
+    total: int
+    threads: int
+
+
 class KernelReader:
     """Reads the kernel sources of the vmstat, timex, entropy, filefd, diskstats, netdev,
     netclass, arp, conntrack, sockstat, softnet and netstat collectors."""
@@ -292,6 +310,27 @@ class KernelReader:
         with contextlib.suppress(FileNotFoundError):  # IPv6 disabled
             out.update(parse_snmp6(self._read("net/snmp6")))
         return out
+
+    def processes(self) -> ProcessStates:
+        """Every /proc/<pid>/stat: state and thread count (Telegraf's processes input)."""
+        states = dict.fromkeys(_TELEGRAF_STATES, 0)
+        total = threads = 0
+        for pid in os.listdir(self.procfs):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"{self.procfs}/{pid}/stat", "rb") as fh:
+                    raw = fh.read()
+            except OSError:
+                continue  # exited meanwhile
+            fields = raw[raw.rfind(b")") + 2 :].split()
+            if len(fields) < 18:
+                continue
+            name = PROCESS_STATES.get(fields[0][:1], "unknown")
+            states[name] = states.get(name, 0) + 1
+            total += 1
+            threads += int(fields[17])
+        return ProcessStates(states, total, threads)
 
     def udp_queues(self) -> UdpQueues:
         """Sums of the tx_queue and rx_queue columns of /proc/net/udp and udp6."""

@@ -115,6 +115,8 @@ INFLUX_DISKIO: Final = "diskio"  # tag name
 INFLUX_NET: Final = "net"  # tag interface
 INFLUX_SYSTEM: Final = "system"
 INFLUX_TEMP: Final = "temp"  # tag sensor; field temp (celsius)
+INFLUX_KERNEL: Final = "kernel"  # Telegraf inputs.kernel (default config)
+INFLUX_PROCESSES: Final = "processes"  # Telegraf inputs.processes (default config)
 
 # -- thresholds as data (published by the bot, read by the alert rules) --------------------
 ALERT_THRESHOLD: Final = "homelab_alert_threshold"  # {alertname, instance}; no instance = fleet
