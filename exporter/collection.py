@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -56,6 +57,8 @@ from exporter.sampling import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_VMSTAT = re.compile(schema.VMSTAT_FIELDS)
+_NETSTAT = re.compile(schema.NETSTAT_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +183,13 @@ class Collection:
         slow_refresh_seconds: float = 15.0,
     ) -> None:
         self.sampler = sampler
-        self.kernel = KernelReader(sampler.procfs, sampler.sysfs)
+        # node_exporter's default vmstat and netstat field sets (matched once per field name)
+        self.kernel = KernelReader(
+            sampler.procfs,
+            sampler.sysfs,
+            vmstat_fields=lambda key: _VMSTAT.match(key) is not None,
+            netstat_fields=lambda key: _NETSTAT.match(key) is not None,
+        )
         self.mount_filter = mount_filter or MountFilter()
         self.stat = BoundedStat(sampler.fs_usage, filesystem_timeout)
         self.disk_exclude = compile_exclude(disk_exclude)

@@ -3,8 +3,8 @@
 Names, labels, types and units are node_exporter 1.5's (vmstat, timex, entropy, filefd,
 diskstats, netdev, netclass, arp, conntrack, sockstat, softnet, netstat, udp_queues) and
 `node_scrape_collector_duration_seconds` / `node_scrape_collector_success` per collector.
-vmstat and netstat keep node_exporter's default field selection; the selection regex is
-matched once per field name and remembered, never per scrape.
+vmstat and netstat keep node_exporter's default field selection (schema.VMSTAT_FIELDS,
+NETSTAT_FIELDS), which the reader applies while parsing: a regex runs once per field name.
 
 Example::
 
@@ -13,22 +13,11 @@ Example::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 
 from exporter.collection import CollectorStatus, Snapshot
 from exporter.families import NO_LABELS, Family, Labels
 from exporter.kernelstats import CONNTRACK_STATS, NETCLASS_FILES, NETDEV_FIELDS
-
-# node_exporter's --collector.vmstat.fields and --collector.netstat.fields defaults
-VMSTAT_FIELDS = re.compile(r"^(oom_kill|pgpg|pswp|pg.*fault).*")
-NETSTAT_FIELDS = re.compile(
-    r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)"
-    r"|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)"
-    r"|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)"
-    r"|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$"
-)
-_SELECTED: dict[tuple[int, str], bool] = {}
 
 # /proc/net/dev columns psutil does not give (the other eight are in prometheus.host_families)
 _NETDEV_EXTRA = tuple(
@@ -90,14 +79,6 @@ _CONNTRACK_HELP = {
 }
 
 
-def _selected(pattern: re.Pattern[str], key: str) -> bool:
-    cache_key = (id(pattern), key)
-    found = _SELECTED.get(cache_key)
-    if found is None:
-        found = _SELECTED[cache_key] = pattern.match(key) is not None
-    return found
-
-
 def _one(name: str, kind: str, help_: str, value: float) -> Family:
     return Family(name, kind, help_, [(NO_LABELS, value)])
 
@@ -128,10 +109,9 @@ def kernel_families(snap: Snapshot) -> list[Family]:
         add(fam)
     _netclass(snap, add)
     if snap.vmstat is not None:
-        for key, value in snap.vmstat.items():
-            if _selected(VMSTAT_FIELDS, key):
-                add(_one(f"node_vmstat_{key}", "unknown",
-                         f"/proc/vmstat information field {key}.", value))  # fmt: skip
+        for key, value in snap.vmstat.items():  # the reader kept the default fields only
+            add(_one(f"node_vmstat_{key}", "unknown", f"/proc/vmstat information field {key}.",
+                     value))  # fmt: skip
     if snap.timex is not None:
         t = snap.timex
         for attr, kind, help_ in _TIMEX:
@@ -177,10 +157,9 @@ def kernel_families(snap: Snapshot) -> list[Family]:
     if snap.softnet:
         _softnet(snap, add)
     if snap.netstat is not None:
-        for key, value in snap.netstat.items():
-            if _selected(NETSTAT_FIELDS, key):
-                add(_one(f"node_netstat_{key}", "unknown",
-                         f"Statistic {key.replace('_', '', 1)}.", value))  # fmt: skip
+        for key, value in snap.netstat.items():  # the reader kept the default fields only
+            add(_one(f"node_netstat_{key}", "unknown", f"Statistic {key.replace('_', '', 1)}.",
+                     value))  # fmt: skip
     if snap.udp_queues is not None:
         q = snap.udp_queues
         fam = Family(

@@ -22,6 +22,7 @@ import ctypes.util
 import errno
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,13 @@ NETCLASS_FILES = (
     ("tx_queue_len", "transmit_queue_length"),
     ("type", "protocol_type"),
 )
+
+
+# attributes fixed for a device's life (or changed only by hand): read again once a minute
+NETCLASS_STATIC = frozenset(
+    ("addr_assign_type", "dev_id", "ifindex", "iflink", "name_assign_type", "type")
+)
+NETCLASS_STATIC_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,20 +217,29 @@ class KernelReader:
     """Reads the kernel sources of the vmstat, timex, entropy, filefd, diskstats, netdev,
     netclass, arp, conntrack, sockstat, softnet and netstat collectors."""
 
-    def __init__(self, procfs: Path = Path("/proc"), sysfs: Path = Path("/sys")) -> None:
+    def __init__(
+        self,
+        procfs: Path = Path("/proc"),
+        sysfs: Path = Path("/sys"),
+        vmstat_fields: Callable[[str], bool] | None = None,
+        netstat_fields: Callable[[str], bool] | None = None,
+    ) -> None:
         self.procfs = str(procfs)
+        self._vmstat_keep = _Selection(vmstat_fields)
+        self._netstat_keep = _Selection(netstat_fields)
         self.sysfs = str(sysfs)
         self.page_size = os.sysconf("SC_PAGE_SIZE")
         self._net_class = f"{self.sysfs}/class/net"
+        # device -> (monotonic time read, static integer attributes, address, broadcast)
+        self._static: dict[str, tuple[float, dict[str, int], str, str]] = {}
         self._adjtimex = _load_adjtimex()
 
     def _read(self, rel: str) -> bytes:
-        with open(f"{self.procfs}/{rel}", "rb") as fh:
-            return fh.read()
+        return _read_raw(f"{self.procfs}/{rel}")
 
     def vmstat(self) -> dict[str, int]:
         """Every /proc/vmstat counter (the collector selects node_exporter's default set)."""
-        return parse_keyvalues(self._read("vmstat"))
+        return parse_keyvalues(self._read("vmstat"), self._vmstat_keep)
 
     def filefd(self) -> FileFD:
         """Allocated and maximum file handles."""
@@ -247,12 +264,30 @@ class KernelReader:
         """The attributes of every interface under /sys/class/net."""
         base = self._net_class
         out = []
-        for name in sorted(os.listdir(base)):
+        now = time.monotonic()
+        names = sorted(os.listdir(base))
+        static = self._static
+        for gone in static.keys() - set(names):
+            del static[gone]
+        for name in names:
             path = f"{base}/{name}"
-            if not os.path.isdir(path):
-                continue  # bonding_masters and the like
-            values: dict[str, int] = {}
+            cached = static.get(name)
+            if cached is None or now - cached[0] > NETCLASS_STATIC_SECONDS:
+                if not os.path.isdir(path):
+                    continue  # bonding_masters and the like
+                fixed: dict[str, int] = {}
+                for fname in NETCLASS_STATIC:
+                    raw = _read_sys(f"{path}/{fname}")
+                    if raw is not None and raw.lstrip(b"-").isdigit():
+                        fixed[fname] = int(raw)
+                cached = static[name] = (
+                    now, fixed, _text(_read_sys(f"{path}/address")),
+                    _text(_read_sys(f"{path}/broadcast")),
+                )  # fmt: skip
+            values: dict[str, int] = dict(cached[1])
             for fname, _ in NETCLASS_FILES:
+                if fname in NETCLASS_STATIC:
+                    continue
                 raw = _read_sys(f"{path}/{fname}")
                 if raw is None:
                     continue  # EINVAL on a down link's speed, absent on old kernels
@@ -266,8 +301,8 @@ class KernelReader:
             out.append(
                 NetClass(
                     name, values,
-                    address=_text(_read_sys(f"{path}/address")),
-                    broadcast=_text(_read_sys(f"{path}/broadcast")),
+                    address=cached[2],
+                    broadcast=cached[3],
                     duplex=_text(_read_sys(f"{path}/duplex")),
                     operstate=_text(_read_sys(f"{path}/operstate")),
                     ifalias=_text(_read_sys(f"{path}/ifalias")),
@@ -305,10 +340,11 @@ class KernelReader:
     def netstat(self) -> dict[str, int]:
         """/proc/net/netstat, snmp and snmp6 as `<Proto>_<Field>` counters (every field; the
         collector selects node_exporter's default set)."""
-        out = parse_netstat(self._read("net/netstat"))
-        out.update(parse_netstat(self._read("net/snmp")))
+        keep = self._netstat_keep
+        out = parse_netstat(self._read("net/netstat"), keep)
+        out.update(parse_netstat(self._read("net/snmp"), keep))
         with contextlib.suppress(FileNotFoundError):  # IPv6 disabled
-            out.update(parse_snmp6(self._read("net/snmp6")))
+            out.update(parse_snmp6(self._read("net/snmp6"), keep))
         return out
 
     def processes(self) -> ProcessStates:
@@ -349,25 +385,71 @@ class KernelReader:
         return self._adjtimex()
 
 
-def _read_sys(path: str) -> bytes | None:
+def _read_raw(path: str) -> bytes:
+    # os.open/os.read: a third of open()'s cost, and sysfs/proc files are read whole at once
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        with open(path, "rb") as fh:
-            return fh.read().strip()
+        chunks = [os.read(fd, 65536)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 65536))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _read_sys(path: str) -> bytes | None:
+    # a sysfs attribute is at most a page and comes in one read
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        return os.read(fd, 8192).strip()
+    except OSError:
+        return None  # EINVAL: speed of a link that is down
+    finally:
+        os.close(fd)
 
 
 def _text(raw: bytes | None) -> str:
     return raw.decode("utf-8", "replace") if raw else ""
 
 
-def parse_keyvalues(raw: bytes) -> dict[str, int]:
+class _Selection:
+    """Which field names a collector keeps: the predicate (a regex match in practice) runs
+    once per name, then the answer is looked up; None keeps every field."""
+
+    __slots__ = ("_known", "_predicate")
+
+    def __init__(self, predicate: Callable[[str], bool] | None) -> None:
+        self._predicate = predicate
+        self._known: dict[bytes, str | None] = {}
+
+    def name(self, raw: bytes, prefix: bytes = b"") -> str | None:
+        """The field's name if kept, else None."""
+        key = prefix + b"_" + raw if prefix else raw
+        try:
+            return self._known[key]
+        except KeyError:
+            text = key.decode()
+            keep = self._predicate is None or self._predicate(text)
+            self._known[key] = found = text if keep else None
+            return found
+
+
+_ALL = _Selection(None)
+
+
+def parse_keyvalues(raw: bytes, keep: _Selection = _ALL) -> dict[str, int]:
     """`key value` lines (/proc/vmstat)."""
     out: dict[str, int] = {}
+    name = keep.name
     for line in raw.split(b"\n"):
         key, _, value = line.partition(b" ")
         if value:
-            out[key.decode()] = int(value)
+            found = name(key)
+            if found is not None:
+                out[found] = int(value)
     return out
 
 
@@ -463,17 +545,20 @@ def parse_softnet(raw: bytes) -> tuple[Softnet, ...]:
     return tuple(out)
 
 
-def parse_netstat(raw: bytes) -> dict[str, int]:
+def parse_netstat(raw: bytes, keep: _Selection = _ALL) -> dict[str, int]:
     """/proc/net/netstat and snmp: pairs of `Proto: names` / `Proto: values` lines."""
     out: dict[str, int] = {}
     lines = raw.split(b"\n")
+    select = keep.name
     for i in range(0, len(lines) - 1, 2):
         names, values = lines[i].split(), lines[i + 1].split()
         if not names or not values or names[0] != values[0]:
             continue
-        proto = names[0][:-1].decode()
+        proto = names[0][:-1]
         for name, value in zip(names[1:], values[1:], strict=False):
-            out[f"{proto}_{name.decode()}"] = int(value)
+            found = select(name, proto)
+            if found is not None:
+                out[found] = int(value)
     return out
 
 
@@ -489,7 +574,7 @@ def parse_udp_queues(raw: bytes) -> tuple[int, int]:
     return tx, rx
 
 
-def parse_snmp6(raw: bytes) -> dict[str, int]:
+def parse_snmp6(raw: bytes, keep: _Selection = _ALL) -> dict[str, int]:
     """/proc/net/snmp6: `Ip6InReceives 1` lines become `Ip6_InReceives` (node_exporter's
     split after the protocol prefix: Ip6, Icmp6, Udp6, UdpLite6)."""
     out: dict[str, int] = {}
@@ -497,10 +582,12 @@ def parse_snmp6(raw: bytes) -> dict[str, int]:
         parts = line.split()
         if len(parts) != 2:
             continue
-        key = parts[0].decode()
-        for prefix in ("Ip6", "Icmp6", "UdpLite6", "Udp6"):
+        key = parts[0]
+        for prefix in (b"Ip6", b"Icmp6", b"UdpLite6", b"Udp6"):
             if key.startswith(prefix):
-                out[f"{prefix}_{key[len(prefix) :]}"] = int(parts[1])
+                found = keep.name(key[len(prefix) :], prefix)
+                if found is not None:
+                    out[found] = int(parts[1])
                 break
     return out
 
