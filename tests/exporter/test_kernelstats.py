@@ -136,3 +136,33 @@ def test_processes_counts_states_as_telegraf(procfs: Path) -> None:
     assert p.total > 0 and p.threads >= p.total and p.states["running"] >= 1
     assert {"blocked", "zombies", "stopped", "running", "sleeping", "unknown", "dead",
             "paging", "idle"} <= set(p.states)  # fmt: skip
+
+
+def test_exclusions_apply_to_every_disk_and_netdev_series(procfs: Path, sysfs: Path) -> None:
+    """The default disk exclusion drops loop and zram devices from every diskstats series;
+    a netdev exclusion of ^lo$ drops lo from the netdev series but not from netclass's."""
+    coll = Collection(Sampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil()), network_exclude="^lo$")
+    m = _parse(Exposition(coll).render().decode())
+    for fam in ("node_disk_reads_completed_total", "node_disk_io_now",
+                "node_disk_discards_completed_total"):  # fmt: skip
+        assert {dict(k)["device"] for k in m[fam]} == {"vda"}, fam
+    assert (("device", "lo"),) not in m["node_network_receive_bytes_total"]
+    assert (("device", "lo"),) not in m["node_network_receive_fifo_total"]
+    assert (("device", "lo"),) in m["node_network_up"]
+
+
+def test_influx_only_figures_are_derived_from_the_shared_snapshot(
+    procfs: Path, sysfs: Path
+) -> None:
+    """swap in/out (pswpin/pswpout pages x page size), disk queues and interface flags come
+    from what the scrape read, without a second read of /proc/vmstat or /proc/diskstats."""
+    coll = Collection(Sampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil()))
+    snap = coll.influx_snapshot()
+    assert snap.vmstat is not None and snap.swap_activity is not None
+    page = coll.sampler.page_size
+    assert snap.swap_activity.swapped_in == snap.vmstat["pswpin"] * page
+    assert snap.swap_activity.swapped_out == snap.vmstat["pswpout"] * page
+    (vda,) = [q for q in snap.disk_queues if q.device == "vda"]
+    (stats,) = [d for d in snap.diskstats if d.device == "vda"]
+    assert (vda.in_progress, vda.weighted_time_ms) == (stats.io_now, stats.weighted_ms)
+    assert snap.interface_flags is not None and snap.interface_flags["eth0"] == 0x1003
