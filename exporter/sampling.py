@@ -4,7 +4,8 @@ psutil answers logins (utmp); /proc and /sys are read directly where psutil has 
 would read a source a second time (meminfo keys, /proc/stat's process counters,
 /proc/pressure, mounts as seen by PID 1, hwmon in node_exporter's naming, os-release). Disk
 and network counters, with every other node_exporter source psutil lacks, are
-exporter.kernelstats's: one read of /proc/diskstats and /proc/net/dev serves every series. Per-CPU times come from /proc/stat too: psutil numbers CPUs by their
+exporter.kernelstats's: one read of /proc/diskstats and /proc/net/dev serves every series.
+Per-CPU times come from /proc/stat too: psutil numbers CPUs by their
 position in the file, while the kernel names them `cpuN`, and with a CPU offline (or
 hot-plugged) position and number differ; node_exporter labels `cpu` with N, and so do we.
 The psutil module and the proc, sys and root paths are constructor arguments, so tests feed real
