@@ -114,10 +114,12 @@ NETCLASS_FILES = (
 )
 
 
-# attributes fixed for a device's life (or changed only by hand): read again once a minute
+# attributes fixed for a device's life or changed only by hand (`ip link set ... txqueuelen`,
+# `group`, `alias`): read again once a minute, and at once for a new device
 NETCLASS_STATIC = frozenset(
-    ("addr_assign_type", "dev_id", "ifindex", "iflink", "name_assign_type", "type")
-)
+    ("addr_assign_type", "dev_id", "ifindex", "iflink", "name_assign_type", "type",
+     "link_mode", "netdev_group", "tx_queue_len")
+)  # fmt: skip
 NETCLASS_STATIC_SECONDS = 60.0
 
 
@@ -230,8 +232,8 @@ class KernelReader:
         self.sysfs = str(sysfs)
         self.page_size = os.sysconf("SC_PAGE_SIZE")
         self._net_class = f"{self.sysfs}/class/net"
-        # device -> (monotonic time read, static integer attributes, address, broadcast)
-        self._static: dict[str, tuple[float, dict[str, int], str, str]] = {}
+        # device -> (monotonic time read, static integer attributes, address, broadcast, alias)
+        self._static: dict[str, tuple[float, dict[str, int], str, str, str]] = {}
         self._adjtimex = _load_adjtimex()
 
     def _read(self, rel: str) -> bytes:
@@ -282,7 +284,7 @@ class KernelReader:
                         fixed[fname] = int(raw)
                 cached = static[name] = (
                     now, fixed, _text(_read_sys(f"{path}/address")),
-                    _text(_read_sys(f"{path}/broadcast")),
+                    _text(_read_sys(f"{path}/broadcast")), _text(_read_sys(f"{path}/ifalias")),
                 )  # fmt: skip
             values: dict[str, int] = dict(cached[1])
             for fname, _ in NETCLASS_FILES:
@@ -305,7 +307,7 @@ class KernelReader:
                     broadcast=cached[3],
                     duplex=_text(_read_sys(f"{path}/duplex")),
                     operstate=_text(_read_sys(f"{path}/operstate")),
-                    ifalias=_text(_read_sys(f"{path}/ifalias")),
+                    ifalias=cached[4],
                 )
             )  # fmt: skip
         return tuple(out)
@@ -355,8 +357,7 @@ class KernelReader:
             if not pid.isdigit():
                 continue
             try:
-                with open(f"{self.procfs}/{pid}/stat", "rb") as fh:
-                    raw = fh.read()
+                raw = _read_raw(f"{self.procfs}/{pid}/stat")
             except OSError:
                 continue  # exited meanwhile
             fields = raw[raw.rfind(b")") + 2 :].split()
