@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import os
 import shutil
@@ -46,6 +47,7 @@ class Measurement:
     p99_ms: float
     rss_mb: float
     body_bytes: int
+    series: int = 0  # samples in one exposition: like is compared with like
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,15 @@ def measure(name: str, svc: Service, scrapes: int) -> Measurement:
         p99_ms=latencies[p99_index] * 1000,
         rss_mb=rss_kb(pid) / 1024,
         body_bytes=len(body),
+        series=count_series(body),
     )
+
+
+def count_series(body: bytes) -> int:
+    """Sample lines of an exposition (gzip or not), comments and # EOF left out."""
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    return sum(1 for ln in body.split(b"\n") if ln and not ln.startswith(b"#"))
 
 
 def compare(scrapes: int = 500, workdir: Path | None = None) -> Comparison:
@@ -165,6 +175,7 @@ def format_table(c: Comparison) -> str:
             f"{label:<22}{base_v:>15.2f}{our_v:>18.2f}{c.ratio(key):>8.2f}x{target:>10}"
         )
     lines.append(f"{'body bytes (gzip)':<22}{b.body_bytes:>15}{o.body_bytes:>18}")
+    lines.append(f"{'series':<22}{b.series:>15}{o.series:>18}")
     verdict = all(c.ratio(k) <= t for k, t in TARGETS.items())
     lines.append("targets met" if verdict else "TARGETS MISSED")
     return "\n".join(lines)

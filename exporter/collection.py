@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,20 @@ from typing import Generic, TypeVar
 
 from exporter import schema
 from exporter.filesystems import BoundedStat, MountFilter
+from exporter.kernelstats import (
+    SECTOR,
+    Conntrack,
+    DiskStats,
+    Entropy,
+    FileFD,
+    KernelReader,
+    NetClass,
+    NetDev,
+    ProcessStates,
+    Softnet,
+    Timex,
+    UdpQueues,
+)
 from exporter.sampling import (
     CpuTimes,
     DiskIO,
@@ -42,6 +57,8 @@ from exporter.sampling import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_VMSTAT = re.compile(schema.VMSTAT_FIELDS)
+_NETSTAT = re.compile(schema.NETSTAT_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +69,7 @@ class CollectorStatus:
     success: bool
     duration: float
     age: float | None = None
+    no_data: bool = False  # the source does not exist here (node_exporter's ErrNoData)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +93,33 @@ class Snapshot:
     swap_activity: SwapActivity | None = None
     logins: Logins | None = None
     interface_flags: dict[str, int] | None = None  # name -> IFF_* flags; None when unread
+    # sources psutil has no call for (exporter.kernelstats), read at every scrape
+    diskstats: tuple[DiskStats, ...] = ()
+    netdev: tuple[NetDev, ...] = ()
+    netclass: tuple[NetClass, ...] = ()
+    vmstat: dict[str, int] | None = None
+    timex: Timex | None = None
+    entropy: Entropy | None = None
+    filefd: FileFD | None = None
+    arp: dict[str, int] | None = None
+    conntrack: Conntrack | None = None
+    sockstat: dict[str, int] | None = None
+    softnet: tuple[Softnet, ...] = ()
+    netstat: dict[str, int] | None = None
+    udp_queues: UdpQueues | None = None
+    processes: ProcessStates | None = None  # Telegraf-only: read at the InfluxDB interval
+
+
+def _disk_io(d: DiskStats) -> DiskIO:
+    return DiskIO(
+        d.device, d.reads, d.writes, d.read_sectors * SECTOR, d.write_sectors * SECTOR,
+        d.read_ms, d.write_ms, d.reads_merged, d.writes_merged, d.io_ms,
+    )  # fmt: skip
+
+
+def _net_io(n: NetDev, up: bool) -> NetIO:
+    c = n.counters  # NETDEV_FIELDS order
+    return NetIO(n.device, c[0], c[8], c[1], c[9], c[2], c[10], c[3], c[11], up)
 
 
 class _Call(Generic[T]):
@@ -138,6 +183,13 @@ class Collection:
         slow_refresh_seconds: float = 15.0,
     ) -> None:
         self.sampler = sampler
+        # node_exporter's default vmstat and netstat field sets (matched once per field name)
+        self.kernel = KernelReader(
+            sampler.procfs,
+            sampler.sysfs,
+            vmstat_fields=lambda key: _VMSTAT.match(key) is not None,
+            netstat_fields=lambda key: _NETSTAT.match(key) is not None,
+        )
         self.mount_filter = mount_filter or MountFilter()
         self.stat = BoundedStat(sampler.fs_usage, filesystem_timeout)
         self.disk_exclude = compile_exclude(disk_exclude)
@@ -213,10 +265,20 @@ class Collection:
         perf = time.perf_counter
         s = self.sampler
 
-        def run(name: str, fn: Callable[[], T], default: T) -> T:
+        def run(name: str, fn: Callable[[], T], default: T, optional: bool = False) -> T:
             t0 = perf()
             try:
                 value = fn()
+            except (FileNotFoundError, PermissionError) as exc:
+                if not optional:
+                    statuses.append(CollectorStatus(name, False, perf() - t0))
+                    self._failed(name, exc)
+                    return default
+                # a source this kernel lacks (no nf_conntrack, adjtimex refused): silent, as
+                # node_exporter's "no data", success 0 on node_scrape_collector_success only
+                statuses.append(CollectorStatus(name, False, perf() - t0, no_data=True))
+                log.debug("collector %s has no data: %s", name, exc)
+                return default
             except Exception as exc:
                 statuses.append(CollectorStatus(name, False, perf() - t0))
                 self._failed(name, exc)
@@ -233,9 +295,22 @@ class Collection:
         kernel: KernelStats | None = run("stat", s.kernel, None)
         load: tuple[float, float, float] | None = run("loadavg", s.load, None)
         filesystems: tuple[FsUsage, ...] = run("filesystem", self._filesystems, ())
-        disks: tuple[DiskIO, ...] = run("diskstats", self._disks, ())
-        network: tuple[NetIO, ...] = run("netdev", self._network, ())
+        k = self.kernel
+        diskstats: tuple[DiskStats, ...] = run("diskstats", self._diskstats, ())
+        netdev: tuple[NetDev, ...] = run("netdev", self._netdev, ())
+        netclass: tuple[NetClass, ...] = run("netclass", k.netclass, (), True)
         pressure: tuple[Pressure, ...] = run("pressure", s.pressure, ())
+        vmstat = run("vmstat", k.vmstat, None)
+        timex = run("timex", k.timex, None, True)
+        entropy = run("entropy", k.entropy, None, True)
+        filefd = run("filefd", k.filefd, None, True)
+        arp = run("arp", k.arp, None, True)
+        conntrack = run("conntrack", k.conntrack, None, True)
+        sockstat = run("sockstat", k.sockstat, None, True)
+        softnet: tuple[Softnet, ...] = run("softnet", k.softnet, (), True)
+        netstat = run("netstat", k.netstat, None, True)
+        udp_queues = run("udp_queues", k.udp_queues, None, True)
+        up = {c.device: c.operstate == "up" for c in netclass}
         mono = time.monotonic()
         for name, cache in (("hwmon", self._temps), ("uname", self._host)):
             age = mono - cache.refreshed if cache.refreshed else None
@@ -247,12 +322,25 @@ class Collection:
             kernel=kernel,
             load=load,
             filesystems=filesystems,
-            disks=disks,
-            network=network,
+            disks=tuple(_disk_io(d) for d in diskstats),
+            network=tuple(_net_io(n, up.get(n.device, False)) for n in netdev),
             pressure=pressure,
             temperatures=self._temps.value,
             host=self._host.value,
             statuses=tuple(statuses),
+            diskstats=diskstats,
+            netdev=netdev,
+            netclass=netclass,
+            vmstat=vmstat,
+            timex=timex,
+            entropy=entropy,
+            filefd=filefd,
+            arp=arp,
+            conntrack=conntrack,
+            sockstat=sockstat,
+            softnet=softnet,
+            netstat=netstat,
+            udp_queues=udp_queues,
         )
 
     def influx_snapshot(self) -> Snapshot:
@@ -260,12 +348,23 @@ class Collection:
         activity, logins), read at the InfluxDB interval so that scrapes never pay for them.
         A failing one is left out of the points and logged once, like a collector."""
         snap = self.snapshot()
+        # diskstats, vmstat and netclass are read by every collection now: derived, not re-read
+        swap = None
+        if snap.vmstat is not None:
+            page = self.sampler.page_size
+            swap = SwapActivity(
+                snap.vmstat.get("pswpin", 0) * page, snap.vmstat.get("pswpout", 0) * page
+            )
+        flags = None
+        if snap.netclass:
+            flags = {c.device: c.values["flags"] for c in snap.netclass if "flags" in c.values}
         return replace(
             snap,
-            disk_queues=self._extra("diskstats_queue", self.sampler.disk_queues, ()),
-            swap_activity=self._extra("vmstat", self.sampler.swap_activity, None),
+            disk_queues=tuple(DiskQueue(d.device, d.io_now, d.weighted_ms) for d in snap.diskstats),
+            swap_activity=swap,
             logins=self._extra("users", self.sampler.logins, None),
-            interface_flags=self._extra("netclass_flags", self.sampler.interface_flags, None),
+            interface_flags=flags,
+            processes=self._extra("processes", self.kernel.processes, None),
         )
 
     def _extra(self, name: str, fn: Callable[[], T], default: T) -> T:
@@ -278,13 +377,16 @@ class Collection:
             self._recovered(name)
         return value
 
-    def _disks(self) -> tuple[DiskIO, ...]:
-        return self.sampler.disks(self.disk_exclude)
+    def _diskstats(self) -> tuple[DiskStats, ...]:
+        found = self.kernel.diskstats()
+        ex = self.disk_exclude
+        return found if ex is None else tuple(d for d in found if not ex.match(d.device))
 
-    def _network(self) -> tuple[NetIO, ...]:
-        return self.sampler.network(self.network_exclude)
+    def _netdev(self) -> tuple[NetDev, ...]:
+        found = self.kernel.netdev()
+        ex = self.network_exclude
+        return found if ex is None else tuple(n for n in found if not ex.match(n.device))
 
     def _filesystems(self) -> tuple[FsUsage, ...]:
         mounts = self.mount_filter.select(self.sampler.mounts())
         return tuple(self.stat.stat_all(mounts))
-

@@ -275,6 +275,22 @@ def to_lines(snap: Snapshot, previous: Snapshot | None, host: str) -> list[str]:
         system["uptime_format"] = format_uptime(uptime)
     if system:
         out.append(line(schema.INFLUX_SYSTEM, h, system, ts))
+    if snap.kernel is not None:
+        k = snap.kernel
+        kernel: dict[str, float | int | str | bool] = {
+            "boot_time": int(k.boot_time),
+            "context_switches": k.context_switches,
+            "interrupts": k.interrupts,
+            "processes_forked": k.forks,
+        }
+        if snap.entropy is not None:
+            kernel["entropy_avail"] = snap.entropy.available
+        out.append(line(schema.INFLUX_KERNEL, h, kernel, ts))
+    if snap.processes is not None:
+        procs: dict[str, float | int | str | bool] = dict(snap.processes.states)
+        procs["total"] = snap.processes.total
+        procs["total_threads"] = snap.processes.threads
+        out.append(line(schema.INFLUX_PROCESSES, h, procs, ts))
     for t in snap.temperatures:
         label = (t.label or t.sensor).lower().replace(" ", "")
         sensor = f"{t.chip_name or t.chip}_{label}_input"

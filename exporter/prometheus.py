@@ -22,9 +22,9 @@ import logging
 import math
 import os
 import platform
+import resource
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
@@ -32,23 +32,13 @@ from prometheus_client.samples import Sample as ClientSample
 
 from exporter import schema
 from exporter.collection import Collection, SingleFlight, Snapshot
+from exporter.families import NO_LABELS, Family, Labels, Sample
+from exporter.kernelmetrics import kernel_families, scrape_families
 from homelab import __version__
 
 log = logging.getLogger(__name__)
 
-Labels = tuple[tuple[str, str], ...]
-Sample = tuple[Labels, float]
-NO_LABELS: Labels = ()
-
-
-@dataclass(slots=True)
-class Family:
-    """One metric family: name, type ("counter" or "gauge"), help text and samples."""
-
-    name: str
-    kind: str
-    help: str
-    samples: list[Sample] = field(default_factory=list)
+__all__ = ["NO_LABELS", "Family", "Labels", "Sample"]
 
 
 def _escape(value: str) -> str:
@@ -345,8 +335,7 @@ def host_families(snap: Snapshot, host: str = "") -> list[Family]:
             name = f"{schema.NETWORK_PREFIX}{suffix}_total"
             add(Family(name, "counter", f"Network device statistic {suffix}.",
                        [((("device", n.device),), getattr(n, attr)) for n in snap.network]))
-        add(Family(schema.NETWORK_UP, "gauge", "Value is 1 if operstate is 'up', 0 otherwise.",
-                   [((("device", n.device),), 1 if n.up else 0) for n in snap.network]))
+    fams.extend(kernel_families(snap))  # node_network_up among them, from netclass
     for p in snap.pressure:
         for kind, psi in (("some", p.some), ("full", p.full)):
             spec = _PRESSURE.get((p.resource, kind))
@@ -455,6 +444,14 @@ def process_families() -> list[Family]:
                            [(NO_LABELS, len(os.listdir("/proc/self/fd")))]))  # fmt: skip
     except OSError:
         pass
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if nofile != resource.RLIM_INFINITY:
+        fams.append(Family("process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                           [(NO_LABELS, nofile)]))  # fmt: skip
+    vm_max = resource.getrlimit(resource.RLIMIT_AS)[0]
+    fams.append(Family("process_virtual_memory_max_bytes", "gauge",
+                       "Maximum amount of virtual memory available in bytes.",
+                       [(NO_LABELS, -1 if vm_max == resource.RLIM_INFINITY else vm_max)]))
     fams.append(Family("process_start_time_seconds", "gauge",
                        "Start time of the process since unix epoch in seconds.",
                        [(NO_LABELS, _START)]))  # fmt: skip
@@ -470,12 +467,15 @@ def health_families(snap: Snapshot, influx: Mapping[str, float] | None = None) -
     age = Family(schema.CACHE_AGE, "gauge",
                  "Seconds since a background collector's cached data was read.")  # fmt: skip
     for st in snap.statuses:
+        if st.no_data:
+            continue  # not a failure: node_scrape_collector_success says "no data" with 0
         labels = (("collector", st.name),)
         dur.samples.append((labels, st.duration))
         ok.samples.append((labels, 1 if st.success else 0))
         if st.age is not None:
             age.samples.append((labels, st.age))
     fams.extend((dur, ok, age))
+    fams.extend(scrape_families(snap.statuses))
     if influx is not None:
         for name, kind, help_ in INFLUX_FAMILIES:
             if name in influx:

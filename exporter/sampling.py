@@ -1,9 +1,11 @@
 """Host sampling: the only module that imports psutil; every reading is a frozen dataclass.
 
-psutil answers what it has a call for (disk and network counters, logins); /proc and /sys are
-read directly where psutil has no call (meminfo keys, /proc/stat's process counters,
-/proc/pressure, mounts as seen by PID 1, operstate and interface flags, hwmon in node_exporter's
-naming, os-release). Per-CPU times come from /proc/stat too: psutil numbers CPUs by their
+psutil answers logins (utmp); /proc and /sys are read directly where psutil has no call or
+would read a source a second time (meminfo keys, /proc/stat's process counters,
+/proc/pressure, mounts as seen by PID 1, hwmon in node_exporter's naming, os-release). Disk
+and network counters, with every other node_exporter source psutil lacks, are
+exporter.kernelstats's: one read of /proc/diskstats and /proc/net/dev serves every series.
+Per-CPU times come from /proc/stat too: psutil numbers CPUs by their
 position in the file, while the kernel names them `cpuN`, and with a CPU offline (or
 hot-plugged) position and number differ; node_exporter labels `cpu` with N, and so do we.
 The psutil module and the proc, sys and root paths are constructor arguments, so tests feed real
@@ -220,9 +222,6 @@ class Sampler:
         self._stat_path = str(self.procfs / "stat")
         self._meminfo_path = str(self.procfs / "meminfo")
         self._loadavg_path = str(self.procfs / "loadavg")
-        self._vmstat_path = str(self.procfs / "vmstat")
-        self._diskstats_path = str(self.procfs / "diskstats")
-        self._net_class = str(self.sysfs / "class" / "net")
         self._meminfo_names: dict[str, tuple[str, int]] = {}
 
     # -- fast sources: read at every scrape ------------------------------------------------
@@ -275,53 +274,6 @@ class Sampler:
             files_free=st.f_ffree,
         )
 
-    def disks(self, exclude: re.Pattern[str] | None = None) -> tuple[DiskIO, ...]:
-        """Per-device I/O counters (wrap-corrected by psutil), minus excluded devices."""
-        counters = self.ps.disk_io_counters(perdisk=True, nowrap=True) or {}
-        return tuple(
-            DiskIO(
-                name, c.read_count, c.write_count, c.read_bytes, c.write_bytes, c.read_time,
-                c.write_time, getattr(c, "read_merged_count", 0),
-                getattr(c, "write_merged_count", 0), getattr(c, "busy_time", 0),
-            )
-            for name, c in counters.items()
-            if exclude is None or not exclude.match(name)
-        )
-
-    def network(self, exclude: re.Pattern[str] | None = None) -> tuple[NetIO, ...]:
-        """Per-interface counters (wrap-corrected by psutil) and operstate == "up"."""
-        counters = self.ps.net_io_counters(pernic=True, nowrap=True) or {}
-        out = []
-        for name, c in counters.items():
-            if exclude is not None and exclude.match(name):
-                continue
-            out.append(
-                NetIO(
-                    name, c.bytes_recv, c.bytes_sent, c.packets_recv, c.packets_sent,
-                    c.errin, c.errout, c.dropin, c.dropout, self._operstate_up(name),
-                )
-            )
-        return tuple(out)
-
-    def _operstate_up(self, device: str) -> bool:
-        # No per-device cache: transient devices (docker veths) would pile up in it.
-        try:
-            with open(f"{self._net_class}/{device}/operstate", "rb") as fh:
-                return fh.read(3) == b"up\n"
-        except OSError:
-            return False
-
-    def interface_flags(self) -> dict[str, int]:
-        """Each interface's flags (IFF_UP, IFF_LOOPBACK, ...) from /sys/class/net/<dev>/flags."""
-        out: dict[str, int] = {}
-        for name in os.listdir(self._net_class):
-            try:
-                with open(f"{self._net_class}/{name}/flags", "rb") as fh:
-                    out[name] = int(fh.read().strip(), 16)
-            except (OSError, ValueError):
-                continue  # gone meanwhile, or not an interface directory
-        return out
-
     def pressure(self) -> tuple[Pressure, ...]:
         """PSI totals for each resource the kernel reports (none when PSI is off)."""
         base = self.procfs / "pressure"
@@ -340,18 +292,6 @@ class Sampler:
         return tuple(out)
 
     # -- sources only Telegraf's schema has: read at the InfluxDB interval ----------------
-    def disk_queues(self) -> tuple[DiskQueue, ...]:
-        """In-flight requests and weighted I/O ms of every device in /proc/diskstats."""
-        with open(self._diskstats_path, "rb") as fh:
-            raw = fh.read()
-        return parse_diskstats_queues(raw.decode("ascii", "replace"))
-
-    def swap_activity(self) -> SwapActivity:
-        """Bytes swapped in and out since boot."""
-        with open(self._vmstat_path, "rb") as fh:
-            raw = fh.read()
-        return parse_vmstat_swap(raw.decode("ascii", "replace"), self.page_size)
-
     def logins(self) -> Logins | None:
         """utmp sessions and distinct users; None where there is no utmp (Telegraf then omits
         n_users). psutil reads the compiled-in /var/run/utmp, so `utmp` only says whether
@@ -464,30 +404,6 @@ def parse_stat(text: str) -> KernelStats:
         procs_running=found.get("procs_running", 0),
         procs_blocked=found.get("procs_blocked", 0),
     )
-
-
-def parse_diskstats_queues(text: str) -> tuple[DiskQueue, ...]:
-    """Fields 9 (I/Os in progress) and 11 (weighted ms doing I/O) of /proc/diskstats."""
-    out = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 14:
-            out.append(DiskQueue(parts[2], int(parts[11]), int(parts[13])))
-    return tuple(out)
-
-
-def parse_vmstat_swap(text: str, page_size: int) -> SwapActivity:
-    """pswpin and pswpout of /proc/vmstat (pages) in bytes.
-
-    gopsutil, which Telegraf uses, multiplies by 4 KiB whatever the page size; the real page
-    size gives the same figure on 4 KiB-page hosts and the right one on the others.
-    """
-    found = {"pswpin": 0, "pswpout": 0}
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        if key in found:
-            found[key] = int(value)
-    return SwapActivity(found["pswpin"] * page_size, found["pswpout"] * page_size)
 
 
 def _unescape_mount(field_: str) -> str:

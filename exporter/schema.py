@@ -115,6 +115,8 @@ INFLUX_DISKIO: Final = "diskio"  # tag name
 INFLUX_NET: Final = "net"  # tag interface
 INFLUX_SYSTEM: Final = "system"
 INFLUX_TEMP: Final = "temp"  # tag sensor; field temp (celsius)
+INFLUX_KERNEL: Final = "kernel"  # Telegraf inputs.kernel (default config)
+INFLUX_PROCESSES: Final = "processes"  # Telegraf inputs.processes (default config)
 
 # -- thresholds as data (published by the bot, read by the alert rules) --------------------
 ALERT_THRESHOLD: Final = "homelab_alert_threshold"  # {alertname, instance}; no instance = fleet
@@ -135,3 +137,12 @@ NETWORK_RECEIVE_RATE: Final = "instance:node_network_receive_bytes_excluding_lo:
 NETWORK_TRANSMIT_RATE: Final = "instance:node_network_transmit_bytes_excluding_lo:rate5m"
 TIME_OFFSET: Final = "instance:node_time_offset:seconds"  # host clock minus scrape time
 UPTIME: Final = "instance:node_uptime:seconds"
+
+# node_exporter's --collector.vmstat.fields and --collector.netstat.fields defaults
+VMSTAT_FIELDS: Final = r"^(oom_kill|pgpg|pswp|pg.*fault).*"
+NETSTAT_FIELDS: Final = (
+    r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)"
+    r"|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)"
+    r"|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)"
+    r"|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$"
+)

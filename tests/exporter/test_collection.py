@@ -20,14 +20,12 @@ def _status(snap, name):  # type: ignore[no-untyped-def]
 
 
 def test_a_failing_source_gives_partial_data_and_success_0(procfs: Path, sysfs: Path) -> None:
-    """psutil raising for disks leaves disks empty and diskstats success 0; the rest is there."""
-
-    def broken(**_kw: object) -> None:
-        raise OSError("diskstats unreadable")
-
-    sampler = Sampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil(disk_io_counters=broken))
+    """An unparsable /proc/diskstats leaves disks empty and diskstats success 0; the rest is
+    there."""
+    (procfs / "diskstats").write_text("8 0 sda x x x x x x x x x x x x x x\n")
+    sampler = Sampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil())
     snap = Collection(sampler).snapshot()
-    assert snap.disks == ()
+    assert snap.disks == () and snap.diskstats == ()
     assert _status(snap, "diskstats").success is False
     assert _status(snap, "cpu").success is True and len(snap.cpus) == 2
     assert snap.memory is not None and snap.load == (0.44, 0.26, 0.12)

@@ -616,3 +616,26 @@ def test_a_batch_refused_line_by_line_leaves_no_empty_segment(tmp_path: Path) ->
     assert w.deliver_once().dropped == n
     assert w.spool.points() == 0 and w.spool.oldest() is None
     assert len(responses.calls) == 1 and w.stats()[schema.INFLUX_POINTS_DROPPED] == n
+
+
+def test_kernel_and_processes_points_have_telegrafs_default_config_fields() -> None:
+    """`kernel` (boot_time, context_switches, entropy_avail, interrupts, processes_forked) and
+    `processes` (states, total, total_threads) as Telegraf's default inputs write them."""
+    from exporter.kernelstats import Entropy, ProcessStates
+
+    states = {"blocked": 1, "zombies": 0, "stopped": 0, "running": 2, "sleeping": 90,
+              "unknown": 0, "dead": 0, "paging": 0, "idle": 7}  # fmt: skip
+    snap = Snapshot(
+        time=1_700_000_000.0,
+        kernel=KernelStats(1_699_000_000.0, 500, 900, 40, 2, 1),
+        entropy=Entropy(256, 256),
+        processes=ProcessStates(states, 100, 250),
+    )
+    lines = to_lines(snap, None, "nas")
+    assert (
+        "kernel,host=nas boot_time=1699000000i,context_switches=500i,interrupts=900i,"
+        "processes_forked=40i,entropy_avail=256i 1700000000000"
+    ) in lines
+    (procs,) = [ln for ln in lines if ln.startswith("processes,")]
+    assert "running=2i" in procs and "total=100i" in procs and "total_threads=250i" in procs
+    assert "idle=7i" in procs and "zombies=0i" in procs

@@ -65,6 +65,7 @@ def server() -> Iterator[ThreadingHTTPServer]:
 
 
 SNAP = Snapshot(time=1_700_000_000.0, load=(1.0, 2.0, 3.0), kernel=KernelStats(1.0, 0, 0, 0, 0, 0))
+POINTS = 2  # system and kernel
 
 
 def _writer(srv: ThreadingHTTPServer, tmp_path: Path, token: str = "t0ken-abc") -> InfluxWriter:  # noqa: S107
@@ -84,10 +85,12 @@ def test_retry_after_header_is_read_through_http_client(
     FakeV2.script = [(429, {"Retry-After": "3"})]
     w = _writer(server, tmp_path)
     assert w.deliver_once().retry_in == 3.0
-    assert w.deliver_once().delivered == 1
+    assert w.deliver_once().delivered == POINTS
     assert FakeV2.received == [
         "system,host=nas load1=1.0,load5=2.0,load15=3.0,uptime=1699999999i,"
         'uptime_format="19675 days, 22:13" 1700000000000\n'
+        "kernel,host=nas boot_time=1i,context_switches=0i,interrupts=0i,processes_forked=0i "
+        "1700000000000\n"
     ]
 
 
@@ -97,9 +100,9 @@ def test_a_server_closing_the_connection_is_reconnected(
     """After the server closes a kept-alive connection, the next write opens a new one."""
     FakeV2.script = [(204, {"Connection": "close"}), (204, {})]
     w = _writer(server, tmp_path)
-    assert w.deliver_once().delivered == 1
+    assert w.deliver_once().delivered == POINTS
     w.sample_once()
-    assert w.deliver_once().delivered == 1
+    assert w.deliver_once().delivered == POINTS
     assert len(FakeV2.received) == 2 and w.stats()[schema.INFLUX_WRITE_ERRORS] == 0
 
 
@@ -110,7 +113,7 @@ def test_wrong_token_is_an_error_with_the_servers_message(
     w = _writer(server, tmp_path, token="wrong-token")
     with caplog.at_level("ERROR"):
         assert w.deliver_once().retry_in > 0
-    assert "unauthorized access" in caplog.text and w.spool.points() == 1
+    assert "unauthorized access" in caplog.text and w.spool.points() == POINTS
 
 
 class BlockingV2(BaseHTTPRequestHandler):

@@ -13,12 +13,14 @@ pytestmark = pytest.mark.integration
 
 
 def test_bench_measures_both_exporters_and_prints_ratios(tmp_path: Path) -> None:
-    """Five scrapes each: figures are positive and the table carries the three ratios."""
+    """Five scrapes each: figures are positive, the table carries the three ratios and both
+    series counts (so like is compared with like)."""
     result = compare(scrapes=5, workdir=tmp_path)
     for m in (result.baseline, result.ours):
         assert m.scrapes == 5 and m.p50_ms > 0 and m.p99_ms >= m.p50_ms and m.rss_mb > 5
-        assert m.body_bytes > 1000
+        assert m.body_bytes > 1000 and m.series > 300
     table = format_table(result)
+    assert f"{result.baseline.series:>15}{result.ours.series:>18}" in table
     for label in ("CPU ms per scrape", "p99 latency ms", "resident memory MB"):
         assert label in table
     assert table.count("x ") >= 3

@@ -37,7 +37,7 @@ def test_influxdb_receives_telegraf_shaped_series(
         hostname=HOST,
         influx={"enabled": True, "url": influxdb.url, "database": DB, "interval_seconds": 0.5},
     )
-    wanted = {"cpu", "mem", "swap", "disk", "diskio", "net", "system"}
+    wanted = {"cpu", "mem", "swap", "disk", "diskio", "net", "system", "kernel", "processes"}
     wait_until(lambda: wanted <= influxdb.measurements(DB), what=f"measurements {wanted}")
 
     tags = influxdb.series("SHOW TAG KEYS FROM cpu", DB)[0]["values"]
@@ -69,6 +69,12 @@ def test_influxdb_receives_telegraf_shaped_series(
     assert swap_fields["in"] == swap_fields["out"] == "integer"
     system_fields = dict(influxdb.series("SHOW FIELD KEYS FROM system", DB)[0]["values"])
     assert system_fields["uptime_format"] == "string" and system_fields["uptime"] == "integer"
+    kernel_fields = dict(influxdb.series("SHOW FIELD KEYS FROM kernel", DB)[0]["values"])
+    assert set(kernel_fields) == {"boot_time", "context_switches", "entropy_avail",
+                                  "interrupts", "processes_forked"}  # fmt: skip
+    procs = dict(influxdb.series("SHOW FIELD KEYS FROM processes", DB)[0]["values"])
+    assert {"running", "sleeping", "blocked", "zombies", "total", "total_threads"} <= set(procs)
+    assert set(procs.values()) == {"integer"}
     hosts = influxdb.series('SHOW TAG VALUES WITH KEY = "host"', DB)
     assert {row[1] for s in hosts for row in s["values"]} == {HOST}
     assert exp.sample_value(schema.INFLUX_POINTS_WRITTEN) > 0
@@ -158,7 +164,8 @@ def test_spool_limit_drop_counter_matches_what_is_missing(
         if outcome.retry_in:
             time.sleep(min(outcome.retry_in, 0.5))
     stored = 0
-    for measurement in ("cpu", "mem", "swap", "disk", "diskio", "net", "system", "temp"):
+    measurements = ("cpu", "mem", "swap", "disk", "diskio", "net", "system", "temp", "kernel")
+    for measurement in measurements:
         for s in influxdb.series(f"SELECT * FROM {measurement}", DB):  # noqa: S608
             stored += len(s["values"])
     assert writer.stats()[schema.INFLUX_POINTS_DROPPED] == dropped
