@@ -22,13 +22,14 @@ import base64
 import json
 import logging
 import math
+from array import array
 from typing import Any
 
 import aiohttp
 
 from bot.adapters.http import SessionClient
 from bot.adapters.prometheus import credential_forms
-from bot.domain.charts import InfluxQuery, Series
+from bot.domain.charts import InfluxQuery, Points, Series
 from bot.domain.ranges import influxql
 from bot.services.ports import MetricsUnavailable
 from homelab.logs import redact, redaction_filter
@@ -186,15 +187,16 @@ def _series(s: dict[str, Any], secrets: list[str]) -> list[Series]:
     fields = columns[1:]
     out = []
     for i, field in enumerate(fields, start=1):
-        points = []
+        flat = array("d")  # packed as parsed (bot.domain.charts.Points)
         for row in s.get("values", ()):
             value = row[i] if i < len(row) else None
             if isinstance(value, bool) or not isinstance(value, int | float):
                 continue  # null (no data in the bucket) or a string field
             if math.isfinite(value):
-                points.append((float(row[0]), float(value)))
+                flat.append(float(row[0]))
+                flat.append(float(value))
         labels = dict(tags)
         if len(fields) > 1:
             labels["field"] = field
-        out.append(Series(labels, tuple(points)))
+        out.append(Series(labels, Points(flat)))
     return out
