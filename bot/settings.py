@@ -359,6 +359,28 @@ class VaultSettings(BaseModel):
     key_file: Path | None = None
 
 
+class BackupSettings(BaseModel):
+    """Backups ([bot.backup]): where, encrypted how, kept how long, taken when."""
+
+    model_config = {"extra": "forbid"}
+
+    # Unset: backups/ beside [bot] database_path.
+    directory: Path | None = None
+    # A passphrase, normally "secret:backup-key" (homelab-bot secrets set backup-key): the
+    # archives are then .tar.gz.enc and restore needs the same key. Empty: not encrypted.
+    encryption_key: SecretStr = SecretStr("")
+    # Retention after each backup: the newest archive of each of the last N days / weeks.
+    keep_daily: int = Field(7, ge=1)
+    keep_weekly: int = Field(4, ge=0)
+    # When `homelab-bot run` takes one (cron: minute hour day month weekday); "" for never.
+    schedule: str = "30 3 * * *"
+    timezone: str = "UTC"
+
+    def folder(self, database_path: Path) -> Path:
+        """The archives' folder."""
+        return self.directory or database_path.parent / "backups"
+
+
 class BotSettings(SectionSettings, section="bot"):
     """Settings of homelab-bot."""
 
@@ -377,6 +399,7 @@ class BotSettings(SectionSettings, section="bot"):
     audit: AuditSettings = AuditSettings()
     alerts: AlertsSettings = AlertsSettings()
     vault: VaultSettings = VaultSettings()
+    backup: BackupSettings = BackupSettings()
 
     def complete(self, path: Path | None, *, resolve_secrets: bool = True) -> list[str]:
         """Default the key file beside `path`; resolve every `secret:<name>` from the vault."""

@@ -14,9 +14,11 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,3 +147,66 @@ def count_problems(expected: Mapping[str, int], actual: Mapping[str, int]) -> li
         elif want != got:
             problems.append(f"table {table}: {got} rows, the manifest says {want}")
     return problems
+
+
+@dataclass(frozen=True, slots=True)
+class Archive:
+    """An archive on disk: its file name, when it was made (UTC epoch), its size in bytes."""
+
+    name: str
+    created_at: float
+    size: int = 0
+
+
+def retained(archives: Sequence[Archive], keep_daily: int, keep_weekly: int) -> set[str]:
+    """The names kept: the newest archive of each of the last `keep_daily` days that have one
+    and of each of the last `keep_weekly` ISO weeks (UTC), like restic's --keep-daily/weekly."""
+    kept: set[str] = set()
+    newest = sorted(archives, key=lambda a: a.created_at, reverse=True)
+    for keep, bucket in (
+        (keep_daily, lambda d: d.date().isoformat()),
+        (keep_weekly, lambda d: "{}-W{:02d}".format(*d.isocalendar()[:2])),
+    ):
+        seen: list[str] = []
+        for a in newest:
+            b = bucket(dt.datetime.fromtimestamp(a.created_at, dt.UTC))
+            if b in seen:
+                continue
+            if len(seen) >= keep:
+                break
+            seen.append(b)
+            kept.add(a.name)
+    return kept
+
+
+def prune_plan(
+    archives: Sequence[Archive], keep_daily: int, keep_weekly: int, newest_good: str | None
+) -> list[Archive]:
+    """The archives to delete, oldest first. Nothing when no archive is known to be good, and
+    never `newest_good` (the newest archive that verified), whatever the buckets say."""
+    if newest_good is None:
+        return []
+    kept = retained(archives, keep_daily, keep_weekly) | {newest_good}
+    return sorted((a for a in archives if a.name not in kept), key=lambda a: a.created_at)
+
+
+def archive_time(name: str) -> float | None:
+    """The UTC time in `homelab-backup-<YYYYmmddTHHMMSSZ>.tar.gz[.enc]`; None for other names."""
+    m = _ARCHIVE.fullmatch(name)
+    if m is None:
+        return None
+    at = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    return at.timestamp()
+
+
+_ARCHIVE = re.compile(r"homelab-backup-(\d{8}T\d{6}Z)\.tar\.gz(?:\.enc)?")
+
+
+def format_size(size: int) -> str:
+    """Bytes for people: '812 B', '4.2 MiB'."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
