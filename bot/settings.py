@@ -107,6 +107,8 @@ class HostsSettings(BaseModel):
     # Extra names for hosts, each an instance as Prometheus shows it (host:port). The alias is
     # also the name /status shows for that host, e.g. {nas = "192.168.1.5:9101"}.
     aliases: dict[str, str] = {}
+    # The file_sd file /host add | remove keeps (a glob of deploy/prometheus.yml matches it).
+    file_sd: Path = Path("deploy/file_sd/local/homelab-exporter-bot.yml")
 
     @field_validator("aliases")
     @classmethod

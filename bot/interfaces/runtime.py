@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from bot.adapters.alertmanager import AlertmanagerClient
 from bot.adapters.charts import ChartPool
+from bot.adapters.file_sd import FileSdRegistry
 from bot.adapters.influxdb import InfluxDBClient
 from bot.adapters.outbox import SqliteOutbox
 from bot.adapters.prometheus import PrometheusClient
@@ -39,6 +40,7 @@ from bot.services.core import Core
 from bot.services.delivery import Routing
 from bot.services.feature import Feature
 from bot.services.gate import Gate
+from bot.services.hosts import HostService
 from bot.services.status import StatusService
 from bot.services.thresholds import ThresholdService
 from bot.settings import AlertsSettings, BotSettings
@@ -182,6 +184,7 @@ class Runtime:
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
             thresholds, chart_service,
         ]  # fmt: skip
+        features.append(HostService(FileSdRegistry(settings.hosts.file_sd)))
         return cls(
             settings,
             db,
