@@ -236,6 +236,7 @@ async def run(runtime: Any, console: Any) -> int:
     tasks: list[asyncio.Task[Any]] = [
         asyncio.create_task(runtime.report_audit_head(), name="audit head")
     ]
+    runtime.start_scheduler()
     token = settings.discord.token.get_secret_value()
     bot = None
     targets: AlertTargets | None = None

@@ -377,6 +377,22 @@ class BackupSettings(BaseModel):
     # When `homelab-bot run` takes one (cron: minute hour day month weekday); "" for never.
     schedule: str = "30 3 * * *"
     timezone: str = "UTC"
+    # A scheduled backup missed while the bot was down is made up at start-up within this.
+    missed_grace_hours: float = Field(6.0, ge=0)
+
+    @model_validator(mode="after")
+    def _schedule(self) -> BackupSettings:
+        if self.schedule:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.schedule, timezone=self.timezone)
+            except (ValueError, LookupError) as exc:
+                raise ValueError(
+                    f"schedule {self.schedule!r} / timezone {self.timezone!r}: {exc} (cron: "
+                    "minute hour day month weekday, e.g. \"30 3 * * *\"; \"\" for none)"
+                ) from None
+        return self
 
     def folder(self, database_path: Path) -> Path:
         """The archives' folder."""

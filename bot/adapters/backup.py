@@ -59,10 +59,12 @@ from bot.domain.backup import (
     MANIFEST_NAME,
     PROMETHEUS_DIR,
     Archive,
+    BackupFailed,
     Manifest,
     ManifestError,
     ManifestFile,
     Skipped,
+    Taken,
     archive_time,
     count_problems,
     file_problems,
@@ -81,7 +83,7 @@ ADMIN_API_HINT = (
 )
 
 
-class BackupError(Exception):
+class BackupError(BackupFailed):
     """The backup could not be written; the message says which part failed."""
 
 
@@ -804,3 +806,31 @@ def prune(
         log.info("backup: pruned %s", a.name)
     gone = {a.name for a in doomed}
     return PruneResult(newest_good, tuple(doomed), tuple(a for a in archives if a.name not in gone))
+
+
+class BackupRunner:
+    """Backups as the bot's services take them (a Backups port): write, then prune."""
+
+    def __init__(
+        self,
+        sources: BackupSources,
+        directory: Path,
+        encryption_key: str = "",
+        keep_daily: int = 7,
+        keep_weekly: int = 4,
+    ) -> None:
+        self.sources = sources
+        self.directory = directory
+        self._key = encryption_key
+        self.keep_daily = keep_daily
+        self.keep_weekly = keep_weekly
+
+    def take(self) -> Taken:
+        """Write an archive, then apply retention (blocking: run it in a thread)."""
+        r = create_backup(self.sources, self.directory, encryption_key=self._key)
+        pruned = prune(self.directory, self.keep_daily, self.keep_weekly, self._key)
+        return Taken(str(r.archive), r.size, r.manifest, tuple(a.name for a in pruned.deleted))
+
+    def archives(self) -> tuple[str, list[Archive]]:
+        """The folder and its archives, newest first."""
+        return str(self.directory), list_archives(self.directory)

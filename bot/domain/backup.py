@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain.messages import Embed, Field, Message
+
 log = logging.getLogger(__name__)
 
 FORMAT = 1
@@ -29,6 +31,10 @@ MANIFEST_NAME = "manifest.json"
 DATABASE_NAME = "bot.sqlite3"
 PROMETHEUS_DIR = "prometheus"
 INFLUXDB_DIR = "influxdb"
+
+
+class BackupFailed(Exception):
+    """A backup could not be written; the message says which part failed."""
 
 
 class ManifestError(ValueError):
@@ -210,3 +216,53 @@ def format_size(size: int) -> str:
             return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A backup just written: where, how big, what it holds, and what retention pruned."""
+
+    path: str
+    size: int
+    manifest: Manifest
+    pruned: tuple[str, ...] = ()
+
+
+def taken_message(t: Taken) -> Message:
+    """/backup now's answer: where the archive is and how big (it stays on disk)."""
+    parts = ", ".join(sorted(t.manifest.parts()))
+    lines = [f"Backup written: `{t.path}` ({format_size(t.size)}), parts: {parts}."]
+    lines += [f"Skipped {s.part}: {s.reason}" for s in t.manifest.skipped]
+    if t.pruned:
+        lines.append(f"Retention pruned {len(t.pruned)} older archive(s).")
+    return Message(text="\n".join(lines), ephemeral=True)
+
+
+def archives_message(directory: str, archives: Sequence[Archive]) -> Message:
+    """/backup list: each archive with its time and size, newest first."""
+    if not archives:
+        return Message(text=f"No backups in `{directory}` yet (/backup now takes one).",
+                       ephemeral=True)  # fmt: skip
+    shown = archives[:25]
+    fields = tuple(
+        Field(a.name, f"{format_size(a.size)}, <t:{int(a.created_at)}:R>") for a in shown
+    )
+    more = f"; {len(archives) - 25} older not shown" if len(archives) > 25 else ""
+    total = format_size(sum(a.size for a in archives))
+    embed = Embed(
+        title=f"{len(archives)} backups, {total}{more}", description=f"`{directory}`",
+        fields=fields,
+    )  # fmt: skip
+    return Message(embeds=(embed,), ephemeral=True)
+
+
+def latest_due(fire_times: Sequence[float], now: float, claimed: set[float]) -> float | None:
+    """The newest fire time at or before `now` not yet claimed (the run to do), or None.
+
+    `fire_times` are the schedule's times within the grace window before `now`: a run missed
+    while the bot was down is made up at start-up, once, and only the newest one.
+    """
+    past = [t for t in fire_times if t <= now]
+    if not past or max(past) in claimed:
+        return None
+    return max(past)

@@ -28,6 +28,7 @@ IMPORT_NAMES = {
     "pyyaml": "yaml",
     "honcho": "honcho",
     "rich": "rich",
+    "apscheduler": "apscheduler",
 }
 
 # Dependencies the code runs as a program rather than imports: the source that runs it.
