@@ -261,8 +261,7 @@ async def run(runtime: Any, console: Any) -> int:
         tasks.append(asyncio.create_task(worker.run(), name="alert delivery"))
         channel = settings.reports.channel_id or a.default_channel_id
         runtime.schedule_reports(targets(Destination(channel_id=channel)))
-        if runtime.scheduler is not None:
-            runtime.scheduler.start()
+        runtime.start_scheduler()  # the backup job too; one start of the one scheduler
         if bot is not None:
             tasks.append(asyncio.create_task(bot.start(token), name="discord"))
             log.info("Discord face starting")

@@ -107,6 +107,8 @@ class HostsSettings(BaseModel):
     # Extra names for hosts, each an instance as Prometheus shows it (host:port). The alias is
     # also the name /status shows for that host, e.g. {nas = "192.168.1.5:9101"}.
     aliases: dict[str, str] = {}
+    # The file_sd file /host add | remove keeps (a glob of deploy/prometheus.yml matches it).
+    file_sd: Path = Path("deploy/file_sd/local/homelab-exporter-bot.yml")
 
     @field_validator("aliases")
     @classmethod
@@ -382,6 +384,44 @@ class VaultSettings(BaseModel):
     key_file: Path | None = None
 
 
+class BackupSettings(BaseModel):
+    """Backups ([bot.backup]): where, encrypted how, kept how long, taken when."""
+
+    model_config = {"extra": "forbid"}
+
+    # Unset: backups/ beside [bot] database_path.
+    directory: Path | None = None
+    # A passphrase, normally "secret:backup-key" (homelab-bot secrets set backup-key): the
+    # archives are then .tar.gz.enc and restore needs the same key. Empty: not encrypted.
+    encryption_key: SecretStr = SecretStr("")
+    # Retention after each backup: the newest archive of each of the last N days / weeks.
+    keep_daily: int = Field(7, ge=1)
+    keep_weekly: int = Field(4, ge=0)
+    # When `homelab-bot run` takes one (cron: minute hour day month weekday); "" for never.
+    schedule: str = "30 3 * * *"
+    timezone: str = "UTC"
+    # A scheduled backup missed while the bot was down is made up at start-up within this.
+    missed_grace_hours: float = Field(6.0, ge=0)
+
+    @model_validator(mode="after")
+    def _schedule(self) -> BackupSettings:
+        if self.schedule:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.schedule, timezone=self.timezone)
+            except (ValueError, LookupError) as exc:
+                raise ValueError(
+                    f"schedule {self.schedule!r} / timezone {self.timezone!r}: {exc} (cron: "
+                    "minute hour day month weekday, e.g. \"30 3 * * *\"; \"\" for none)"
+                ) from None
+        return self
+
+    def folder(self, database_path: Path) -> Path:
+        """The archives' folder."""
+        return self.directory or database_path.parent / "backups"
+
+
 class BotSettings(SectionSettings, section="bot"):
     """Settings of homelab-bot."""
 
@@ -401,6 +441,7 @@ class BotSettings(SectionSettings, section="bot"):
     alerts: AlertsSettings = AlertsSettings()
     vault: VaultSettings = VaultSettings()
     reports: ReportsSettings = ReportsSettings()
+    backup: BackupSettings = BackupSettings()
 
     def complete(self, path: Path | None, *, resolve_secrets: bool = True) -> list[str]:
         """Default the key file beside `path`; resolve every `secret:<name>` from the vault."""

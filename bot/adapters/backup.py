@@ -44,18 +44,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import homelab
+from bot.adapters.backup_crypto import (
+    SUFFIX,
+    DamagedArchive,
+    WrongKey,
+    decrypt_file,
+    encrypt_file,
+    is_encrypted,
+)
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord, verify
 from bot.domain.backup import (
     DATABASE_NAME,
     INFLUXDB_DIR,
     MANIFEST_NAME,
     PROMETHEUS_DIR,
+    Archive,
+    BackupFailed,
     Manifest,
     ManifestError,
     ManifestFile,
     Skipped,
+    Taken,
+    archive_time,
     count_problems,
     file_problems,
+    prune_plan,
 )
 from homelab.binaries import BinaryMissing, find_binary
 
@@ -70,7 +83,7 @@ ADMIN_API_HINT = (
 )
 
 
-class BackupError(Exception):
+class BackupError(BackupFailed):
     """The backup could not be written; the message says which part failed."""
 
 
@@ -363,12 +376,21 @@ def _files(root: Path) -> Iterator[Path]:
 
 
 def create_backup(
-    sources: BackupSources, directory: Path, progress: Progress = _quiet, now: float | None = None
+    sources: BackupSources,
+    directory: Path,
+    progress: Progress = _quiet,
+    now: float | None = None,
+    encryption_key: str = "",
 ) -> BackupResult:
-    """Write `homelab-backup-<UTC time>.tar.gz` into `directory` and return what it holds."""
+    """Write `homelab-backup-<UTC time>.tar.gz` into `directory` and return what it holds.
+
+    With `encryption_key` the archive is `.tar.gz.enc`, encrypted (bot.adapters.backup_crypto).
+    """
     at = time.time() if now is None else now
     directory.mkdir(parents=True, exist_ok=True)
     archive = directory / f"homelab-backup-{stamp(at)}.tar.gz"
+    if encryption_key:
+        archive = archive.with_name(archive.name + SUFFIX)
     versions = {
         "bot": homelab.__version__,
         "sqlite": sqlite3.sqlite_version,
@@ -414,25 +436,47 @@ def create_backup(
         (staging / MANIFEST_NAME).write_text(manifest.to_json())
         partial = Path(tmp) / archive.name
         try:
-            with tarfile.open(partial, "w:gz") as tar:
+            plain = Path(tmp) / "plain.tar.gz" if encryption_key else partial
+            with tarfile.open(plain, "w:gz") as tar:
                 tar.add(staging / MANIFEST_NAME, arcname=MANIFEST_NAME)
                 for i, e in enumerate(entries):
                     tar.add(staging / e.path, arcname=e.path, recursive=False)
                     progress("archive", (i + 1) / len(entries))
+            if encryption_key:
+                encrypt_file(plain, partial, encryption_key)
+                progress("encrypt", 1.0)
             os.replace(partial, archive)  # a reader never sees a half-written archive
         except OSError as exc:
             raise BackupError(f"cannot write {archive}: {exc}") from exc
     return BackupResult(archive, archive.stat().st_size, manifest)
 
 
-def unpack(archive: Path, into: Path) -> Manifest:
+def unpack(archive: Path, into: Path, encryption_key: str = "") -> Manifest:
     """Unpack `archive` into `into` and check every file against the manifest.
 
     RestoreError lists what is wrong (a damaged or truncated archive, a file that does not
-    match its checksum, a missing manifest).
+    match its checksum, a missing manifest, an encrypted archive and no key or the wrong one).
     """
     if not archive.is_file():
         raise FileNotFoundError(f"no such archive: {archive}")
+    if is_encrypted(archive):
+        if not encryption_key:
+            raise RestoreError(
+                [f"{archive.name} is encrypted: set [bot.backup] encryption_key (e.g. "
+                 "\"secret:backup-key\") to the key it was written with"]
+            )  # fmt: skip
+        with tempfile.TemporaryDirectory(dir=into.parent, prefix=".decrypt-") as tmp:
+            plain = Path(tmp) / "archive.tar.gz"
+            try:
+                decrypt_file(archive, plain, encryption_key)
+            except (WrongKey, DamagedArchive) as exc:
+                raise RestoreError([str(exc)]) from exc
+            return _unpack_plain(plain, into, archive.name)
+    return _unpack_plain(archive, into, archive.name)
+
+
+def _unpack_plain(archive: Path, into: Path, name: str) -> Manifest:
+    """unpack() of a plain tar.gz; `name` is the archive's name in messages."""
     try:
         # tarfile stops at the end-of-archive marker, before gzip's CRC and length: read the
         # whole stream first, so that a flipped byte or a cut-off end is named as such.
@@ -443,11 +487,11 @@ def unpack(archive: Path, into: Path) -> Manifest:
             tar.extractall(into, filter="data")
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise RestoreError(
-            [f"{archive.name} is damaged or truncated: {type(exc).__name__}: {exc}"]
+            [f"{name} is damaged or truncated: {type(exc).__name__}: {exc}"]
         ) from exc
     manifest_path = into / MANIFEST_NAME
     if not manifest_path.is_file():
-        raise RestoreError([f"{archive.name} has no {MANIFEST_NAME}: not a homelab backup"])
+        raise RestoreError([f"{name} has no {MANIFEST_NAME}: not a homelab backup"])
     try:
         manifest = Manifest.from_json(manifest_path.read_text())
     except (ManifestError, UnicodeDecodeError) as exc:
@@ -594,6 +638,7 @@ def restore_backup(
     progress: Progress = _quiet,
     now: float | None = None,
     influxdb_rpc: str = "127.0.0.1:8088",
+    encryption_key: str = "",
 ) -> RestoreResult:
     """Verify `archive` completely, then swap its database in for `database_path`.
 
@@ -606,7 +651,7 @@ def restore_backup(
     with tempfile.TemporaryDirectory(dir=database_path.parent, prefix=".restore-") as tmp:
         work = Path(tmp)
         progress("unpack", 0.0)
-        manifest = unpack(archive, work)
+        manifest = unpack(archive, work, encryption_key)
         progress("unpack", 1.0)
         if "sqlite" not in manifest.parts():
             raise RestoreError([f"{archive.name} holds no {DATABASE_NAME}"])
@@ -702,3 +747,90 @@ def restore_instructions(
             "under a new name)"
         )
     return lines
+
+
+# -- retention ----------------------------------------------------------------------------------
+
+
+def list_archives(directory: Path) -> list[Archive]:
+    """The archives in `directory` (by their file names), newest first."""
+    found = []
+    if directory.is_dir():
+        for p in directory.iterdir():
+            at = archive_time(p.name)
+            if at is not None and p.is_file():
+                found.append(Archive(p.name, at, p.stat().st_size))
+    return sorted(found, key=lambda a: a.created_at, reverse=True)
+
+
+def archive_problems(archive: Path, encryption_key: str = "") -> list[str]:
+    """What is wrong with `archive` (decrypts, unpacks, every checksum); empty when good."""
+    with tempfile.TemporaryDirectory(dir=archive.parent, prefix=".check-") as tmp:
+        try:
+            unpack(archive, Path(tmp) / "content", encryption_key)
+        except RestoreError as exc:
+            return exc.problems
+        except FileNotFoundError as exc:
+            return [str(exc)]
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What prune did: the newest archive that verified (None: none did), what it deleted."""
+
+    newest_good: str | None
+    deleted: tuple[Archive, ...]
+    kept: tuple[Archive, ...]
+
+
+def prune(
+    directory: Path, keep_daily: int, keep_weekly: int, encryption_key: str = ""
+) -> PruneResult:
+    """Delete the archives retention does not keep; never the newest one that verifies.
+
+    The archives are checked newest first until one unpacks with every checksum right (and
+    decrypts under `encryption_key`); without one, nothing is deleted.
+    """
+    archives = list_archives(directory)
+    newest_good = None
+    for a in archives:
+        problems = archive_problems(directory / a.name, encryption_key)
+        if not problems:
+            newest_good = a.name
+            break
+        log.warning("backup: %s does not verify: %s", a.name, "; ".join(problems))
+    doomed = prune_plan(archives, keep_daily, keep_weekly, newest_good)
+    for a in doomed:
+        (directory / a.name).unlink(missing_ok=True)
+        log.info("backup: pruned %s", a.name)
+    gone = {a.name for a in doomed}
+    return PruneResult(newest_good, tuple(doomed), tuple(a for a in archives if a.name not in gone))
+
+
+class BackupRunner:
+    """Backups as the bot's services take them (a Backups port): write, then prune."""
+
+    def __init__(
+        self,
+        sources: BackupSources,
+        directory: Path,
+        encryption_key: str = "",
+        keep_daily: int = 7,
+        keep_weekly: int = 4,
+    ) -> None:
+        self.sources = sources
+        self.directory = directory
+        self._key = encryption_key
+        self.keep_daily = keep_daily
+        self.keep_weekly = keep_weekly
+
+    def take(self) -> Taken:
+        """Write an archive, then apply retention (blocking: run it in a thread)."""
+        r = create_backup(self.sources, self.directory, encryption_key=self._key)
+        pruned = prune(self.directory, self.keep_daily, self.keep_weekly, self._key)
+        return Taken(str(r.archive), r.size, r.manifest, tuple(a.name for a in pruned.deleted))
+
+    def archives(self) -> tuple[str, list[Archive]]:
+        """The folder and its archives, newest first."""
+        return str(self.directory), list_archives(self.directory)

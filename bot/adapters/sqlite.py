@@ -140,6 +140,17 @@ MIGRATIONS: tuple[str, ...] = (
         error      TEXT NOT NULL DEFAULT ''
     );
     """,
+    # Scheduled backups (docs/operations.md, "Scheduled backups"): one row per fire time,
+    # claimed before the backup runs, so a restart never takes the same period twice.
+    """
+    CREATE TABLE backup_run (
+        fire_time   REAL PRIMARY KEY,
+        claimed_at  REAL NOT NULL,
+        finished_at REAL,
+        outcome     TEXT,
+        archive     TEXT
+    );
+    """,
 )
 
 

@@ -14,11 +14,15 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from bot.domain.messages import Embed, Field, Message
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,10 @@ MANIFEST_NAME = "manifest.json"
 DATABASE_NAME = "bot.sqlite3"
 PROMETHEUS_DIR = "prometheus"
 INFLUXDB_DIR = "influxdb"
+
+
+class BackupFailed(Exception):
+    """A backup could not be written; the message says which part failed."""
 
 
 class ManifestError(ValueError):
@@ -145,3 +153,116 @@ def count_problems(expected: Mapping[str, int], actual: Mapping[str, int]) -> li
         elif want != got:
             problems.append(f"table {table}: {got} rows, the manifest says {want}")
     return problems
+
+
+@dataclass(frozen=True, slots=True)
+class Archive:
+    """An archive on disk: its file name, when it was made (UTC epoch), its size in bytes."""
+
+    name: str
+    created_at: float
+    size: int = 0
+
+
+def retained(archives: Sequence[Archive], keep_daily: int, keep_weekly: int) -> set[str]:
+    """The names kept: the newest archive of each of the last `keep_daily` days that have one
+    and of each of the last `keep_weekly` ISO weeks (UTC), like restic's --keep-daily/weekly."""
+    kept: set[str] = set()
+    newest = sorted(archives, key=lambda a: a.created_at, reverse=True)
+    for keep, bucket in (
+        (keep_daily, lambda d: d.date().isoformat()),
+        (keep_weekly, lambda d: "{}-W{:02d}".format(*d.isocalendar()[:2])),
+    ):
+        seen: list[str] = []
+        for a in newest:
+            b = bucket(dt.datetime.fromtimestamp(a.created_at, dt.UTC))
+            if b in seen:
+                continue
+            if len(seen) >= keep:
+                break
+            seen.append(b)
+            kept.add(a.name)
+    return kept
+
+
+def prune_plan(
+    archives: Sequence[Archive], keep_daily: int, keep_weekly: int, newest_good: str | None
+) -> list[Archive]:
+    """The archives to delete, oldest first. Nothing when no archive is known to be good, and
+    never `newest_good` (the newest archive that verified), whatever the buckets say."""
+    if newest_good is None:
+        return []
+    kept = retained(archives, keep_daily, keep_weekly) | {newest_good}
+    return sorted((a for a in archives if a.name not in kept), key=lambda a: a.created_at)
+
+
+def archive_time(name: str) -> float | None:
+    """The UTC time in `homelab-backup-<YYYYmmddTHHMMSSZ>.tar.gz[.enc]`; None for other names."""
+    m = _ARCHIVE.fullmatch(name)
+    if m is None:
+        return None
+    at = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    return at.timestamp()
+
+
+_ARCHIVE = re.compile(r"homelab-backup-(\d{8}T\d{6}Z)\.tar\.gz(?:\.enc)?")
+
+
+def format_size(size: int) -> str:
+    """Bytes for people: '812 B', '4.2 MiB'."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A backup just written: where, how big, what it holds, and what retention pruned."""
+
+    path: str
+    size: int
+    manifest: Manifest
+    pruned: tuple[str, ...] = ()
+
+
+def taken_message(t: Taken) -> Message:
+    """/backup now's answer: where the archive is and how big (it stays on disk)."""
+    parts = ", ".join(sorted(t.manifest.parts()))
+    lines = [f"Backup written: `{t.path}` ({format_size(t.size)}), parts: {parts}."]
+    lines += [f"Skipped {s.part}: {s.reason}" for s in t.manifest.skipped]
+    if t.pruned:
+        lines.append(f"Retention pruned {len(t.pruned)} older archive(s).")
+    return Message(text="\n".join(lines), ephemeral=True)
+
+
+def archives_message(directory: str, archives: Sequence[Archive]) -> Message:
+    """/backup list: each archive with its time and size, newest first."""
+    if not archives:
+        return Message(text=f"No backups in `{directory}` yet (/backup now takes one).",
+                       ephemeral=True)  # fmt: skip
+    shown = archives[:25]
+    fields = tuple(
+        Field(a.name, f"{format_size(a.size)}, <t:{int(a.created_at)}:R>") for a in shown
+    )
+    more = f"; {len(archives) - 25} older not shown" if len(archives) > 25 else ""
+    total = format_size(sum(a.size for a in archives))
+    embed = Embed(
+        title=f"{len(archives)} backups, {total}{more}", description=f"`{directory}`",
+        fields=fields,
+    )  # fmt: skip
+    return Message(embeds=(embed,), ephemeral=True)
+
+
+def latest_due(fire_times: Sequence[float], now: float, claimed: set[float]) -> float | None:
+    """The newest fire time at or before `now` not yet claimed (the run to do), or None.
+
+    `fire_times` are the schedule's times within the grace window before `now`: a run missed
+    while the bot was down is made up at start-up, once, and only the newest one.
+    """
+    past = [t for t in fire_times if t <= now]
+    if not past or max(past) in claimed:
+        return None
+    return max(past)

@@ -15,9 +15,21 @@ from __future__ import annotations
 
 import logging
 
-from bot.domain.catalogue import admin, alerts, audit, charts, reports, status, thresholds
+from bot.domain.catalogue import (
+    admin,
+    alerts,
+    audit,
+    backup,
+    charts,
+    hosts,
+    reports,
+    status,
+    thresholds,
+)
 from bot.domain.catalogue.admin import LIMITS_RESET, SYNC
 from bot.domain.catalogue.audit import AUDIT_TAIL, AUDIT_VERIFY, AUDIT_VERIFY_BUTTON
+from bot.domain.catalogue.backup import BACKUP_LIST, BACKUP_NOW
+from bot.domain.catalogue.hosts import HOST_ADD, HOST_LIST, HOST_REMOVE
 from bot.domain.catalogue.spec import (
     BUTTON_PREFIX,
     CUSTOM_ID_RE,
@@ -36,7 +48,7 @@ from bot.domain.catalogue.thresholds import THRESHOLD_CLEAR, THRESHOLD_LIST, THR
 log = logging.getLogger(__name__)
 
 # Add a feature's part here; its commands and components join both faces.
-PARTS = (status, audit, admin, alerts, thresholds, charts, reports)
+PARTS = (status, audit, admin, alerts, thresholds, charts, reports, hosts, backup)
 
 COMMANDS: tuple[CommandSpec, ...] = tuple(c for p in PARTS for c in p.COMMANDS)
 COMPONENTS: tuple[ComponentSpec, ...] = tuple(c for p in PARTS for c in p.COMPONENTS)
@@ -56,10 +68,15 @@ __all__ = [
     "AUDIT_TAIL",
     "AUDIT_VERIFY",
     "AUDIT_VERIFY_BUTTON",
+    "BACKUP_LIST",
+    "BACKUP_NOW",
     "BUTTON_PREFIX",
     "COMMANDS",
     "COMPONENTS",
     "CUSTOM_ID_RE",
+    "HOST_ADD",
+    "HOST_LIST",
+    "HOST_REMOVE",
     "LIMITS_RESET",
     "PARTS",
     "SELECT_PREFIX",

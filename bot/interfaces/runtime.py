@@ -16,10 +16,14 @@ from types import TracebackType
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from prometheus_client import CollectorRegistry
 
 from bot.adapters.alertmanager import AlertmanagerClient
+from bot.adapters.backup import BackupRunner
+from bot.adapters.backup_runs import SqliteBackupRuns
 from bot.adapters.charts import ChartPool
+from bot.adapters.file_sd import FileSdRegistry
 from bot.adapters.influxdb import InfluxDBClient
 from bot.adapters.outbox import SqliteOutbox
 from bot.adapters.prometheus import PrometheusClient
@@ -36,13 +40,16 @@ from bot.services.alert_graph import AlertGrapher
 from bot.services.alert_ingest import AlertIngest
 from bot.services.alerts import AlertsService
 from bot.services.audit import AuditService
+from bot.services.backup import BackupService
 from bot.services.chart_data import ChartData, RangeCache
 from bot.services.charts import ChartService
 from bot.services.core import Core
 from bot.services.delivery import Routing
 from bot.services.feature import Feature
 from bot.services.gate import Gate
+from bot.services.hosts import HostService
 from bot.services.reports import ReportSchedule, ReportSender, ReportService, ScheduleConfig
+from bot.services.schedule import fire_times
 from bot.services.status import StatusService
 from bot.services.thresholds import ThresholdService
 from bot.settings import AlertsSettings, BotSettings
@@ -126,6 +133,7 @@ class Runtime:
     # The one scheduler of periodic work (docs/reports.md); started by the run path.
     scheduler: AsyncIOScheduler | None = None
     reports: ReportService | None = None
+    backups: BackupService | None = None
 
     @classmethod
     async def build(cls, settings: BotSettings) -> Runtime:
@@ -192,6 +200,10 @@ class Runtime:
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
             thresholds, chart_service, reports,
         ]  # fmt: skip
+        features.append(HostService(FileSdRegistry(settings.hosts.file_sd)))
+        backups = backup_service(settings, db, audit)
+        features.append(backups)
+        scheduler = AsyncIOScheduler(timezone=settings.reports.timezone)
         return cls(
             settings,
             db,
@@ -208,9 +220,29 @@ class Runtime:
             waiting,
             chart_data=chart_data,
             influx=influx,
-            scheduler=AsyncIOScheduler(timezone=settings.reports.timezone),
+            scheduler=scheduler,
             reports=reports,
+            backups=backups,
         )
+
+    def start_scheduler(self) -> None:
+        """Start the scheduler with the backup job, and a run now of a missed backup."""
+        assert self.scheduler is not None and self.backups is not None
+        b = self.settings.backup
+        if b.schedule:
+            trigger = CronTrigger.from_crontab(b.schedule, timezone=b.timezone)
+            service, grace = self.backups, b.missed_grace_hours * 3600
+
+            async def scheduled_backup() -> None:
+                now = time.time()
+                await service.run_due(fire_times(trigger, now - grace, now))
+
+            self.scheduler.add_job(scheduled_backup, trigger, id="backup", coalesce=True,
+                                   misfire_grace_time=int(grace) or None)  # fmt: skip
+            # No trigger: once, now. It finds the newest fire time of the grace window that
+            # no run claimed (the bot was down then), or nothing.
+            self.scheduler.add_job(scheduled_backup, id="missed backup")
+        self.scheduler.start()
 
     async def close(self) -> None:
         """Stop the scheduler; close the HTTP sessions, the chart processes and the database."""
@@ -267,6 +299,23 @@ class Runtime:
     def health(self) -> dict[str, Any]:
         """What /healthz reports beside status ok."""
         return {"database": str(self.settings.database_path), "prometheus": self.prometheus.source}
+
+
+def backup_service(
+    settings: BotSettings, db: Database, audit: SqliteAuditRepository
+) -> BackupService:
+    """/backup now | list and the scheduled backup, from [bot.backup]."""
+    from bot.interfaces.console.backup import sources
+
+    b = settings.backup
+    runner = BackupRunner(
+        sources(settings),
+        b.folder(settings.database_path),
+        b.encryption_key.get_secret_value(),
+        b.keep_daily,
+        b.keep_weekly,
+    )
+    return BackupService(runner, SqliteBackupRuns(db), audit)
 
 
 def influx_client(settings: BotSettings) -> InfluxDBClient | None:

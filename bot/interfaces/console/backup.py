@@ -34,14 +34,18 @@ from bot.adapters.backup import (
     BackupSources,
     DatabaseInUse,
     PrometheusSource,
+    PruneResult,
     RestoreError,
     RestoreResult,
     auth_headers,
     create_backup,
+    list_archives,
+    prune,
     restore_backup,
 )
 from bot.adapters.sqlite import Database, SqliteAuditRepository, StorageError
 from bot.domain.audit import AuditRecord
+from bot.domain.backup import Archive, format_size
 from bot.services.ports import AuditWriteError
 from bot.settings import BotSettings
 
@@ -60,6 +64,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "an InfluxDB 1.x portable backup and manifest.json. Exit codes: 0 done, 1 failed, "
         "2 bad settings. See docs/operations.md.",
     )
+    backup.add_argument(
+        "action", nargs="?", choices=("now", "list", "prune"), default="now",
+        help="now (the default): write an archive, then prune; list: the archives with their "
+        "sizes; prune: apply [bot.backup] keep_daily / keep_weekly",
+    )  # fmt: skip
     backup.add_argument(
         "--to", type=Path, default=None, help="folder for the archive (default: backups/ "
         "beside [bot] database_path)",
@@ -114,17 +123,59 @@ def _backup(
     progress: Callable[[str, float], None],
     as_json: bool,
 ) -> int:
-    directory = args.to or settings.database_path.parent / "backups"
+    directory = args.to or settings.backup.folder(settings.database_path)
+    key = settings.backup.encryption_key.get_secret_value()
+    if args.action == "list":
+        _answer_list(as_json, directory, list_archives(directory))
+        return 0
+    if args.action == "prune":
+        pruned = prune(directory, settings.backup.keep_daily, settings.backup.keep_weekly, key)
+        if not _audit(settings, "backup prune", str(directory), "ok"):
+            return 1
+        _answer_prune(as_json, directory, pruned)
+        return 0 if pruned.newest_good else 1
     try:
-        result = create_backup(sources(settings), directory, progress)
+        result = create_backup(sources(settings), directory, progress, encryption_key=key)
     except BackupError as exc:
         if settings.database_path.exists():  # never create a database to say it is missing
             _audit(settings, "backup", str(directory), "failed")
         return _fail(as_json, 1, str(exc))
     if not _audit(settings, "backup", str(result.archive), "ok"):
         return 1
-    _answer(as_json, backup_answer(result))
+    answer = backup_answer(result)
+    pruned = prune(directory, settings.backup.keep_daily, settings.backup.keep_weekly, key)
+    answer["pruned"] = [a.name for a in pruned.deleted]
+    _answer(as_json, answer)
     return 0
+
+
+def _answer_list(as_json: bool, directory: Path, archives: list[Archive]) -> None:
+    if as_json:
+        doc = [{"name": a.name, "created_at": a.created_at, "size": a.size} for a in archives]
+        print(json.dumps({"directory": str(directory), "archives": doc}, sort_keys=True))
+        return
+    if not archives:
+        print(f"no archives in {directory}")
+    for a in archives:
+        print(f"{directory / a.name}  {format_size(a.size)}")
+
+
+def _answer_prune(as_json: bool, directory: Path, r: PruneResult) -> None:
+    if as_json:
+        print(json.dumps({
+            "directory": str(directory),
+            "newest_good": r.newest_good,
+            "deleted": [a.name for a in r.deleted],
+            "kept": [a.name for a in r.kept],
+        }, sort_keys=True))  # fmt: skip
+        return
+    if r.newest_good is None:
+        print(f"error: no archive in {directory} verifies; nothing deleted", file=sys.stderr)
+        return
+    print(f"newest good archive: {r.newest_good}")
+    for a in r.deleted:
+        print(f"deleted {a.name}")
+    print(f"kept {len(r.kept)} archive(s)")
 
 
 def _restore(
@@ -144,6 +195,7 @@ def _restore(
             args.unpack_to,
             progress,
             influxdb_rpc=settings.influxdb.rpc_address,
+            encryption_key=settings.backup.encryption_key.get_secret_value(),
         )
     except FileNotFoundError as exc:
         return _fail(as_json, 3, str(exc))
@@ -194,8 +246,10 @@ def _answer(as_json: bool, doc: dict[str, Any]) -> None:
         print(json.dumps(doc, sort_keys=True))
         return
     if "archive" in doc:
-        print(f"backup written: {doc['archive']} ({doc['size']} bytes)")
+        print(f"backup written: {doc['archive']} ({format_size(doc['size'])})")
         print(f"parts: {', '.join(doc['parts'])}")
+        for name in doc.get("pruned", []):
+            print(f"pruned {name}")
     else:
         print(f"database restored: {doc['database']}")
         if doc["previous"]:

@@ -48,6 +48,8 @@ EXTENSIONS = (
     "bot.interfaces.discord.cogs.thresholds",
     "bot.interfaces.discord.cogs.charts",
     "bot.interfaces.discord.cogs.reports",
+    "bot.interfaces.discord.cogs.hosts",
+    "bot.interfaces.discord.cogs.backup",
 )
 
 

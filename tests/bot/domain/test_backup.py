@@ -69,3 +69,22 @@ def test_count_problems_name_each_table() -> None:
         "table b: missing, the manifest says 2 rows",
         "table c: in the database but not in the manifest",
     ]
+
+
+def test_retention_buckets_and_the_newest_good_archive() -> None:
+    """Daily and weekly buckets keep the newest of each; the newest good one is never pruned,
+    and with no good archive nothing is."""
+    from bot.domain.backup import Archive, archive_time, format_size, prune_plan, retained
+
+    day = 86400.0
+    t0 = 1796256000.0  # Thursday 2026-12-03 00:00 UTC
+    arcs = [Archive(f"a{i}", t0 - i * day) for i in range(15)] + [Archive("b0", t0 + 60)]
+    assert retained(arcs, 2, 0) == {"b0", "a1"}
+    # ISO weeks: Nov 30 - Dec 6, Nov 23 - 29, Nov 16 - 22
+    assert retained(arcs, 1, 3) == {"b0", "a4", "a11"}
+    doomed = {a.name for a in prune_plan(arcs, 1, 0, newest_good="a14")}
+    assert "a14" not in doomed and "b0" not in doomed and len(doomed) == 14
+    assert prune_plan(arcs, 1, 0, newest_good=None) == []
+    assert archive_time("homelab-backup-20261203T000000Z.tar.gz.enc") == t0
+    assert archive_time("notes.txt") is None
+    assert (format_size(812), format_size(4404019)) == ("812 B", "4.2 MiB")
