@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.domain.catalogue import admin, alerts, audit, charts, status, thresholds
+from bot.domain.catalogue import admin, alerts, audit, charts, projects, status, thresholds
 from bot.domain.catalogue.admin import LIMITS_RESET, SYNC
 from bot.domain.catalogue.audit import AUDIT_TAIL, AUDIT_VERIFY, AUDIT_VERIFY_BUTTON
 from bot.domain.catalogue.spec import (
@@ -36,7 +36,7 @@ from bot.domain.catalogue.thresholds import THRESHOLD_CLEAR, THRESHOLD_LIST, THR
 log = logging.getLogger(__name__)
 
 # Add a feature's part here; its commands and components join both faces.
-PARTS = (status, audit, admin, alerts, thresholds, charts)
+PARTS = (status, audit, admin, alerts, thresholds, charts, projects)
 
 COMMANDS: tuple[CommandSpec, ...] = tuple(c for p in PARTS for c in p.COMMANDS)
 COMPONENTS: tuple[ComponentSpec, ...] = tuple(c for p in PARTS for c in p.COMPONENTS)

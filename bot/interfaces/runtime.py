@@ -21,6 +21,7 @@ from bot.adapters.alertmanager import AlertmanagerClient
 from bot.adapters.charts import ChartPool
 from bot.adapters.influxdb import InfluxDBClient
 from bot.adapters.outbox import SqliteOutbox
+from bot.adapters.projects import SqliteProjectStore
 from bot.adapters.prometheus import PrometheusClient
 from bot.adapters.sqlite import Database, SqliteAuditRepository, SqliteThresholdStore
 from bot.domain.alerts.routing import Destination, QuietHours, Route, parse_matcher
@@ -39,6 +40,7 @@ from bot.services.core import Core
 from bot.services.delivery import Routing
 from bot.services.feature import Feature
 from bot.services.gate import Gate
+from bot.services.projects import ProjectService
 from bot.services.status import StatusService
 from bot.services.thresholds import ThresholdService
 from bot.settings import AlertsSettings, BotSettings
@@ -181,6 +183,7 @@ class Runtime:
         features: list[Feature] = [
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
             thresholds, chart_service,
+            ProjectService(SqliteProjectStore(db), charts, alerts=outbox),
         ]  # fmt: skip
         return cls(
             settings,
