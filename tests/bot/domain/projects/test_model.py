@@ -35,7 +35,7 @@ def test_titles_are_checked() -> None:
 def test_move_stamps_started_and_completed() -> None:
     """The first move to doing stamps started; done stamps completed; reopening clears it."""
     task, _ = model.new_task(1, 1, "fans", actor="a", at=T0)
-    task, e1 = model.move(task, "doing", actor="a", at=T0 + 10)
+    task, _ = model.move(task, "doing", actor="a", at=T0 + 10)
     task, e2 = model.move(task, "done", actor="a", at=T0 + 20)
     assert (task.started, task.completed) == (T0 + 10, T0 + 20)
     assert e2 is not None and e2.before == {"status": "doing", "completed": None}
