@@ -192,6 +192,25 @@ async def _sync_commands(runtime: Any) -> int:
     return 0
 
 
+def _schedule(runtime: Any, bot: Any) -> None:
+    """Task reminders and the overdue digest on the one scheduler, sent through Discord."""
+    from bot.interfaces.discord.notify import DiscordNotifier
+    from bot.services.projects import ProjectService
+    from bot.services.schedule import schedule_projects
+
+    projects = runtime.core.feature(ProjectService)
+    if projects is not None and runtime.scheduler is not None:
+        p = runtime.settings.projects
+        schedule_projects(
+            runtime.scheduler,
+            projects,
+            DiscordNotifier(bot),
+            timezone=p.timezone,
+            digest_hour=p.digest_hour,
+        )
+        runtime.scheduler.start()
+
+
 async def run(runtime: Any, console: Any) -> int:
     """Serve the web face, and Discord (token) or the console; stop cleanly on SIGTERM/SIGINT."""
     from bot.interfaces.alert_targets import AlertTargets
@@ -259,6 +278,7 @@ async def run(runtime: Any, console: Any) -> int:
         tasks.append(asyncio.create_task(runtime.charts.start(), name="chart pool"))
         tasks.append(asyncio.create_task(worker.run(), name="alert delivery"))
         if bot is not None:
+            _schedule(runtime, bot)
             tasks.append(asyncio.create_task(bot.start(token), name="discord"))
             log.info("Discord face starting")
         else:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry
 
 from bot.adapters.alertmanager import AlertmanagerClient
@@ -121,6 +122,9 @@ class Runtime:
     # Range data of charts (Prometheus, InfluxDB past the retention), cached for one step.
     chart_data: ChartData | None = None
     influx: InfluxDBClient | None = None
+    # The one scheduler of periodic work (reports, reminders, backups): started on the run
+    # path, shut down in close.
+    scheduler: AsyncIOScheduler | None = None
 
     @classmethod
     async def build(cls, settings: BotSettings) -> Runtime:
@@ -183,7 +187,11 @@ class Runtime:
         features: list[Feature] = [
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
             thresholds, chart_service,
-            ProjectService(SqliteProjectStore(db), charts, alerts=outbox),
+            ProjectService(
+                SqliteProjectStore(db), charts, alerts=outbox,
+                timezone=settings.projects.timezone,
+                digest_channel_id=settings.projects.digest_channel_id,
+            ),
         ]  # fmt: skip
         return cls(
             settings,
@@ -201,10 +209,13 @@ class Runtime:
             waiting,
             chart_data=chart_data,
             influx=influx,
+            scheduler=AsyncIOScheduler(),
         )
 
     async def close(self) -> None:
         """Close the HTTP sessions, the chart processes and the database."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         await self.prometheus.close()
         if self.influx is not None:
             await self.influx.close()

@@ -683,6 +683,11 @@ class ProjectService:
     def _today(self) -> str:
         return datetime.fromtimestamp(self.clock(), self.tz).date().isoformat()
 
+    def digest_due(self, hour: int) -> bool:
+        """Whether today's digest time (in the guild's zone) has passed: a start-up after it
+        sends a missed digest (the claim keeps it to one a day)."""
+        return datetime.fromtimestamp(self.clock(), self.tz).hour >= hour
+
     async def send_digest(self, notifier: Notifier) -> bool:
         """Post today's overdue digest once (claimed per day in the guild's time zone)."""
         if not self.digest_channel_id:

@@ -47,6 +47,7 @@ EXTENSIONS = (
     "bot.interfaces.discord.cogs.alerts",
     "bot.interfaces.discord.cogs.thresholds",
     "bot.interfaces.discord.cogs.charts",
+    "bot.interfaces.discord.cogs.projects",
 )
 
 
