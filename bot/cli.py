@@ -192,6 +192,24 @@ async def _sync_commands(runtime: Any) -> int:
     return 0
 
 
+def _schedule(runtime: Any, bot: Any) -> None:
+    """Task reminders and the overdue digest on the one scheduler, sent through Discord."""
+    from bot.interfaces.discord.notify import DiscordNotifier
+    from bot.services.projects import ProjectService
+    from bot.services.schedule import schedule_projects
+
+    projects = runtime.core.feature(ProjectService)
+    if projects is not None and runtime.scheduler is not None:
+        p = runtime.settings.projects
+        schedule_projects(
+            runtime.scheduler,
+            projects,
+            DiscordNotifier(bot),
+            timezone=p.timezone,
+            digest_hour=p.digest_hour,
+        )  # the scheduler itself is started once, by runtime.start_scheduler()
+
+
 async def run(runtime: Any, console: Any) -> int:
     """Serve the web face, and Discord (token) or the console; stop cleanly on SIGTERM/SIGINT."""
     from bot.domain.alerts.routing import Destination
@@ -263,6 +281,7 @@ async def run(runtime: Any, console: Any) -> int:
         runtime.schedule_reports(targets(Destination(channel_id=channel)))
         runtime.start_scheduler()  # the backup job too; one start of the one scheduler
         if bot is not None:
+            _schedule(runtime, bot)
             tasks.append(asyncio.create_task(bot.start(token), name="discord"))
             log.info("Discord face starting")
         else:

@@ -422,6 +422,32 @@ class BackupSettings(BaseModel):
         return self.directory or database_path.parent / "backups"
 
 
+class ProjectsSettings(BaseModel):
+    """Projects and tasks ([bot.projects], docs/projects.md)."""
+
+    model_config = {"extra": "forbid"}
+
+    # The guild's time zone: due days (fri, tomorrow, +3d) and the digest's day are read in it.
+    timezone: str = "UTC"
+    # The channel the daily overdue digest goes to (0: no digest).
+    digest_channel_id: int = Field(0, ge=0)
+    # When the digest is posted, in `timezone` (hour of the day).
+    digest_hour: int = Field(9, ge=0, le=23)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone; use a name like Europe/Berlin"
+            ) from None
+        return value
+
+
 class BotSettings(SectionSettings, section="bot"):
     """Settings of homelab-bot."""
 
@@ -442,6 +468,7 @@ class BotSettings(SectionSettings, section="bot"):
     vault: VaultSettings = VaultSettings()
     reports: ReportsSettings = ReportsSettings()
     backup: BackupSettings = BackupSettings()
+    projects: ProjectsSettings = ProjectsSettings()
 
     def complete(self, path: Path | None, *, resolve_secrets: bool = True) -> list[str]:
         """Default the key file beside `path`; resolve every `secret:<name>` from the vault."""

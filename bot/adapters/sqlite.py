@@ -151,6 +151,40 @@ MIGRATIONS: tuple[str, ...] = (
         archive     TEXT
     );
     """,
+    # Projects and tasks (docs/projects.md): their current state as JSON, the append-only
+    # event log every chart is computed from, and the reminders and digests already sent
+    # (one row per idempotency key, claimed before the send).
+    """
+    CREATE TABLE project (
+        id   INTEGER PRIMARY KEY,
+        name TEXT    NOT NULL,
+        data TEXT    NOT NULL
+    );
+    CREATE TABLE project_task (
+        id         INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES project (id),
+        data       TEXT    NOT NULL
+    );
+    CREATE INDEX project_task_project ON project_task (project_id);
+    CREATE TABLE project_event (
+        seq       INTEGER PRIMARY KEY,
+        at        REAL    NOT NULL,
+        actor     TEXT    NOT NULL,
+        entity    TEXT    NOT NULL,
+        entity_id INTEGER NOT NULL,
+        action    TEXT    NOT NULL,
+        before    TEXT    NOT NULL,
+        after     TEXT    NOT NULL
+    );
+    CREATE TRIGGER project_event_append_only BEFORE UPDATE ON project_event
+    BEGIN SELECT RAISE(ABORT, 'project_event is append-only'); END;
+    CREATE TRIGGER project_event_no_delete BEFORE DELETE ON project_event
+    BEGIN SELECT RAISE(ABORT, 'project_event is append-only'); END;
+    CREATE TABLE project_notice (
+        key     TEXT PRIMARY KEY,
+        sent_at REAL NOT NULL
+    );
+    """,
 )
 
 

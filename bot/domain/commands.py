@@ -22,6 +22,7 @@ from bot.domain.catalogue import (
     backup,
     charts,
     hosts,
+    projects,
     reports,
     status,
     thresholds,
@@ -48,7 +49,7 @@ from bot.domain.catalogue.thresholds import THRESHOLD_CLEAR, THRESHOLD_LIST, THR
 log = logging.getLogger(__name__)
 
 # Add a feature's part here; its commands and components join both faces.
-PARTS = (status, audit, admin, alerts, thresholds, charts, reports, hosts, backup)
+PARTS = (status, audit, admin, alerts, thresholds, charts, reports, hosts, backup, projects)
 
 COMMANDS: tuple[CommandSpec, ...] = tuple(c for p in PARTS for c in p.COMMANDS)
 COMPONENTS: tuple[ComponentSpec, ...] = tuple(c for p in PARTS for c in p.COMPONENTS)

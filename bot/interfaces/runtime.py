@@ -26,6 +26,7 @@ from bot.adapters.charts import ChartPool
 from bot.adapters.file_sd import FileSdRegistry
 from bot.adapters.influxdb import InfluxDBClient
 from bot.adapters.outbox import SqliteOutbox
+from bot.adapters.projects import SqliteProjectStore
 from bot.adapters.prometheus import PrometheusClient
 from bot.adapters.reports import SqliteReportStore
 from bot.adapters.sqlite import Database, SqliteAuditRepository, SqliteThresholdStore
@@ -48,6 +49,7 @@ from bot.services.delivery import Routing
 from bot.services.feature import Feature
 from bot.services.gate import Gate
 from bot.services.hosts import HostService
+from bot.services.projects import ProjectService
 from bot.services.reports import ReportSchedule, ReportSender, ReportService, ScheduleConfig
 from bot.services.schedule import fire_times
 from bot.services.status import StatusService
@@ -199,6 +201,11 @@ class Runtime:
         features: list[Feature] = [
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
             thresholds, chart_service, reports,
+            ProjectService(
+                SqliteProjectStore(db), charts, alerts=outbox,
+                timezone=settings.projects.timezone,
+                digest_channel_id=settings.projects.digest_channel_id,
+            ),
         ]  # fmt: skip
         features.append(HostService(FileSdRegistry(settings.hosts.file_sd)))
         backups = backup_service(settings, db, audit)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from bot.domain.alerts.model import Alert, AlertContext, expr_of
 from bot.domain.catalogue import alerts as catalog
+from bot.domain.catalogue import projects as project_catalog
 from bot.domain.messages import (
     Button,
     ButtonStyle,
@@ -235,7 +236,8 @@ def card_buttons(card: AlertCard, now: float | None = None) -> tuple[Row, ...]:
 
     Firing: Silence 1h, Silence 24h, Silence... (a form), Ack, Graph; Unsilence in place of
     the silences while silenced; Ack disabled once acked. Resolved: Graph only. Graph only
-    when the generator URL carries an expression.
+    when the generator URL carries an expression. A firing alert's second row starts with
+    Create task (a project task linked to the alert), then the links.
     """
     fp = card.alert.fingerprint
     actions: list[Component] = []
@@ -279,7 +281,12 @@ def card_buttons(card: AlertCard, now: float | None = None) -> tuple[Row, ...]:
     rows: list[Row] = []
     if actions:
         rows.append(tuple(actions))
-    links = link_buttons(card)
+    # Beside the links (at most three), so a firing alert's five actions keep their row.
+    follow_up: list[Component] = []
+    if not card.resolved:
+        spec = project_catalog.TASK_FROM_ALERT
+        follow_up.append(Button(spec.custom_id(fp), "Create task", spec.permission))
+    links = (*follow_up, *link_buttons(card))
     if links:
         rows.append(links)
     return tuple(rows)

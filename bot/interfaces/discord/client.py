@@ -50,6 +50,7 @@ EXTENSIONS = (
     "bot.interfaces.discord.cogs.reports",
     "bot.interfaces.discord.cogs.hosts",
     "bot.interfaces.discord.cogs.backup",
+    "bot.interfaces.discord.cogs.projects",
 )
 
 

@@ -30,6 +30,7 @@ from bot.domain.alerts.format import (
 )
 from bot.domain.alerts.model import Alert, AlertContext, parse_notification, unix_time
 from bot.domain.catalogue import alerts as alerts_part
+from bot.domain.catalogue import projects as projects_part
 from bot.domain.messages import (
     Button,
     LinkButton,
@@ -185,7 +186,8 @@ def test_untrusted_text_never_pings_or_renders_as_a_mention() -> None:
 
 
 def test_one_firing_alert_gets_its_buttons_and_links() -> None:
-    """Silence 1h, Silence 24h, Silence..., Ack, Graph; then Runbook, Alertmanager, Source."""
+    """Silence 1h, Silence 24h, Silence..., Ack, Graph; then Create task, Runbook,
+    Alertmanager, Source."""
     msg = alert_message([AlertCard(_real(), CTX)], now=NOW)
     assert validate(msg) == []
     assert msg.text == "[FIRING:1] HostHighCpu nas:9100"
@@ -199,7 +201,8 @@ def test_one_firing_alert_gets_its_buttons_and_links() -> None:
         "hl:alert.ack:4273455f019c5dbf",
         "hl:alert.graph:4273455f019c5dbf",
     ]
-    assert _labels(links) == ["Runbook", "Alertmanager", "Source"]
+    assert _labels(links) == ["Create task", "Runbook", "Alertmanager", "Source"]
+    assert links[0].custom_id == "hl:task.from_alert:4273455f019c5dbf"  # type: ignore[union-attr]
     urls = [c.url for c in links if isinstance(c, LinkButton)]
     assert urls[0] == "https://github.com/example/homelab/blob/main/docs/runbook.md#hosthighcpu"
     assert urls[1].startswith("http://alertmanager:9093/#/alerts?filter=%7Balertname%3D%22")
@@ -209,7 +212,7 @@ def test_one_firing_alert_gets_its_buttons_and_links() -> None:
 def test_every_button_declares_its_catalogue_permission() -> None:
     """Each button carries the role of its catalogue entry: operators silence, viewers graph."""
     cards = [_card(0), _card(1, silence_id="s", silenced_until=NOW + 60), _card(2, acked_by="a")]
-    specs = {c.route: c for c in alerts_part.COMPONENTS}
+    specs = {c.route: c for c in (*alerts_part.COMPONENTS, projects_part.TASK_FROM_ALERT)}
     seen = set()
     for card in cards:
         for c in (c for row in card_buttons(card, NOW) for c in row):
@@ -220,7 +223,7 @@ def test_every_button_declares_its_catalogue_permission() -> None:
     ((pick,),) = alert_message(cards, now=NOW).rows
     assert isinstance(pick, Select) and pick.permission == alerts_part.PICK.permission
     assert seen == {"alert.silence", "alert.silence_form", "alert.unsilence", "alert.ack",
-                    "alert.graph"}  # fmt: skip
+                    "alert.graph", "task.from_alert"}  # fmt: skip
 
 
 def test_silenced_acked_and_resolved_alerts_change_their_buttons() -> None:
@@ -244,7 +247,8 @@ def test_links_only_for_http_urls_and_graph_only_with_an_expression() -> None:
         generator_url="javascript:alert(1)",
     )
     rows = card_buttons(AlertCard(alert, AlertContext()), NOW)
-    assert len(rows) == 1 and "Graph" not in _labels(rows[0])
+    assert len(rows) == 2 and "Graph" not in _labels(rows[0])
+    assert _labels(rows[1]) == ["Create task"]  # no links beside it
     resolved = replace(alert, status="resolved")
     assert card_buttons(AlertCard(resolved, AlertContext()), NOW) == ()
 

@@ -59,6 +59,8 @@ def _options(command: app_commands.Command[Any, Any, Any], target: Any) -> dict[
     for p in command.parameters:
         if p.type == discord.AppCommandOptionType.user:
             out[p.name] = target
+        elif p.required and p.choices:
+            out[p.name] = p.choices[0].value
         elif p.required:
             out[p.name] = SAMPLES[p.type]
     return out
