@@ -61,6 +61,7 @@ def test_noop_when_binaries_present(tmp_path: Path) -> None:
         "influxd",
         "node_exporter",
         "systemd-analyze",
+        "chromium",
     ):
         stub = bindir / name
         stub.write_text("#!/bin/sh\nexit 0\n")

@@ -27,11 +27,6 @@ ABSENT: dict[str, str] = {
         "their built-in defaults; tests/integration/test_thresholds.py checks the real bot's "
         "series after /threshold set, tests/deploy/test_prometheus_config.py the contract"
     ),
-    "node_scrape_collector_success": (
-        "node_exporter's own collector health (ExporterCollectorFailing on hosts scraped as job "
-        "node); this stack runs our exporter, which reports homelab_exporter_collector_success; "
-        "rules/tests/stack_test.yml covers the node_exporter case"
-    ),
 }
 
 
