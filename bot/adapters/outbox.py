@@ -51,19 +51,8 @@ class SqliteOutbox:
         self._committer: asyncio.Task[None] | None = None
 
     async def _tx(self, fn: Callable[[sqlite3.Connection], T], what: str) -> T:
-        def work(c: sqlite3.Connection) -> T:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn(c)
-                c.execute("COMMIT")
-            except BaseException:
-                if c.in_transaction:
-                    c.execute("ROLLBACK")
-                raise
-            return out
-
         try:
-            return await self.db.run(work)
+            return await self.db.transact(fn)
         except (sqlite3.Error, OSError) as exc:
             raise OutboxUnavailable(f"cannot {what} in {self.db.path}: {exc}") from exc
 

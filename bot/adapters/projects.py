@@ -34,19 +34,13 @@ class SqliteProjectStore:
         table = "project" if kind == "project" else "project_task"
 
         def work(c: sqlite3.Connection) -> T:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                next_id = c.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0]  # noqa: S608
-                obj, event = build(int(next_id))
-                _write(c, obj)
-                _append(c, event)
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-            c.execute("COMMIT")
+            next_id = c.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0]  # noqa: S608
+            obj, event = build(int(next_id))
+            _write(c, obj)
+            _append(c, event)
             return obj
 
-        return await self.db.run(work)
+        return await self.db.transact(work)
 
     async def save(self, obj: Project | Task, event: Event | None) -> None:
         """Store a changed project or task with the event that changed it (None: unchanged)."""
@@ -54,16 +48,10 @@ class SqliteProjectStore:
             return
 
         def work(c: sqlite3.Connection) -> None:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                _write(c, obj)
-                _append(c, event)
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-            c.execute("COMMIT")
+            _write(c, obj)
+            _append(c, event)
 
-        await self.db.run(work)
+        await self.db.transact(work)
 
     async def projects(self) -> list[Project]:
         """Every project, deleted ones included."""

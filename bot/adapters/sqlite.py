@@ -197,6 +197,19 @@ BUSY_TIMEOUT_SECONDS = 1.0
 CHECKPOINT_SECONDS = 1.0
 
 
+def immediate(c: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """`fn(c)` inside BEGIN IMMEDIATE ... COMMIT, rolled back when it raises."""
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        out = fn(c)
+        c.execute("COMMIT")
+    except BaseException:
+        if c.in_transaction:
+            c.execute("ROLLBACK")
+        raise
+    return out
+
+
 def split_statements(script: str) -> list[str]:
     """Split a SQL script into complete statements.
 
@@ -324,6 +337,11 @@ class Database:
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(connection)` in a worker thread, serialised with other calls."""
         return await asyncio.to_thread(self._locked, fn)
+
+    async def transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`run(fn)` inside one write transaction (BEGIN IMMEDIATE): committed when `fn`
+        returns, rolled back when it raises."""
+        return await self.run(lambda c: immediate(c, fn))
 
     def _locked(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:

@@ -11,18 +11,13 @@ from discord.ext import commands
 
 from bot.domain.catalogue import charts as part
 from bot.domain.charts import CHARTS
+from bot.interfaces.discord.choices import MAX_CHOICES, host_choices
 from bot.interfaces.discord.guard import actor_of, defer_private, defer_public, send, spec_command
-from bot.services.charts import ChartService
-from bot.services.ports import MetricsUnavailable
 
 if TYPE_CHECKING:
     from bot.interfaces.discord.client import HomelabBot
 
 log = logging.getLogger(__name__)
-
-# Discord shows at most 25 autocomplete choices.
-MAX_CHOICES = 25
-
 
 class ChartsCog(commands.Cog):
     """Charts of the homelab's metrics."""
@@ -63,16 +58,7 @@ class ChartsCog(commands.Cog):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         """The hosts (from node_uname_info) whose name contains what was typed."""
-        service = self.bot.core.feature(ChartService)
-        if service is None:
-            return []
-        try:
-            names = await service.host_names()
-        except MetricsUnavailable:
-            return []
-        typed = current.casefold()
-        return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names
-                if typed in n.casefold()][:MAX_CHOICES]  # fmt: skip
+        return await host_choices(self.bot, current)
 
     @spec_command(part.QUERY)
     async def query(

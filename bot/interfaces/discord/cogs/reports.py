@@ -10,18 +10,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.catalogue import reports as part
+from bot.interfaces.discord.choices import host_choices
 from bot.interfaces.discord.guard import actor_of, defer_public, send, spec_command
-from bot.services.charts import ChartService
-from bot.services.ports import MetricsUnavailable
 
 if TYPE_CHECKING:
     from bot.interfaces.discord.client import HomelabBot
 
 log = logging.getLogger(__name__)
-
-# Discord shows at most 25 autocomplete choices.
-MAX_CHOICES = 25
-
 
 class ReportsCog(commands.Cog):
     """Daily and weekly reports on demand."""
@@ -46,16 +41,7 @@ class ReportsCog(commands.Cog):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         """The hosts whose name contains what was typed (the charts' host list)."""
-        service = self.bot.core.feature(ChartService)
-        if service is None:
-            return []
-        try:
-            names = await service.host_names()
-        except MetricsUnavailable:
-            return []
-        typed = current.casefold()
-        return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names
-                if typed in n.casefold()][:MAX_CHOICES]  # fmt: skip
+        return await host_choices(self.bot, current)
 
 
 async def setup(bot: HomelabBot) -> None:
