@@ -14,6 +14,7 @@ import sys
 
 from bench.alerts_burst import compare as compare_burst
 from bench.alerts_burst import format_table as format_burst
+from bench.chart_e2e import chart_e2e, format_e2e
 from bench.charts import compare_charts, format_charts
 from bench.exporter import main as exporter_main
 from bench.exposition import compare_renderers, format_renderers
@@ -21,7 +22,7 @@ from bench.web import main as web_main
 from bench.webhook import compare as compare_webhook
 from bench.webhook import format_table as format_webhook
 
-PARTS = ("exporter", "web", "exposition", "charts", "webhook", "burst")
+PARTS = ("exporter", "web", "exposition", "charts", "chart_e2e", "webhook", "burst")
 
 
 def _parts(text: str) -> set[str]:
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--charts", type=int, default=20,
                         help="chart renders per way at 1k points (half at 100k)")
+    parser.add_argument("--chart-requests", type=int, default=42,
+                        help="/chart requests end to end (every chart and range in turn)")
     parser.add_argument("--webhook-rate", type=float, default=200.0,
                         help="webhook requests per second (open loop)")
     parser.add_argument("--webhook-seconds", type=float, default=10.0,
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             print(format_renderers(compare_renderers(args.renders)))
         elif part == "charts":
             print(format_charts(compare_charts(args.charts)))
+        elif part == "chart_e2e":
+            print(format_e2e(chart_e2e(args.chart_requests)))
         elif part == "webhook":
             hook = compare_webhook(args.webhook_rate, args.webhook_seconds)
             print(format_webhook(hook))
