@@ -531,6 +531,10 @@ class MetricsServer:
         self._loop_tasks: set[asyncio.Future[None]] = set()
         self._stopped = threading.Event()
         self._running = False
+        # shutdown() may come before serve_forever's thread has begun: the flag, under the lock,
+        # keeps that early shutdown from being lost (the server would otherwise run on, unowned)
+        self._life = threading.Lock()
+        self._stop_requested = False
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.socket = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -548,13 +552,22 @@ class MetricsServer:
     def serve_forever(self) -> None:
         """Serve until `shutdown()`."""
         loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._running = True
         try:
-            server = loop.run_until_complete(loop.create_server(
-                lambda: _Conn(self), sock=self.socket, backlog=self.limits.backlog))
-            loop.call_later(SWEEP_SECONDS, self._sweep)
-            loop.run_forever()
+            try:
+                server = loop.run_until_complete(loop.create_server(
+                    lambda: _Conn(self), sock=self.socket, backlog=self.limits.backlog))
+            except OSError:
+                if self._stop_requested:  # shut down and closed before it began: nothing to do
+                    return
+                raise
+            with self._life:
+                stop_now = self._stop_requested
+                if not stop_now:
+                    self._loop = loop
+                    self._running = True
+            if not stop_now:
+                loop.call_later(SWEEP_SECONDS, self._sweep)
+                loop.run_forever()
             server.close()
             for conn in list(self._conns):
                 conn.close("shutdown")
@@ -567,11 +580,13 @@ class MetricsServer:
 
     def shutdown(self) -> None:
         """Stop serve_forever (from another thread) and wait for it."""
-        loop = self._loop
-        if loop is None or not self._running:
-            return
-        self._running = False
-        loop.call_soon_threadsafe(loop.stop)
+        with self._life:
+            self._stop_requested = True
+            loop = self._loop
+            if loop is None or not self._running:
+                return  # not serving (yet): a serve_forever that begins now stops at once
+            self._running = False
+            loop.call_soon_threadsafe(loop.stop)
         self._stopped.wait(10)
 
     def server_close(self) -> None:

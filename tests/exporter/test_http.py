@@ -64,6 +64,20 @@ def _get(srv: MetricsServer, path: str, **headers: str) -> http.client.HTTPRespo
     return resp
 
 
+def test_a_shutdown_before_serving_begins_is_not_lost(procfs: Path, sysfs: Path) -> None:
+    """shutdown() that comes before serve_forever's thread has begun still ends it (it used to
+    be dropped, leaving a server thread serving after its owner had gone)."""
+    sampler = Sampler(procfs=procfs, sysfs=sysfs, ps=fake_psutil())
+    srv = MetricsServer(("127.0.0.1", 0), Exposition(Collection(sampler)))
+    srv.shutdown()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    thread.join(5)
+    alive = thread.is_alive()
+    srv.server_close()
+    assert not alive
+
+
 def test_plain_scrape_is_text_format(server: MetricsServer) -> None:
     """Without Accept headers: text format 0.0.4, uncompressed."""
     resp = _get(server, "/metrics")
