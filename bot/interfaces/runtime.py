@@ -196,16 +196,18 @@ class Runtime:
         )
         chart_service = ChartService(chart_data, charts, prometheus, prometheus, status)
         r = settings.reports
+        projects = ProjectService(
+            SqliteProjectStore(db), charts, alerts=outbox,
+            timezone=settings.projects.timezone,
+            digest_channel_id=settings.projects.digest_channel_id,
+        )  # fmt: skip
+        # The weekly report's projects section comes from the projects feature.
         reports = ReportService(chart_data, charts, prometheus, status, SqliteReportStore(db),
-                                ReportTemplates(), timezone=r.timezone)  # fmt: skip
+                                ReportTemplates(), timezone=r.timezone,
+                                extra={"projects": projects.report_extra})  # fmt: skip
         features: list[Feature] = [
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
-            thresholds, chart_service, reports,
-            ProjectService(
-                SqliteProjectStore(db), charts, alerts=outbox,
-                timezone=settings.projects.timezone,
-                digest_channel_id=settings.projects.digest_channel_id,
-            ),
+            thresholds, chart_service, reports, projects,
         ]  # fmt: skip
         features.append(HostService(FileSdRegistry(settings.hosts.file_sd)))
         backups = backup_service(settings, db, audit)

@@ -27,10 +27,11 @@ from bot.domain.messages import Embed, Message
 from bot.domain.permissions import Actor
 from bot.domain.projects import model
 from bot.domain.projects.dashboard import (
+    PROJECTS_REPORT_CHART,
     ProjectData,
     dashboard_charts,
     project_dashboard,
-    projects_report_section,
+    projects_report_view,
     report_chart,
     week_figures,
 )
@@ -38,6 +39,8 @@ from bot.domain.projects.dates import DueDateError, parse_due
 from bot.domain.projects.model import Event, Project, ProjectError, Task
 from bot.domain.projects.series import WEEK
 from bot.domain.projects.views import TaskFilter, project_list, task_line, task_list, task_message
+from bot.domain.reports.model import ChartImage, Period
+from bot.domain.reports.sections import ExtraSection
 from bot.domain.text import escape
 from bot.services.feature import CommandHandler, ComponentHandler
 
@@ -719,19 +722,29 @@ class ProjectService:
         )
         return True
 
-    async def report_section(self, end: float | None = None) -> Message:
-        """The weekly report's projects section for the week up to `end` (default now)."""
-        end = self.clock() if end is None else end
+    async def report_extra(self, period: Period, host: str = "") -> ExtraSection | None:
+        """The weekly report's projects section (ReportService's `extra` source): done,
+        opened and overdue per live project over the report's period, and the weekly
+        throughput chart of the eight weeks before its end. None for daily reports and when no
+        project is live (the section is then left out)."""
+        if period.kind != "weekly":
+            return None
+        start, end = period.start.timestamp(), period.end.timestamp()
         projects, tasks, events = (
             await self.store.projects(),
             await self.store.tasks(),
             await self.store.events(),
         )
-        figures = week_figures(projects, tasks, events, end - WEEK, end)
-        png = None
-        if self.renderer is not None and figures:
-            png = await self.renderer.chart(report_chart(projects, events, end - 8 * WEEK, end))
-        return projects_report_section(figures, png)
+        figures = week_figures(projects, tasks, events, start, end)
+        if not figures:
+            return None
+        charts: tuple[ChartImage, ...] = ()
+        if self.renderer is not None:
+            chart = report_chart(projects, events, end - 8 * WEEK, end)
+            png = await self.renderer.chart(chart)
+            charts = (ChartImage(PROJECTS_REPORT_CHART, chart.title, png, section="projects"),)
+        view = projects_report_view(figures, PROJECTS_REPORT_CHART if charts else None)
+        return ExtraSection(view, charts)
 
 
 ALERTS_PROJECT = "Alerts"

@@ -50,7 +50,7 @@ from bot.domain.reports.model import (
     worst,
 )
 from bot.domain.reports.queries import availability_query, disk_avail_query, disk_trend_query
-from bot.domain.reports.sections import Section, SectionView, views
+from bot.domain.reports.sections import ExtraSection, Section, SectionView, views
 from bot.domain.status import Target, resolve
 from bot.domain.text import escape
 from bot.services.charts import ChartSource, HostDirectory
@@ -226,9 +226,15 @@ class ReportService:
         extra: dict[str, object] = {}
         for name, source in self.extra.items():
             try:
-                extra[name] = await source(period, host)
+                value = await source(period, host)
             except ServiceError as exc:
                 notes.append(f"The {name} section could not be filled: {exc}")
+                continue
+            if isinstance(value, ExtraSection):
+                extra[name] = value.view
+                charts = (*charts, *value.charts)
+            elif value is not None:
+                extra[name] = value
         return ReportData(
             period=period,
             host=chosen.name if chosen else "",

@@ -232,3 +232,41 @@ async def test_a_long_range_reads_influxdb(tmp_path: Path, stack: Stack) -> None
         assert unknown.outcome == "not_found" and "nas" in unknown.text
     finally:
         await rt.close()
+
+
+async def test_the_weekly_report_has_a_projects_section_from_the_projects_feature(
+    tmp_path: Path, stack: Stack
+) -> None:
+    """With a project whose tasks were opened and done this week, the weekly report (as the
+    runtime wires it) gains a Projects section (done, opened, overdue per project) and the
+    throughput chart, in Discord's message and in the HTML file; the daily report has none."""
+    rt = await Runtime.build(_settings(tmp_path, stack))
+    try:
+        for command, args in [
+            ("project create", {"name": "NAS upgrade"}),
+            ("task add", {"project": "NAS upgrade", "title": "order disks"}),
+            ("task add", {"project": "NAS upgrade", "title": "swap disks"}),
+            ("task add", {"project": "NAS upgrade", "title": "scrub pool"}),
+            ("task done", {"task": 1}),
+        ]:
+            assert (await rt.core.execute(CONSOLE_ACTOR, command, args)).outcome == "ok", command
+        service = rt.core.feature(ReportService)
+        assert service is not None
+        weekly = await service.collect(period_ending("weekly", service.now()))
+        view = weekly.extra["projects"]
+        assert view.rows == (("NAS upgrade", "1", "3", "0"),)  # type: ignore[attr-defined]
+        msg = await asyncio.to_thread(service.message, weekly)
+        assert validate(msg) == []
+        section = next(e for e in msg.embeds if e.title == "Projects")
+        assert "1 done, 3 opened, 0 overdue" in section.description
+        pngs = [i.filename for i in msg.images if i.filename.endswith(".png")]
+        assert "report-weekly-projects.png" in pngs and len(pngs) == 4, pngs
+        usage = next(e for e in msg.embeds if e.title == "CPU, memory and disk")
+        chart_embeds = [e.image for e in msg.embeds if e.image]
+        assert chart_embeds.count("report-weekly-projects.png") == 1 and usage.image == ""
+        html = msg.images[-1].data.decode()
+        assert "NAS upgrade" in html and html.count("data:image/png;base64,") == 4
+        daily = await service.collect(period_ending("daily", service.now()))
+        assert "projects" not in daily.extra
+    finally:
+        await rt.close()

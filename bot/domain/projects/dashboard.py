@@ -23,6 +23,7 @@ from bot.domain.messages import Button, ButtonStyle, Embed, Field, Image, Messag
 from bot.domain.projects.model import STATUSES, Event, Project, Task
 from bot.domain.projects.series import DAY, WEEK, burndown, cumulative_flow, throughput
 from bot.domain.projects.views import task_line
+from bot.domain.reports.sections import SectionView
 from bot.domain.text import escape
 
 log = logging.getLogger(__name__)
@@ -232,26 +233,22 @@ def report_chart(
     )
 
 
-def projects_report_section(
-    figures: Sequence[WeekFigures],
-    chart_png: bytes | None = None,
-    chart_file: str = "projects-throughput.png",
-) -> Message:
-    """The weekly report's projects section: done, opened and overdue per project, and the
-    throughput chart when rendered."""
-    lines = [
-        f"**{escape(f.name)}**: {f.done} done, {f.opened} opened, {f.overdue} overdue"
-        for f in figures
-    ]
+PROJECTS_REPORT_CHART = "report-weekly-projects.png"
+
+
+def projects_report_view(
+    figures: Sequence[WeekFigures], chart_file: str | None = None
+) -> SectionView:
+    """The weekly report's projects section: done, opened and overdue per project this week,
+    and the throughput chart (by file name) when one was drawn. Text is escaped by the
+    report's faces (Discord markdown, HTML), not here."""
     total = (
-        f"{sum(f.done for f in figures)} done, {sum(f.opened for f in figures)} opened, "
-        f"{sum(f.overdue for f in figures)} overdue"
+        f"This week: {sum(f.done for f in figures)} done, "
+        f"{sum(f.opened for f in figures)} opened, {sum(f.overdue for f in figures)} overdue."
     )
-    embed = Embed(
-        title="Projects",
-        description="\n".join(lines) or "No active projects.",
-        footer=f"this week: {total}",
-        image=chart_file if chart_png else "",
+    return SectionView(
+        lines=(total,),
+        headers=("project", "done", "opened", "overdue"),
+        rows=tuple((f.name, str(f.done), str(f.opened), str(f.overdue)) for f in figures),
+        charts=(chart_file,) if chart_file else (),
     )
-    images = (Image(chart_file, chart_png, "Tasks done per week"),) if chart_png else ()
-    return Message(embeds=(embed,), images=images)

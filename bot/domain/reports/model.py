@@ -198,6 +198,7 @@ class ChartImage:
     filename: str
     title: str
     png: bytes
+    section: str = "usage"  # the section that shows it (a feature's extra section names its own)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.domain.reports.model import ReportData, Usage
+from bot.domain.reports.model import ChartImage, ReportData, Usage
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,15 @@ class SectionView:
 
 
 ViewFn = Callable[[ReportData], SectionView | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraSection:
+    """What a feature's report source returns: its section's view and the charts it shows
+    (each ChartImage with `section` set to the feature's section name)."""
+
+    view: SectionView
+    charts: tuple[ChartImage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +140,7 @@ def _resources(data: ReportData) -> SectionView | None:
         lines=("p95 and maximum over the period; disk is the fullest file system.",),
         headers=("host", "CPU p95", "CPU max", "mem p95", "mem max", "disk p95", "disk max"),
         rows=rows,
-        charts=tuple(c.filename for c in data.charts),
+        charts=tuple(c.filename for c in data.charts if c.section == "usage"),
     )
 
 
