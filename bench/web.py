@@ -45,6 +45,7 @@ class Burst:
     other: int  # another status
     failed: int  # refused, reset or no answer within the timeout
     slowest_s: float  # slowest answered request (0 when none answered)
+    slowest_busy_s: float = 0.0  # slowest 503: the excess must be turned away at once
 
     @property
     def answered(self) -> int:
@@ -117,6 +118,7 @@ def burst(host: str, port: int, clients: int, timeout: float = 30.0,
         other=sum(1 for c, _ in statuses if c not in (200, 503)),
         failed=failed,
         slowest_s=max((t for _, t in statuses), default=0.0),
+        slowest_busy_s=max((t for c, t in statuses if c == 503), default=0.0),
     )
 
 

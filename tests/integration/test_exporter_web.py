@@ -54,8 +54,9 @@ def test_idle_slow_and_bursting_clients_fail_no_scrape(
     start_service: Callable[..., Any], prometheus_factory: Callable[..., Any]
 ) -> None:
     """While Prometheus scrapes every second: 2,000 idle connections, 200 slow-header clients,
-    bursts of 100 and 300: every scrape succeeds, every burst request gets 200 or 503, and
-    threads and memory come back near their baseline."""
+    bursts of 100 and 300: every scrape succeeds, every burst request gets 200 or 503 (the
+    excess within 1 s; a 200 takes what a scrape takes), and threads and memory come back near
+    their baseline."""
     exp: Exporter = start_service(Exporter, web_read_header_timeout_seconds=3,
                                   web_max_connections=4096)  # fmt: skip
     prom = prometheus_factory(scrape_configs=[static_job("homelab", exp.address,
@@ -76,7 +77,7 @@ def test_idle_slow_and_bursting_clients_fail_no_scrape(
     end = time.time()
     for r in results:
         assert r.ok + r.busy == r.clients and r.failed == 0 and r.other == 0, r
-        assert r.slowest_s < 1.0, r
+        assert r.busy > 0 and r.slowest_busy_s < 1.0, r  # turned away at once, not queued
     window = f"{int(end - start) + 1}s"
     scrapes = prom.query(f'count_over_time(up{{job="homelab"}}[{window}])')
     failed = prom.query(f'count_over_time((up{{job="homelab"}} == 0)[{window}:1s])')
