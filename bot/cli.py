@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from typing import Any
 
 from bot.settings import BotSettings
@@ -210,6 +211,23 @@ def _schedule(runtime: Any, bot: Any) -> None:
         )  # the scheduler itself is started once, by runtime.start_scheduler()
 
 
+async def _console_dashboards(runtime: Any, console_target: Any) -> None:
+    """Live dashboards printed on the console face, refreshed as on Discord (every tick)."""
+    from bot.domain.dashboards.live import TICK_SECONDS
+    from bot.services.dashboards import DashboardService
+
+    service = runtime.core.feature(DashboardService)
+    if service is None:
+        return
+    service.attach(lambda _channel_id: console_target)
+    while True:
+        try:
+            await service.tick(time.time())
+        except Exception:
+            log.exception("the dashboard refresh failed; the next tick tries again")
+        await asyncio.sleep(TICK_SECONDS)
+
+
 async def run(runtime: Any, console: Any) -> int:
     """Serve the web face, and Discord (token) or the console; stop cleanly on SIGTERM/SIGINT."""
     from bot.domain.alerts.routing import Destination
@@ -288,6 +306,8 @@ async def run(runtime: Any, console: Any) -> int:
             log.info(
                 "no Discord token set, so the console face runs (web %s:%d)", web.host, web.port
             )
+            tasks.append(asyncio.create_task(_console_dashboards(runtime, targets.console),
+                                             name="dashboards"))  # fmt: skip
             if sys.stdin.isatty():
                 tasks.append(asyncio.create_task(console.shell(), name="console"))
         waiter = asyncio.create_task(stop.wait(), name="stop")

@@ -448,6 +448,52 @@ class ProjectsSettings(BaseModel):
         return value
 
 
+class WelcomeLink(BaseModel):
+    """A link button on the welcome dashboard."""
+
+    model_config = {"extra": "forbid"}
+
+    label: str = Field(min_length=1, max_length=80)
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
+class WelcomeSettings(BaseModel):
+    """The welcome dashboard ([bot.dashboards.welcome], docs/dashboards.md)."""
+
+    model_config = {"extra": "forbid"}
+
+    title: str = Field("Welcome", min_length=1, max_length=256)
+    # Discord markdown, shown as it is (it is the server's own text), above the live counts.
+    text: str = Field("", max_length=3500)
+    # Link buttons; Grafana, Prometheus and Alertmanager are added from their settings.
+    links: list[WelcomeLink] = Field(default_factory=list, max_length=17)
+    # Link buttons to the stack; "" leaves Grafana out and takes Prometheus' and
+    # Alertmanager's from [bot.prometheus] url and [bot.alerts] alertmanager_url.
+    grafana_url: str = ""
+    prometheus_url: str = ""
+    alertmanager_url: str = ""
+    # The role "I accept the rules" grants (0: no button). The bot needs Manage Roles, and
+    # its own role above this one.
+    accept_role_id: int = Field(0, ge=0)
+
+
+class DashboardsSettings(BaseModel):
+    """Live dashboards ([bot.dashboards], docs/dashboards.md)."""
+
+    model_config = {"extra": "forbid"}
+
+    # Refreshes per channel per 5-second tick: the rest wait for the next tick.
+    per_channel_per_tick: int = Field(2, ge=1, le=5)
+    welcome: WelcomeSettings = WelcomeSettings()
+
+
 class BotSettings(SectionSettings, section="bot"):
     """Settings of homelab-bot."""
 
@@ -469,6 +515,7 @@ class BotSettings(SectionSettings, section="bot"):
     reports: ReportsSettings = ReportsSettings()
     backup: BackupSettings = BackupSettings()
     projects: ProjectsSettings = ProjectsSettings()
+    dashboards: DashboardsSettings = DashboardsSettings()
 
     def complete(self, path: Path | None, *, resolve_secrets: bool = True) -> list[str]:
         """Default the key file beside `path`; resolve every `secret:<name>` from the vault."""

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from multiprocessing import shared_memory
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.domain.charts import AlertGraph, Chart, Points, Series
+from bot.domain.charts import AlertGraph, Chart, ChartGrid, Points, Series
 
 if TYPE_CHECKING:
     import numpy as np
@@ -126,14 +126,46 @@ def drawn_figure(chart: Chart) -> Any:
     return _draw(chart, [_points_array(s.points) for s in chart.series])
 
 
+def render_grid(grid: ChartGrid) -> bytes:
+    """The PNG of a grid of charts: each a panel drawn as `render_chart` draws a chart."""
+    w, h = max(grid.width, 400), max(grid.height, 200)
+    fig, canvas = _figure(w, h)
+    cols = max(1, grid.columns)
+    rows = max(1, -(-len(grid.charts) // cols))
+    pw, ph = w / cols, h / rows
+    for i, chart in enumerate(grid.charts):
+        r, c = divmod(i, cols)
+        box = (c * pw, h - (r + 1) * ph, pw, ph)  # from the bottom left, in pixels
+        _draw_panel(fig, chart, [_points_array(s.points) for s in chart.series], box, (w, h))
+    canvas.draw()
+    return _png(canvas)
+
+
 def _draw(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> Any:
     """Draw `chart` on this worker's figure of its size; return the drawn figure."""
+    w, h = max(chart.width, 200), max(chart.height, 100)
+    fig, canvas = _figure(w, h)
+    _draw_panel(fig, chart, arrays, (0.0, 0.0, float(w), float(h)), (w, h))
+    canvas.draw()
+    return fig
+
+
+def _draw_panel(
+    fig: Any,
+    chart: Chart,
+    arrays: Sequence[NDArray[np.float64]],
+    box: tuple[float, float, float, float],
+    size: tuple[int, int],
+) -> None:
+    """Draw `chart` into `box` (x, y, width, height in pixels from the figure's bottom left)
+    of a figure of `size` pixels: the whole figure for one chart, a panel of a grid."""
     import numpy as np
     from matplotlib.lines import Line2D
 
-    w, h = max(chart.width, 200), max(chart.height, 100)
+    x0, y0, pw, ph = box
+    fw, fh = size
+    w, h = pw, ph
     k = h / _BASE_HEIGHT  # fonts and margins grow with the height, so 1200x600 reads on a phone
-    fig, canvas = _figure(w, h)
 
     finite = [(s, _finite(a)) for s, a in zip(chart.series, arrays, strict=True)]
     shown = [(s, a) for s, a in finite if len(a)]
@@ -145,14 +177,21 @@ def _draw(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> Any:
     legend = len(shown) > 1
     left, right = _LEFT * k / w, 1 - ((_LEGEND if legend else _RIGHT) * k) / w
     bottom, top = _BOTTOM * k / h, 1 - _TOP * k / h
-    ax = fig.add_axes((left, bottom, right - left, top - bottom))
+    # The panel's fractions of itself, as fractions of the figure.
+    def fx(f: float) -> float:
+        return (x0 + f * w) / fw
+
+    def fy(f: float) -> float:
+        return (y0 + f * h) / fh
+
+    ax = fig.add_axes((fx(left), fy(bottom), fx(right) - fx(left), fy(top) - fy(bottom)))
     _style(ax, k)
     # The title as figure text: an axes title makes matplotlib measure the axis on every draw.
-    fig.text(left, 1 - 14 * k / h, _short(chart.title, 100), ha="left", va="top",
+    fig.text(fx(left), fy(1 - 14 * k / h), _short(chart.title, 100), ha="left", va="top",
              color=FOREGROUND, fontsize=12 * k)
     if chart.source:
-        fig.text(4 / w, 4 / h, _short(chart.source, 80), ha="left", va="bottom", color=MUTED,
-                 fontsize=7 * k)
+        fig.text(fx(4 / w), fy(4 / h), _short(chart.source, 80), ha="left", va="bottom",
+                 color=MUTED, fontsize=7 * k)
 
     # The x axis is plain Unix seconds: ticks on round UTC clock times.
     end = max(chart.end, chart.start + 1)
@@ -215,9 +254,6 @@ def _draw(chart: Chart, arrays: Sequence[NDArray[np.float64]]) -> Any:
                         handlelength=1.6)
         if hidden:
             leg.get_texts()[-1].set_color(MUTED)
-
-    canvas.draw()
-    return fig
 
 
 NO_DATA = "no data for this range"
@@ -621,6 +657,10 @@ class ChartPool:
         finally:
             block.close()
             block.unlink()
+
+    async def grid(self, grid: ChartGrid) -> bytes:
+        """The PNG of a grid of charts (a dashboard's panels), in one render."""
+        return await self.submit(render_grid, grid)
 
     async def _shutdown(self) -> None:
         pool, self._pool = self._pool, None

@@ -185,6 +185,21 @@ MIGRATIONS: tuple[str, ...] = (
         sent_at REAL NOT NULL
     );
     """,
+    # Live dashboards (docs/dashboards.md): where each is shown, what it shows, how often,
+    # and the digest of the data it last showed (an edit only when that changes).
+    """
+    CREATE TABLE dashboard (
+        id           INTEGER PRIMARY KEY,
+        channel_id   INTEGER NOT NULL,
+        message_ids  TEXT    NOT NULL DEFAULT '[]',
+        params       TEXT    NOT NULL,
+        interval     INTEGER NOT NULL,
+        digest       TEXT    NOT NULL DEFAULT '',
+        created_by   TEXT    NOT NULL,
+        created_at   REAL    NOT NULL,
+        refreshed_at REAL
+    );
+    """,
 )
 
 

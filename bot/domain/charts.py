@@ -244,6 +244,20 @@ class Chart:
     height: int = 600
 
 
+@dataclass(frozen=True, slots=True)
+class ChartGrid:
+    """Several charts drawn as panels of one image, `columns` to a row (a dashboard's 2x2).
+
+    Each panel keeps its own title, unit and source; the panels share the image's size, so a
+    1200x800 grid of four reads like four 600x400 charts on one attachment.
+    """
+
+    charts: tuple[Chart, ...]
+    columns: int = 2
+    width: int = 1200
+    height: int = 800
+
+
 # -- the named charts ----------------------------------------------------------------------
 # PromQL over node_exporter's names (so node_exporter and homelab-exporter both serve them);
 # `{host}` is the host's matcher. Rates use a 5m window, as the recording rules do. The

@@ -21,6 +21,7 @@ from bot.domain.catalogue import (
     audit,
     backup,
     charts,
+    dashboards,
     hosts,
     projects,
     reports,
@@ -49,7 +50,8 @@ from bot.domain.catalogue.thresholds import THRESHOLD_CLEAR, THRESHOLD_LIST, THR
 log = logging.getLogger(__name__)
 
 # Add a feature's part here; its commands and components join both faces.
-PARTS = (status, audit, admin, alerts, thresholds, charts, reports, hosts, backup, projects)
+PARTS = (status, audit, admin, alerts, thresholds, charts, reports, hosts, backup, projects,
+         dashboards)  # fmt: skip
 
 COMMANDS: tuple[CommandSpec, ...] = tuple(c for p in PARTS for c in p.COMMANDS)
 COMPONENTS: tuple[ComponentSpec, ...] = tuple(c for p in PARTS for c in p.COMPONENTS)

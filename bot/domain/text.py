@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
@@ -103,3 +104,19 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
     if plural is None:
         plural = singular[:-1] + "ies" if singular.endswith("y") else singular + "s"
     return f"{n} {plural}"
+
+
+def fit_lines(lines: Sequence[str], limit: int) -> str:
+    """As many whole lines as fit in `limit` characters, then '… and N more'."""
+    out: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        more = f"… and {len(lines) - i} more"
+        need = len(line) + (1 if out else 0)
+        rest = len(lines) - i - 1
+        if used + need + (len(more) + 1 if rest else 0) > limit:
+            out.append(more)
+            break
+        out.append(line)
+        used += need
+    return "\n".join(out)

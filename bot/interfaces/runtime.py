@@ -23,6 +23,7 @@ from bot.adapters.alertmanager import AlertmanagerClient
 from bot.adapters.backup import BackupRunner
 from bot.adapters.backup_runs import SqliteBackupRuns
 from bot.adapters.charts import ChartPool
+from bot.adapters.dashboards import SqliteDashboardStore
 from bot.adapters.file_sd import FileSdRegistry
 from bot.adapters.influxdb import InfluxDBClient
 from bot.adapters.outbox import SqliteOutbox
@@ -45,6 +46,7 @@ from bot.services.backup import BackupService
 from bot.services.chart_data import ChartData, RangeCache
 from bot.services.charts import ChartService
 from bot.services.core import Core
+from bot.services.dashboards import DashboardService, WelcomeConfig
 from bot.services.delivery import Routing
 from bot.services.feature import Feature
 from bot.services.gate import Gate
@@ -205,9 +207,16 @@ class Runtime:
         reports = ReportService(chart_data, charts, prometheus, status, SqliteReportStore(db),
                                 ReportTemplates(), timezone=r.timezone,
                                 extra={"projects": projects.report_extra})  # fmt: skip
+        dashboards = DashboardService(
+            SqliteDashboardStore(db), charts, status, chart_data, alertmanager, reports.store,
+            projects=projects, chart=chart_service.chart, welcome=welcome_config(settings),
+        )  # fmt: skip
+        dashboards.schedule.per_channel = settings.dashboards.per_channel_per_tick
+        # An alert that fires or resolves refreshes the dashboards showing it within a tick.
+        ingest.listeners.append(dashboards.alerts_changed)
         features: list[Feature] = [
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
-            thresholds, chart_service, reports, projects,
+            thresholds, chart_service, reports, projects, dashboards,
         ]  # fmt: skip
         features.append(HostService(FileSdRegistry(settings.hosts.file_sd)))
         backups = backup_service(settings, db, audit)
@@ -308,6 +317,21 @@ class Runtime:
     def health(self) -> dict[str, Any]:
         """What /healthz reports beside status ok."""
         return {"database": str(self.settings.database_path), "prometheus": self.prometheus.source}
+
+
+def welcome_config(settings: BotSettings) -> WelcomeConfig:
+    """[bot.dashboards.welcome], with the stack's links (Grafana when set, Prometheus and
+    Alertmanager from their settings unless overridden)."""
+    w = settings.dashboards.welcome
+    links = [(link.label, link.url) for link in w.links]
+    for label, url in (
+        ("Grafana", w.grafana_url),
+        ("Prometheus", w.prometheus_url or settings.prometheus.url),
+        ("Alertmanager", w.alertmanager_url or settings.alerts.alertmanager_url),
+    ):
+        if url:
+            links.append((label, url))
+    return WelcomeConfig(w.title, w.text, tuple(links), w.accept_role_id)
 
 
 def backup_service(

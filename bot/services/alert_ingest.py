@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.domain.alerts.model import (
+    Alert,
     AlertContext,
     Notification,
     alert_to_json,
@@ -64,6 +65,9 @@ class AlertIngest:
         self.metrics = metrics
         self.wake = wake
         self.clock = clock
+        # Called with the alerts of each notification that stored something new (the live
+        # dashboards refresh what shows them); a failing listener is logged, never raised.
+        self.listeners: list[Callable[[Sequence[Alert]], object]] = []
 
     async def accept(self, notification: Notification) -> IngestResult:
         """Store every alert of `notification` (committed); raise OutboxUnavailable if not."""
@@ -91,6 +95,11 @@ class AlertIngest:
             self.metrics.deduplicated(duplicates)
         if stored:
             self.wake()
+            for listener in self.listeners:
+                try:
+                    listener(notification.alerts)
+                except Exception:
+                    log.exception("an alert listener failed")
         log.debug("notification %s: %d stored, %d duplicates", notification.group_key,
                   stored, duplicates)  # fmt: skip
         return IngestResult(stored, duplicates)

@@ -127,19 +127,9 @@ class ChartService:
         except MetricsUnavailable as exc:
             return _unavailable(exc)
         source, step = got.source, got.step
-        drawn = Chart(
-            title=f"{spec.title} · {shown_host or 'all hosts'} · last {range}",
-            series=got.series,
-            start=got.start,
-            end=got.end,
-            unit=spec.unit,
-            source=source,
-            step=step,
-            minimum=spec.minimum,
-            maximum=spec.maximum,
-            # Stacked for one host only: across hosts the layers would add up hosts' shares.
-            stacked=spec.stacked and target is not None,
-        )
+        # Stacked for one host only: across hosts the layers would add up hosts' shares.
+        title = f"{spec.title} · {shown_host or 'all hosts'} · last {range}"
+        drawn = chart_of(spec, got, title, stacked=spec.stacked and target is not None)
         png = await self.renderer.chart(drawn)
         filename = f"chart-{spec.name}-{_slug(shown_host or 'all')}-{range}.png"
         return Message(
@@ -196,6 +186,22 @@ class ChartService:
             embeds=(*table.embeds[:1], Embed(title=f"last {range}", image="query.png")),
             images=(Image("query.png", png, description=drawn.title),),
         )
+
+
+def chart_of(spec: ChartDef, got: ChartSeries, title: str, stacked: bool = False) -> Chart:
+    """A named chart's series as the chart drawn: one place for /chart and the dashboards."""
+    return Chart(
+        title=title,
+        series=got.series,
+        start=got.start,
+        end=got.end,
+        unit=spec.unit,
+        source=got.source,
+        step=got.step,
+        minimum=spec.minimum,
+        maximum=spec.maximum,
+        stacked=stacked,
+    )
 
 
 def _range_rows(chart: str, host: str, current: str) -> tuple[Row, ...]:

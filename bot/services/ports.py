@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from bot.domain.alerts.thresholds import Threshold
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord
-from bot.domain.charts import AlertGraph, Chart, InfluxQuery, Series
+from bot.domain.charts import AlertGraph, Chart, ChartGrid, InfluxQuery, Series
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,10 @@ class ChartRenderer(Protocol):
 
     async def chart(self, chart: Chart) -> bytes:
         """The PNG of any chart (named charts, /query, dashboards)."""
+        ...
+
+    async def grid(self, grid: ChartGrid) -> bytes:
+        """The PNG of several charts as the panels of one image (a dashboard's grid)."""
         ...
 
 

@@ -259,6 +259,16 @@ class ProjectService:
         images = {name: await self.renderer.chart(c) for name, c in dashboard_charts(data).items()}
         return replace(data, images=images)
 
+    async def project_data(self, name: str) -> ProjectData | None:
+        """The project dashboard's data, charts not rendered (the dashboards feature renders
+        them); None when there is no such project."""
+        found = await self._project(name)
+        if found is None:
+            return None
+        return ProjectData(
+            found, await self.store.tasks(found.id), await self.store.events(), self.clock()
+        )
+
     async def project_show(self, actor: Actor, project: str) -> Message:
         """The project's dashboard."""
         found = await self._project(project)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.domain.catalogue import projects as part
 from bot.domain.charts import Chart, Series
+from bot.domain.dashboards.model import DashboardType, Params, View
+from bot.domain.dashboards.panels import controls
 from bot.domain.messages import Button, ButtonStyle, Embed, Field, Image, Message
 from bot.domain.projects.model import STATUSES, Event, Project, Task
 from bot.domain.projects.series import DAY, WEEK, burndown, cumulative_flow, throughput
@@ -252,3 +254,23 @@ def projects_report_view(
         rows=tuple((f.name, str(f.done), str(f.opened), str(f.overdue)) for f in figures),
         charts=(chart_file,) if chart_file else (),
     )
+
+
+def _project_charts(params: Params, data: ProjectData) -> dict[str, Chart]:
+    return dashboard_charts(data)
+
+
+def _project_message(params: Params, data: ProjectData, view: View) -> Message:
+    msg = project_dashboard({"project": params.target}, replace(data, images=view.images))
+    live = controls(view, params)[:1]  # Refresh: the charts cover the project's life
+    return replace(msg, rows=(*msg.rows, *live))
+
+
+# The project type of the dashboard registry (bot.domain.dashboards.types).
+PROJECT = DashboardType(
+    "project",
+    "one project: columns, overdue tasks, activity, burndown, cumulative flow, throughput",
+    _project_charts,
+    _project_message,
+    subject="project",
+)

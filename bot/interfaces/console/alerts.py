@@ -53,6 +53,11 @@ class ConsoleAlerts:
         await self._print(f"--- alert message #{mid} (updated) ---", msg)
         return [mid]
 
+    async def delete(self, ids: Sequence[int]) -> None:
+        """Say that earlier messages are gone."""
+        print(f"--- message #{', #'.join(map(str, ids))} deleted ---", file=self.out or sys.stdout,
+              flush=True)  # fmt: skip
+
     async def reply(self, ids: Sequence[int], msg: Message) -> None:
         """Print a reply to an earlier message."""
         await self._print(f"--- reply to alert message #{ids[0] if ids else '?'} ---", msg)

@@ -51,6 +51,7 @@ EXTENSIONS = (
     "bot.interfaces.discord.cogs.hosts",
     "bot.interfaces.discord.cogs.backup",
     "bot.interfaces.discord.cogs.projects",
+    "bot.interfaces.discord.cogs.dashboards",
 )
 
 

@@ -112,6 +112,7 @@ class ChannelTarget:
             channel = await self._channel()
             parts = await asyncio.to_thread(render, msg, self.allowed)
             out: list[int] = []
+            refused: list[int] = []  # error 30046: the old message stays unless deleted
             for n, part in enumerate(parts):
                 if n < len(ids):
                     kw = part.kwargs(interaction=False)
@@ -124,13 +125,25 @@ class ChannelTarget:
                     except discord.HTTPException as exc:
                         if exc.status != 404 and exc.code != OLD_MESSAGE_EDITS:
                             raise
-                        log.info("alert message %d cannot be edited (%s); posting anew",
+                        log.info("message %d cannot be edited (%s); posting anew",
                                  ids[n], exc.code)  # fmt: skip
+                        if exc.code == OLD_MESSAGE_EDITS:
+                            refused.append(ids[n])
                 out.append(await self._send(channel, part, None))
-            for old in ids[len(parts) :]:
+            for old in [*refused, *ids[len(parts) :]]:
                 with contextlib.suppress(discord.NotFound):
                     await channel.get_partial_message(old).delete()
             return out
+        except TRANSIENT as exc:
+            raise delivery_error(exc, self.where) from exc
+
+    async def delete(self, ids: Sequence[int]) -> None:
+        """Delete the messages; those already gone are no error."""
+        try:
+            channel = await self._channel()
+            for mid in ids:
+                with contextlib.suppress(discord.NotFound):
+                    await channel.get_partial_message(mid).delete()
         except TRANSIENT as exc:
             raise delivery_error(exc, self.where) from exc
 

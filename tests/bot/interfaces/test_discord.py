@@ -16,7 +16,7 @@ from discord import app_commands
 
 from bot.adapters.sqlite import BUSY_TIMEOUT_SECONDS
 from bot.domain import commands as catalog
-from bot.domain.messages import Button, Message
+from bot.domain.messages import Button, Message, Select, SelectOption
 from bot.domain.permissions import Role
 from bot.interfaces.discord.client import HomelabBot
 from bot.interfaces.discord.guard import spec_of
@@ -96,9 +96,17 @@ async def test_viewer_is_refused_wherever_more_is_needed(simcord_env: Any) -> No
     for comp in catalog.COMPONENTS:
         if comp.permission <= Role.VIEWER:
             continue
-        msg = Message(text="x", rows=((Button(comp.custom_id("1"), "do", comp.permission),),))
+        item: Button | Select = (
+            Select(comp.custom_id("1"), (SelectOption("x", "x"),), comp.permission)
+            if comp.select
+            else Button(comp.custom_id("1"), "do", comp.permission)
+        )
+        msg = Message(text="x", rows=((item,),))
         sent = await bot.get_channel(channel.id).send(**render(msg)[0].kwargs(interaction=False))
-        result = await viewer.click(sent, custom_id=comp.custom_id("1"))
+        if comp.select:
+            result = await viewer.select(sent, ["x"], custom_id=comp.custom_id("1"))
+        else:
+            result = await viewer.click(sent, custom_id=comp.custom_id("1"))
         assert result.ephemeral and f"**{comp.permission.label}**" in result.response.content
         checked += 1
     assert checked == sum(1 for s in (*catalog.COMMANDS, *catalog.COMPONENTS) if s.permission > 1)

@@ -1,0 +1,1 @@
+"""Dashboards: one registry of types, each a pure function from (parameters, data) to a message."""

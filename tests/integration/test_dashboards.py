@@ -1,0 +1,226 @@
+"""Dashboards against one real stack (module-scoped): the real exporter feeding a real
+Prometheus, and a real Alertmanager. On the console `dashboard show` writes the grid PNG; in
+simcord a live dashboard is created, refreshed on simcord's clock (edits counted, not slept
+for), left alone while its data stands still, refreshed within a tick when an alert arrives,
+reposted when its message is deleted or refuses edits (30046), and found again after a
+restart with its buttons working."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import matplotlib.image
+import pytest
+import simcord
+
+from bot.domain.alerts.model import parse_notification
+from bot.domain.messages import validate
+from bot.interfaces.console.face import Console
+from bot.interfaces.discord.client import HomelabBot
+from bot.interfaces.runtime import Runtime, role_map
+from bot.services.dashboards import DashboardService
+from tests.bot.conftest import make_settings
+from tests.conftest import FixtureGroup
+from tests.deploy.stack import host_overlay
+from tests.harness.exporter import Exporter
+from tests.harness.services import Alertmanager, Prometheus, static_job
+
+pytestmark = pytest.mark.integration
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+class Stack:
+    """The module's services."""
+
+    def __init__(self, prom: Prometheus, am: Alertmanager) -> None:
+        self.prom = prom
+        self.am = am
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Exporter (host "nas") -> Prometheus (1 s scrapes); an Alertmanager beside them."""
+    base = tmp_path_factory.mktemp("dashboards")
+    group = FixtureGroup(base / "services")
+    try:
+        procfs, sysfs = host_overlay(base / "host")
+        exporter = group(Exporter, hostname="nas", procfs_path=str(procfs),
+                         sysfs_path=str(sysfs))  # fmt: skip
+        prom: Prometheus = group(
+            Prometheus, scrape_configs=[static_job("homelab-exporter", exporter.address)]
+        )
+        am: Alertmanager = group(Alertmanager)
+        prom.wait_for('rate(node_cpu_seconds_total{mode="user"}[5m])', bool)
+        prom.wait_for("node_uname_info", lambda r: len(r) == 1)
+        yield Stack(prom, am)
+    finally:
+        group.stop_all()
+
+
+def _settings(tmp_path: Path, stack: Stack, **extra: Any) -> Any:
+    return make_settings(
+        tmp_path,
+        prometheus={"url": stack.prom.url, "scrape_interval_seconds": 1.0},
+        alerts={"alertmanager_url": stack.am.url},
+        **extra,
+    )
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    img = matplotlib.image.imread(io.BytesIO(data), format="png")
+    return img.shape[1], img.shape[0]
+
+
+def _alert(name: str, instance: str, status: str = "firing") -> dict[str, Any]:
+    return {
+        "status": status,
+        "labels": {"alertname": name, "instance": instance, "severity": "critical"},
+        "annotations": {"summary": f"{name} on {instance}"},
+        "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.example/graph?g0.expr=up",
+        "fingerprint": f"{name:0<16}"[:16],
+    }
+
+
+async def test_console_shows_each_dashboard_from_the_real_stack(
+    tmp_path: Path, stack: Stack
+) -> None:
+    """`dashboard show fleet|host|alerts|welcome` print real content; the grids are PNGs of
+    1200x800 with the host's data; an unknown host is a sentence naming the hosts."""
+    async with await Runtime.build(_settings(tmp_path, stack)) as rt:
+        images = tmp_path / "images"
+        console = Console(rt.core, images, out=io.StringIO())
+        fleet = await console.run("dashboard show", {"type": "fleet"})
+        assert validate(fleet) == [] and fleet.outcome == "ok"
+        assert "nas" in fleet.embeds[0].description and "🟢" in fleet.embeds[0].description
+        (grid,) = fleet.images
+        assert grid.data.startswith(PNG) and _png_size(grid.data) == (1200, 800)
+        assert (images / "fleet.png").read_bytes() == grid.data
+        assert fleet.rows == ()  # a one-off: no controls that nothing would find again
+        host = await console.run("dashboard show", {"type": "host", "target": "nas"})
+        assert host.outcome == "ok" and host.images[0].filename == "host.png"
+        assert "nas" in host.embeds[0].title
+        stack.am.api("POST", "alerts", [{"labels": {"alertname": "ConsoleShown",
+                                                    "instance": "nas:1", "severity": "warning"},
+                                         "annotations": {"summary": "seen"}}])  # fmt: skip
+        alerts = await console.run("dashboard show", {"type": "alerts"})
+        assert "ConsoleShown" in alerts.embeds[0].description
+        welcome = await console.run("dashboard show", {"type": "welcome"})
+        assert "Hosts up" in welcome.embeds[0].description and "1 of 1" in (
+            welcome.embeds[0].description
+        )
+        unknown = await console.run("dashboard show", {"type": "host", "target": "nope"})
+        assert unknown.outcome == "not_found" and "nas" in unknown.text
+        missing = await console.run("dashboard show", {"type": "host"})
+        assert missing.outcome == "usage" and "needs a target" in missing.text
+
+
+def _edits(env: Any) -> int:
+    return sum(1 for r in env.http_requests if r.method == "PATCH" and "/messages/" in r.path)
+
+
+def _posts(env: Any, channel_id: int) -> int:
+    return sum(1 for r in env.http_requests
+               if r.method == "POST" and r.path == f"/channels/{channel_id}/messages")  # fmt: skip
+
+
+def _dashboard_messages(channel: Any) -> list[Any]:
+    return [m for m in channel.history() if m.author.bot and not m.flags.ephemeral]
+
+
+async def test_a_live_dashboard_refreshes_on_change_reposts_and_survives_a_restart(
+    tmp_path: Path, stack: Stack
+) -> None:
+    """Create an alerts dashboard in simcord; two intervals of still data edit nothing; an
+    alert arriving (the outbox's ingest) edits it within one tick; a deleted message is
+    reposted; an injected 30046 reposts and deletes the refused one; after a restart the
+    dashboard is refreshed again and its Refresh button works."""
+    settings = _settings(tmp_path, stack)
+    rt = await Runtime.build(settings)
+    try:
+        service = rt.core.feature(DashboardService)
+        assert service is not None
+        async with simcord.run(HomelabBot(settings, rt.core)) as env:
+            guild = env.create_guild()
+            channel = guild.create_text_channel("dash")
+            ops = guild.create_role("ops")
+            rt.core.gate.roles = role_map(
+                make_settings(tmp_path, roles={"operator": {"role_ids": [ops.id]}})
+            )
+            olga = guild.add_member(env.create_user("olga"), roles=[ops])
+            vic = guild.add_member(env.create_user("vic"))
+            refused = await vic.slash(channel, "dashboard create", type="alerts")
+            assert "**operator**" in refused.response.content
+            made = await olga.slash(channel, "dashboard create", type="alerts", interval=30)
+            assert "is live" in (made.followups[0].content if made.followups else
+                                 made.response.content)  # fmt: skip
+            (message,) = _dashboard_messages(channel)
+            assert "Alerts" in message.embeds[0].title
+            (d,) = await service.store.all()
+            assert d.message_ids == (message.id,) and d.interval == 30
+
+            # Still data: the ticks look, nothing is edited.
+            edits = _edits(env)
+            await env.advance_time(65)
+            assert _edits(env) == edits and service.skipped >= 2
+
+            # An alert arrives: Alertmanager holds it, the webhook's ingest stores it, and the
+            # dashboard is refreshed at the next tick (5 s), not at its interval (30 s).
+            body = _alert("DashDiskFull", "nas:9100")
+            stack.am.api("POST", "alerts", [{k: body[k] for k in ("labels", "annotations")}])
+            await rt.ingest.accept(parse_notification({
+                "version": "4", "groupKey": "{}:{}", "status": "firing", "receiver": "bot",
+                "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+                "externalURL": stack.am.url, "alerts": [body],
+            }))  # fmt: skip
+            await env.advance_time(5)
+            assert _edits(env) == edits + 1
+            (message,) = _dashboard_messages(channel)
+            assert "DashDiskFull" in message.embeds[0].description
+
+            # Deleted by someone: the next refresh posts it anew.
+            await env.bot.get_channel(channel.id).get_partial_message(message.id).delete()
+            posts = _posts(env, channel.id)
+            await olga.slash(channel, "dashboard refresh", id=d.id)
+            assert _posts(env, channel.id) == posts + 1
+            (reposted,) = _dashboard_messages(channel)
+            assert reposted.id != message.id
+            (d,) = await service.store.all()
+            assert d.message_ids == (reposted.id,)
+
+            # Error 30046 on the edit: posted anew, the refused message deleted.
+            env.inject_error("PATCH", f"/channels/{channel.id}/messages/*", status=400,
+                             code=30046, message="Maximum number of edits to messages older "
+                             "than 1 hour reached. Try again later")  # fmt: skip
+            await olga.slash(channel, "dashboard refresh", id=d.id)
+            (fresh,) = _dashboard_messages(channel)
+            assert fresh.id != reposted.id
+            (d,) = await service.store.all()
+            assert d.message_ids == (fresh.id,)
+
+            # A restart: a new bot on a new runtime over the same database.
+            rt2 = await Runtime.build(settings)
+            try:
+                rt2.core.gate.roles = rt.core.gate.roles
+                await env.restart_bot(HomelabBot(settings, rt2.core))
+                service2 = rt2.core.feature(DashboardService)
+                assert service2 is not None
+                (again,) = await service2.store.all()
+                assert again.message_ids == (fresh.id,)
+                clicked = await vic.click(fresh, label="Refresh")
+                assert clicked.response is not None
+                stack.am.api("POST", "alerts", [{"labels": {"alertname": "AfterRestart",
+                                                            "instance": "nas:9100"}}])  # fmt: skip
+                await env.advance_time(31)
+                (shown,) = _dashboard_messages(channel)
+                assert "AfterRestart" in shown.embeds[0].description
+            finally:
+                await rt2.close()
+    finally:
+        await rt.close()
