@@ -17,7 +17,7 @@ help:
 	@echo "make run    start Prometheus, Alertmanager, InfluxDB, the exporter and the bot on loopback"
 	@echo "make test   lint, type-check, layer contracts and every test (real services included)"
 	@echo "make bench  benchmarks, printed as ratios against a baseline measured in the same run"
-	@echo "make docs   redraw the images of docs/charts.md and docs/reports.md from fixed data"
+	@echo "make docs   redraw the images of docs/charts.md, dashboards.md and reports.md from fixed data"
 
 $(STAMP): pyproject.toml
 	@# A venv made without pip (python3-venv missing) is removed, so the next run starts clean.
@@ -58,6 +58,7 @@ bench: $(STAMP) services
 
 docs: $(STAMP)
 	$(BIN)/python -m bot.tools.chart_gallery docs/images/charts
+	$(BIN)/python -m bot.tools.dashboard_gallery docs/images/dashboards
 	$(BIN)/python -m bot.tools.report_gallery docs/images/reports
 	$(BIN)/python -m bot.tools.browser docs/images/reports/report-daily-all-2026-12-03.html \
 	  docs/images/reports/report-daily-screenshot.png

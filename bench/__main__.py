@@ -15,6 +15,7 @@ import sys
 from bench.alerts_burst import compare as compare_burst
 from bench.alerts_burst import format_table as format_burst
 from bench.chart_e2e import chart_e2e, format_e2e
+from bench.dashboards import compare_grid, format_grid
 from bench.charts import compare_charts, format_charts
 from bench.exporter import main as exporter_main
 from bench.exposition import compare_renderers, format_renderers
@@ -22,7 +23,8 @@ from bench.web import main as web_main
 from bench.webhook import compare as compare_webhook
 from bench.webhook import format_table as format_webhook
 
-PARTS = ("exporter", "web", "exposition", "charts", "chart_e2e", "webhook", "burst")
+PARTS = ("exporter", "web", "exposition", "charts", "chart_e2e", "dashboards", "webhook",
+         "burst")  # fmt: skip
 
 
 def _parts(text: str) -> set[str]:
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             print(format_charts(compare_charts(args.charts)))
         elif part == "chart_e2e":
             print(format_e2e(chart_e2e(args.chart_requests)))
+        elif part == "dashboards":
+            print(format_grid(compare_grid()))
         elif part == "webhook":
             hook = compare_webhook(args.webhook_rate, args.webhook_seconds)
             print(format_webhook(hook))

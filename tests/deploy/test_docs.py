@@ -135,3 +135,17 @@ def test_every_section_a_file_points_to_exists() -> None:
         if not any(h.startswith(section) for h in headings):
             broken.append(f"{source}: {doc} has no section {section!r}")
     assert broken == []
+
+
+def test_the_dashboards_settings_snippet_is_valid_settings() -> None:
+    """docs/dashboards.md's TOML block loads into BotSettings as it is written."""
+    import tomllib
+
+    from bot.settings import BotSettings
+
+    text = (ROOT / "docs" / "dashboards.md").read_text()
+    (block,) = [b.split("```", 1)[0] for b in text.split("```toml\n")[1:]]
+    doc = tomllib.loads(block)
+    settings = BotSettings(**doc["bot"])
+    assert settings.dashboards.welcome.title == "Welcome to the lab"
+    assert settings.dashboards.welcome.links[0].label == "Wiki"
