@@ -15,8 +15,8 @@ import sys
 from bench.alerts_burst import compare as compare_burst
 from bench.alerts_burst import format_table as format_burst
 from bench.chart_e2e import chart_e2e, format_e2e
-from bench.dashboards import compare_grid, format_grid
 from bench.charts import compare_charts, format_charts
+from bench.dashboards import compare_grid, format_grid
 from bench.exporter import main as exporter_main
 from bench.exposition import compare_renderers, format_renderers
 from bench.web import main as web_main

@@ -51,7 +51,7 @@ from bot.services.delivery import Routing
 from bot.services.feature import Feature
 from bot.services.gate import Gate
 from bot.services.hosts import HostService
-from bot.services.projects import ProjectService
+from bot.services.projects import ObservedStore, ProjectService
 from bot.services.reports import ReportSchedule, ReportSender, ReportService, ScheduleConfig
 from bot.services.schedule import fire_times
 from bot.services.status import StatusService
@@ -198,8 +198,9 @@ class Runtime:
         )
         chart_service = ChartService(chart_data, charts, prometheus, prometheus, status)
         r = settings.reports
+        project_store = ObservedStore(SqliteProjectStore(db))
         projects = ProjectService(
-            SqliteProjectStore(db), charts, alerts=outbox,
+            project_store, charts, alerts=outbox,
             timezone=settings.projects.timezone,
             digest_channel_id=settings.projects.digest_channel_id,
         )  # fmt: skip
@@ -214,6 +215,7 @@ class Runtime:
         dashboards.schedule.per_channel = settings.dashboards.per_channel_per_tick
         # An alert that fires or resolves refreshes the dashboards showing it within a tick.
         ingest.listeners.append(dashboards.alerts_changed)
+        project_store.listeners.append(dashboards.projects_changed)
         features: list[Feature] = [
             status, AuditService(audit, audit_key), AdminService(roles, limiter), alerts,
             thresholds, chart_service, reports, projects, dashboards,

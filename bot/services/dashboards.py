@@ -600,6 +600,11 @@ class DashboardService:
             )
             return 1
 
+    def projects_changed(self) -> list[int]:
+        """A project or task changed: the project dashboards refresh at the next tick (the
+        digest leaves those whose project did not change alone)."""
+        return self.schedule.urge(lambda d: d.params.type == "project")
+
     def alerts_changed(self, alerts: Sequence[Alert]) -> list[int]:
         """An alert fired or resolved: the dashboards that show it refresh at the next tick."""
         instances = [a.labels.get("instance", "") or a.host for a in alerts]

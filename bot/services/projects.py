@@ -62,6 +62,53 @@ class ProjectStore(Protocol):
     async def claim(self, key: str, at: float) -> bool: ...
 
 
+class ObservedStore:
+    """A ProjectStore that tells its listeners after every change (the live project
+    dashboards refresh at the next tick); a failing listener is logged, never raised."""
+
+    def __init__(self, store: ProjectStore) -> None:
+        self.store = store
+        self.listeners: list[Callable[[], object]] = []
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a project listener failed")
+
+    async def create(self, kind: str, build: Callable[[int], Any]) -> Any:
+        """Create, then tell."""
+        made = await self.store.create(kind, build)
+        self._changed()
+        return made
+
+    async def save(self, obj: Project | Task, event: Event | None) -> None:
+        """Save, then tell."""
+        await self.store.save(obj, event)
+        self._changed()
+
+    async def projects(self) -> list[Project]:
+        """The store's projects."""
+        return await self.store.projects()
+
+    async def tasks(self, project_id: int = 0) -> list[Task]:
+        """The store's tasks."""
+        return await self.store.tasks(project_id)
+
+    async def task(self, task_id: int) -> Task | None:
+        """One task."""
+        return await self.store.task(task_id)
+
+    async def events(self) -> list[Event]:
+        """The event log."""
+        return await self.store.events()
+
+    async def claim(self, key: str, at: float) -> bool:
+        """Claim a notice."""
+        return await self.store.claim(key, at)
+
+
 class Renderer(Protocol):
     """The one chart renderer (ChartPool)."""
 
