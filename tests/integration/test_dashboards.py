@@ -22,6 +22,7 @@ from bot.domain.messages import validate
 from bot.interfaces.console.face import Console
 from bot.interfaces.discord.client import HomelabBot
 from bot.interfaces.runtime import Runtime, role_map
+from bot.services.core import CONSOLE_ACTOR
 from bot.services.dashboards import DashboardService
 from tests.bot.conftest import make_settings
 from tests.conftest import FixtureGroup
@@ -222,5 +223,40 @@ async def test_a_live_dashboard_refreshes_on_change_reposts_and_survives_a_resta
                 assert "AfterRestart" in shown.embeds[0].description
             finally:
                 await rt2.close()
+    finally:
+        await rt.close()
+
+
+async def test_a_live_project_dashboard_follows_its_tasks_and_posts_its_charts(
+    tmp_path: Path, stack: Stack
+) -> None:
+    """A project dashboard from the same registry: created live with its three charts, still
+    when nothing changes, and edited at the next tick after a task is added (not at 60 s)."""
+    settings = _settings(tmp_path, stack)
+    rt = await Runtime.build(settings)
+    try:
+        service = rt.core.feature(DashboardService)
+        assert service is not None
+        async with simcord.run(HomelabBot(settings, rt.core)) as env:
+            guild = env.create_guild()
+            channel = guild.create_text_channel("plans")
+            await rt.core.execute(CONSOLE_ACTOR, "project create", {"name": "NAS upgrade"})
+            await rt.core.execute(CONSOLE_ACTOR, "dashboard create",
+                                  {"type": "project", "target": "NAS upgrade",
+                                   "channel": str(channel.id)})  # fmt: skip
+            (message,) = _dashboard_messages(channel)
+            assert "NAS upgrade" in message.embeds[0].title
+            assert {a.filename for a in message.attachments} == {
+                "burndown.png", "flow.png", "throughput.png"}  # fmt: skip
+            edits = _edits(env)
+            await env.advance_time(10)
+            assert _edits(env) == edits
+            await rt.core.execute(CONSOLE_ACTOR, "task add",
+                                  {"project": "NAS upgrade", "title": "Order disks"})  # fmt: skip
+            await env.advance_time(5)
+            assert _edits(env) == edits + 1
+            (message,) = _dashboard_messages(channel)
+            fields = {f.name: f.value for f in message.embeds[0].fields}
+            assert sum(int(v) for k, v in fields.items() if k in ("backlog", "todo")) == 1
     finally:
         await rt.close()
