@@ -201,8 +201,12 @@ def _draw_panel(
 
     columns = max(int((right - left) * w), 3)
     step = chart.step
-    drawn = _draw_stacked(ax, shown, step, columns, k) if chart.stacked and shown else (
-        _draw_lines(ax, shown, step, columns, k))
+    if chart.bars and shown:
+        drawn = _draw_bars(ax, shown, step)
+    elif chart.stacked and shown:
+        drawn = _draw_stacked(ax, shown, step, columns, k)
+    else:
+        drawn = _draw_lines(ax, shown, step, columns, k)
 
     formatter = y_formatter(chart.unit)
     thresholds = [t for t in chart.thresholds if math.isfinite(t)]
@@ -219,6 +223,10 @@ def _draw_panel(
             hi = chart.maximum
         ax.set_ylim(lo, max(hi, lo + 1e-9))
     _unit_ticks(ax, chart.unit, formatter)
+    if chart.bars:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
 
     for since, until in chart.windows:
         since, until = max(since, chart.start), min(until, end)
@@ -306,6 +314,20 @@ def _draw_lines(
         ax.plot(xs, ys, color=PALETTE[i], linewidth=1.6 * k ** 0.5, marker=marker,
                 markersize=4 * k ** 0.5, solid_joinstyle="round")
         drawn.append(ys)
+    return drawn
+
+
+def _draw_bars(
+    ax: Axes, shown: Sequence[tuple[Series, NDArray[np.float64]]], step: float
+) -> list[NDArray[np.float64]]:
+    """A bar per point over its bucket [t, t + step), the series side by side in it."""
+    width = (step or 1.0) * 0.8 / len(shown)
+    drawn = []
+    for i, (_series, a) in enumerate(shown):
+        left = a[:, 0] + (step or 1.0) * 0.1 + i * width
+        ax.bar(left, a[:, 1], width=width, align="edge", color=PALETTE[i], linewidth=0,
+               zorder=2)
+        drawn.append(a[:, 1])
     return drawn
 
 

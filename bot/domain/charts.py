@@ -240,6 +240,9 @@ class Chart:
     minimum: float | None = None
     maximum: float | None = None
     stacked: bool = False  # series drawn as stacked areas (their sum is the top line)
+    # Counts per bucket (alerts per hour, tasks done per week): a bar per point, over the
+    # bucket [t, t + step), series side by side, whole-number ticks.
+    bars: bool = False
     width: int = 1200  # pixels: Discord shows 1200x600 whole in an embed, and readably on a phone
     height: int = 600
 

@@ -115,10 +115,12 @@ def alerts_charts(params: Params, data: AlertsData) -> dict[str, Chart]:
             "Alerts started per hour · last 24 h",
             tuple(series),
             start,
-            end - 3600,
+            end,
+            unit="count",
             source="the bot's alert history",
             step=3600,
             minimum=0.0,
+            bars=True,
             width=1200,
             height=450,
         )

@@ -104,10 +104,11 @@ def dashboard_charts(data: ProjectData) -> dict[str, Chart]:
             (weekly,),
             start,
             end,
-            unit="",
+            unit="count",
             source=SOURCE,
             step=WEEK,
             minimum=0.0,
+            bars=True,
         ),
     }
 
@@ -222,7 +223,7 @@ def week_figures(
 def report_chart(
     projects: Sequence[Project], events: Sequence[Event], start: float, end: float
 ) -> Chart:
-    """Weekly throughput of every live project over [start, end], one line each."""
+    """Weekly throughput of every live project over [start, end], bars side by side."""
     live = sorted(
         (p for p in projects if not (p.deleted or p.archived)), key=lambda p: p.name.casefold()
     )
@@ -231,7 +232,8 @@ def report_chart(
         s = throughput(events, p.id, start, end)
         series.append(Series({"project": p.name}, s.points, name=p.name))
     return Chart(
-        "Tasks done per week", tuple(series), start, end, source=SOURCE, step=WEEK, minimum=0.0
+        "Tasks done per week", tuple(series), start, end, unit="count", source=SOURCE,
+        step=WEEK, minimum=0.0, bars=True,
     )
 
 
