@@ -19,12 +19,13 @@ from bench.charts import compare_charts, format_charts
 from bench.dashboards import compare_grid, format_grid
 from bench.exporter import main as exporter_main
 from bench.exposition import compare_renderers, format_renderers
+from bench.live_dashboards import format_live, live_dashboards
 from bench.web import main as web_main
 from bench.webhook import compare as compare_webhook
 from bench.webhook import format_table as format_webhook
 
-PARTS = ("exporter", "web", "exposition", "charts", "chart_e2e", "dashboards", "webhook",
-         "burst")  # fmt: skip
+PARTS = ("exporter", "web", "exposition", "charts", "chart_e2e", "dashboards",
+         "live_dashboards", "webhook", "burst")  # fmt: skip
 
 
 def _parts(text: str) -> set[str]:
@@ -74,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             print(format_e2e(chart_e2e(args.chart_requests)))
         elif part == "dashboards":
             print(format_grid(compare_grid()))
+        elif part == "live_dashboards":
+            live = live_dashboards()
+            print(format_live(live))
+            status |= int(live.most_in_5s > 2)  # a burst past the channel budget is a bug
         elif part == "webhook":
             hook = compare_webhook(args.webhook_rate, args.webhook_seconds)
             print(format_webhook(hook))

@@ -48,5 +48,6 @@ def test_bench_flags_choose_the_parts(capsys: pytest.CaptureFixture[str]) -> Non
     assert capsys.readouterr().out == ""
     with pytest.raises(SystemExit):
         bench_main(["--only", "nope"])
-    names = "exporter, web, exposition, charts, chart_e2e, dashboards, webhook, burst"
+    names = ("exporter, web, exposition, charts, chart_e2e, dashboards, live_dashboards, webhook, "
+             "burst")
     assert f"choose from {names}" in capsys.readouterr().err
