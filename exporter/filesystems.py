@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -48,12 +49,15 @@ class MountFilter:
 
 
 class _Job:
-    __slots__ = ("cond", "current", "done", "mounts", "results")
+    # current == len(results) and started is when that mount's stat began, both under cond:
+    # the worker wakes the scrape only when the job is done, not once per mount
+    __slots__ = ("cond", "current", "done", "mounts", "results", "started")
 
     def __init__(self, mounts: list[Mount]) -> None:
         self.mounts = mounts
         self.results: list[FsUsage] = []
         self.current = 0
+        self.started = time.monotonic()
         self.done = False
         self.cond = threading.Condition()
 
@@ -78,15 +82,16 @@ class _Worker(threading.Thread):
                 while not self.inbox:
                     self.wake.wait()
                 job = self.inbox.pop(0)
+            with job.cond:
+                job.started = time.monotonic()
             for i, mount in enumerate(job.mounts):
-                with job.cond:
-                    job.current = i
                 result = self.owner._stat_one(mount)
                 if self._gave_up():
                     return
                 with job.cond:
                     job.results.append(result)
-                    job.cond.notify()
+                    job.current = i + 1
+                    job.started = time.monotonic()
             with job.cond:
                 job.done = True
                 job.cond.notify()
@@ -144,12 +149,12 @@ class BoundedStat:
             job = _Job(pending)
             worker = self._get_worker()
             worker.submit(job)
-            timed_out = self._wait(job)
-            for r in job.results:
+            stuck_at = self._wait(job)
+            for r in job.results[: len(pending) if stuck_at is None else stuck_at]:
                 results[r.mount.mountpoint] = r
-            if not timed_out:
+            if stuck_at is None:
                 break
-            bad = pending[job.current]
+            bad = pending[stuck_at]
             log.warning(
                 "statfs of %s did not answer within %.1f s: reported with device_error "
                 "until it does (a dead network mount?)",
@@ -162,15 +167,15 @@ class BoundedStat:
                 worker.abandoned = True
                 worker.stuck_mount = bad.mountpoint
             self._worker = None
-            pending = pending[job.current + 1 :]
+            pending = pending[stuck_at + 1 :]
         return [results[m.mountpoint] for m in mounts if m.mountpoint in results]
 
-    def _wait(self, job: _Job) -> bool:
-        """Wait for the job; True when one mount exceeded the timeout."""
+    def _wait(self, job: _Job) -> int | None:
+        """Wait for the job; the index of the mount that exceeded the timeout, if one did."""
         with job.cond:
             while not job.done:
-                seen = len(job.results)
-                job.cond.wait(self.timeout)
-                if not job.done and len(job.results) == seen:
-                    return True
-        return False
+                remaining = job.started + self.timeout - time.monotonic()
+                if remaining <= 0:
+                    return job.current  # read with started, under the same lock
+                job.cond.wait(remaining)
+        return None

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from exporter.openfiles import OpenFiles, kernel_fs
+
 log = logging.getLogger(__name__)
 
 SECTOR = 512  # /proc/diskstats counts 512-byte sectors whatever the device's block size
@@ -227,9 +229,12 @@ class KernelReader:
         netstat_fields: Callable[[str], bool] | None = None,
     ) -> None:
         self.procfs = str(procfs)
+        # descriptors kept open and re-read (exporter.openfiles) on the real procfs and sysfs
+        self.proc_files = OpenFiles(kernel_fs(self.procfs))
         self._vmstat_keep = _Selection(vmstat_fields)
         self._netstat_keep = _Selection(netstat_fields)
         self.sysfs = str(sysfs)
+        self.sys_files = OpenFiles(kernel_fs(self.sysfs))
         self.page_size = os.sysconf("SC_PAGE_SIZE")
         self._net_class = f"{self.sysfs}/class/net"
         # device -> (monotonic time read, static integer attributes, address, broadcast, alias)
@@ -237,7 +242,7 @@ class KernelReader:
         self._adjtimex = _load_adjtimex()
 
     def _read(self, rel: str) -> bytes:
-        return _read_raw(f"{self.procfs}/{rel}")
+        return self.proc_files.read(f"{self.procfs}/{rel}")
 
     def vmstat(self) -> dict[str, int]:
         """Every /proc/vmstat counter (the collector selects node_exporter's default set)."""
@@ -269,8 +274,10 @@ class KernelReader:
         now = time.monotonic()
         names = sorted(os.listdir(base))
         static = self._static
+        read_sys = self.sys_files.attr
         for gone in static.keys() - set(names):
             del static[gone]
+            self.sys_files.forget(f"{base}/{gone}/")
         for name in names:
             path = f"{base}/{name}"
             cached = static.get(name)
@@ -290,14 +297,14 @@ class KernelReader:
             for fname, _ in NETCLASS_FILES:
                 if fname in NETCLASS_STATIC:
                     continue
-                raw = _read_sys(f"{path}/{fname}")
+                raw = read_sys(f"{path}/{fname}")
                 if raw is None:
                     continue  # EINVAL on a down link's speed, absent on old kernels
                 try:
                     values[fname] = int(raw, 16) if fname == "flags" else int(raw)
                 except ValueError:
                     continue
-            nohandler = _read_sys(f"{path}/statistics/rx_nohandler")
+            nohandler = read_sys(f"{path}/statistics/rx_nohandler")
             if nohandler is not None and nohandler.isdigit():
                 values["rx_nohandler"] = int(nohandler)
             out.append(
@@ -305,8 +312,8 @@ class KernelReader:
                     name, values,
                     address=cached[2],
                     broadcast=cached[3],
-                    duplex=_text(_read_sys(f"{path}/duplex")),
-                    operstate=_text(_read_sys(f"{path}/operstate")),
+                    duplex=_text(read_sys(f"{path}/duplex")),
+                    operstate=_text(read_sys(f"{path}/operstate")),
                     ifalias=cached[4],
                 )
             )  # fmt: skip
@@ -399,7 +406,8 @@ def _read_raw(path: str) -> bytes:
 
 
 def _read_sys(path: str) -> bytes | None:
-    # a sysfs attribute is at most a page and comes in one read
+    # for the static attributes, read once a minute: no descriptor is kept for them
+    # (a sysfs attribute is at most a page and comes in one read)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:

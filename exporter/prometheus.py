@@ -176,6 +176,12 @@ def render(metrics: Iterable[Metric], openmetrics: bool = False) -> bytes:
     append = out.append
     idx = 1 if openmetrics else 0
     for metric in metrics:
+        if metric.__class__ is FamilyMetric:
+            fam = metric.family
+            if fam.samples:
+                append(_headers(metric)[idx])
+                _family_lines(fam, append)
+            continue
         samples = metric.samples
         if not samples:
             continue
@@ -192,15 +198,76 @@ def render(metrics: Iterable[Metric], openmetrics: bool = False) -> bytes:
     return "".join(out).encode()
 
 
+_PREFIXES: dict[str, dict[Labels, str]] = {}
+_PREFIX_COUNT = [0]
+
+
+def _family_lines(fam: Family, append: Callable[[str], None]) -> None:
+    """A family's sample lines, from cached `name{labels} ` prefixes (bounded as the labels)."""
+    name = fam.name
+    prefixes = _PREFIXES.get(name)
+    if prefixes is None:
+        prefixes = _PREFIXES[name] = {}
+    for labels, value in fam.samples:
+        prefix = prefixes.get(labels)
+        if prefix is None:
+            if _PREFIX_COUNT[0] >= LABEL_CACHE_MAX:
+                for cached in _PREFIXES.values():
+                    cached.clear()
+                _PREFIX_COUNT[0] = 0
+            prefix = prefixes[labels] = f"{name}{label_text(labels)} "
+            _PREFIX_COUNT[0] += 1
+        text = str(value) if value.__class__ is int else format_value(value)
+        append(f"{prefix}{text}\n")
+
+
+_VALID_NAMES: set[tuple[str, str]] = set()
+
+
+class FamilyMetric(Metric):
+    """A prometheus_client metric family over a `Family` (counters named without `_total`).
+
+    Its `Sample`s are built only when something reads `samples` (get_sample_value,
+    generate_latest); `render` writes the Family's lines directly, so a scrape builds no
+    Sample objects. The name and type are checked by prometheus_client once per name.
+
+    Example::
+
+        FamilyMetric(Family("node_load1", "gauge", "1m load average.", [((), 0.5)])).samples
+    """
+
+    def __init__(self, fam: Family) -> None:
+        name, kind = fam.name, fam.kind
+        base = name[:-6] if kind == "counter" and name.endswith("_total") else name
+        if (base, kind) not in _VALID_NAMES:
+            Metric(base, fam.help, kind)  # raises on an invalid name or type
+            _VALID_NAMES.add((base, kind))
+        self.name = base
+        self.documentation = fam.help
+        self.unit = ""
+        self.type = kind
+        self.family = fam
+        self._samples: list[ClientSample] | None = None
+
+    @property
+    def samples(self) -> list[ClientSample]:
+        """prometheus_client Samples of the family, built at first use."""
+        if self._samples is None:
+            name = self.family.name
+            self._samples = [
+                ClientSample(name, label_dict(labels), value)
+                for labels, value in self.family.samples
+            ]
+        return self._samples
+
+    @samples.setter
+    def samples(self, value: list[ClientSample]) -> None:
+        self._samples = value
+
+
 def to_metric(fam: Family) -> Metric:
     """A Family as a prometheus_client metric family (counters named without `_total`)."""
-    name, kind = fam.name, fam.kind
-    base = name[:-6] if kind == "counter" and name.endswith("_total") else name
-    metric = Metric(base, fam.help, kind)
-    metric.samples = [
-        ClientSample(name, label_dict(labels), value) for labels, value in fam.samples
-    ]
-    return metric
+    return FamilyMetric(fam)
 
 
 # -- snapshot -> families -------------------------------------------------------------------
@@ -333,8 +400,14 @@ def host_families(snap: Snapshot, host: str = "") -> list[Family]:
     if snap.network:
         for suffix, attr in _NET_FIELDS:
             name = f"{schema.NETWORK_PREFIX}{suffix}_total"
-            add(Family(name, "counter", f"Network device statistic {suffix}.",
-                       [((("device", n.device),), getattr(n, attr)) for n in snap.network]))
+            add(
+                Family(
+                    name,
+                    "counter",
+                    f"Network device statistic {suffix}.",
+                    [((("device", n.device),), getattr(n, attr)) for n in snap.network],
+                )
+            )
     fams.extend(kernel_families(snap))  # node_network_up among them, from netclass
     for p in snap.pressure:
         for kind, psi in (("some", p.some), ("full", p.full)):
@@ -438,8 +511,14 @@ def process_families() -> list[Family]:
         fams.append(Family("process_resident_memory_bytes", "gauge",
                            "Resident memory size in bytes.",
                            [(NO_LABELS, int(rss) * _PAGE)]))  # fmt: skip
-        fams.append(Family("process_virtual_memory_bytes", "gauge",
-                           "Virtual memory size in bytes.", [(NO_LABELS, int(vms) * _PAGE)]))
+        fams.append(
+            Family(
+                "process_virtual_memory_bytes",
+                "gauge",
+                "Virtual memory size in bytes.",
+                [(NO_LABELS, int(vms) * _PAGE)],
+            )
+        )
         fams.append(Family("process_open_fds", "gauge", "Number of open file descriptors.",
                            [(NO_LABELS, len(os.listdir("/proc/self/fd")))]))  # fmt: skip
     except OSError:
@@ -449,9 +528,14 @@ def process_families() -> list[Family]:
         fams.append(Family("process_max_fds", "gauge", "Maximum number of open file descriptors.",
                            [(NO_LABELS, nofile)]))  # fmt: skip
     vm_max = resource.getrlimit(resource.RLIMIT_AS)[0]
-    fams.append(Family("process_virtual_memory_max_bytes", "gauge",
-                       "Maximum amount of virtual memory available in bytes.",
-                       [(NO_LABELS, -1 if vm_max == resource.RLIM_INFINITY else vm_max)]))
+    fams.append(
+        Family(
+            "process_virtual_memory_max_bytes",
+            "gauge",
+            "Maximum amount of virtual memory available in bytes.",
+            [(NO_LABELS, -1 if vm_max == resource.RLIM_INFINITY else vm_max)],
+        )
+    )
     fams.append(Family("process_start_time_seconds", "gauge",
                        "Start time of the process since unix epoch in seconds.",
                        [(NO_LABELS, _START)]))  # fmt: skip

@@ -32,6 +32,7 @@ from typing import Any
 import psutil
 
 from exporter import schema
+from exporter.openfiles import OpenFiles, kernel_fs
 
 log = logging.getLogger(__name__)
 
@@ -223,40 +224,35 @@ class Sampler:
         self._meminfo_path = str(self.procfs / "meminfo")
         self._loadavg_path = str(self.procfs / "loadavg")
         self._meminfo_names: dict[str, tuple[str, int]] = {}
+        # /proc/stat, meminfo, loadavg, mounts, pressure: kept open, re-read (exporter.openfiles)
+        self.files = OpenFiles(kernel_fs(str(self.procfs)))
 
     # -- fast sources: read at every scrape ------------------------------------------------
     def cpu(self) -> tuple[CpuTimes, ...]:
         """Per-CPU mode seconds, labelled with the kernel's CPU number (`cpuN` in /proc/stat)."""
-        with open(self._stat_path, "rb") as fh:
-            raw = fh.read()
-        return parse_cpu_stat(raw, self.clock_ticks)
+        return parse_cpu_stat(self.files.read(self._stat_path), self.clock_ticks)
 
     def memory(self) -> MemInfo:
         """Every /proc/meminfo key (psutil exposes only a subset)."""
-        with open(self._meminfo_path, "rb") as fh:
-            raw = fh.read()
-        return parse_meminfo(raw.decode("ascii", "replace"))
+        return parse_meminfo(self.files.read(self._meminfo_path).decode("ascii", "replace"))
 
     def kernel(self) -> KernelStats:
         """Boot time, context switches, interrupts, forks, running and blocked processes."""
-        with open(self._stat_path, "rb") as fh:
-            raw = fh.read()
-        return parse_stat(raw.decode("ascii", "replace"))
+        return parse_stat(self.files.read(self._stat_path).decode("ascii", "replace"))
 
     def load(self) -> tuple[float, float, float]:
         """1, 5 and 15 minute load averages."""
-        with open(self._loadavg_path, "rb") as fh:
-            parts = fh.read().split()
+        parts = self.files.read(self._loadavg_path).split()
         return float(parts[0]), float(parts[1]), float(parts[2])
 
     def mounts(self) -> tuple[Mount, ...]:
         """The mount table as PID 1 sees it (the host's, also from inside a container)."""
         for path in (self.procfs / "1" / "mounts", self.procfs / "self" / "mounts"):
             try:
-                text = path.read_text(errors="replace")
+                raw = self.files.read(str(path))
             except OSError:
                 continue
-            return parse_mounts(text)
+            return parse_mounts(raw.decode("utf-8", "replace"))
         raise OSError(f"no readable mount table under {self.procfs}")
 
     def fs_usage(self, mount: Mount) -> FsUsage:
@@ -276,11 +272,11 @@ class Sampler:
 
     def pressure(self) -> tuple[Pressure, ...]:
         """PSI totals for each resource the kernel reports (none when PSI is off)."""
-        base = self.procfs / "pressure"
+        base = f"{self.procfs}/pressure"
         out = []
         for resource in ("cpu", "io", "memory", "irq"):
             try:
-                text = (base / resource).read_text()
+                text = self.files.read(f"{base}/{resource}").decode("ascii", "replace")
             except FileNotFoundError:
                 continue
             except OSError as exc:

@@ -22,6 +22,7 @@ from exporter.prometheus import (
     CounterGuard,
     Exposition,
     Family,
+    FamilyMetric,
     HostCollector,
     format_value,
     host_families,
@@ -319,3 +320,18 @@ def test_failed_filesystem_reports_only_error_and_readonly() -> None:
     ((_, err),) = m[schema.FS_DEVICE_ERROR].items()
     ((_, ro),) = m[schema.FS_READONLY].items()
     assert (err, ro) == (1, 1)
+
+
+def test_family_metrics_are_written_without_building_samples() -> None:
+    """render writes a FamilyMetric's lines directly; its Samples exist only when read."""
+    fam = Family("node_test_bytes_total", "counter", "A test.", [((("device", "eth0"),), 7)])
+    metric = FamilyMetric(fam)
+    assert (metric.name, metric.type) == ("node_test_bytes", "counter")
+    text = render([metric]).decode()
+    assert 'node_test_bytes_total{device="eth0"} 7\n' in text
+    assert metric._samples is None
+    (sample,) = metric.samples
+    assert (sample.name, sample.labels, sample.value) == ("node_test_bytes_total",
+                                                          {"device": "eth0"}, 7)  # fmt: skip
+    with pytest.raises(ValueError, match="Invalid metric type"):
+        FamilyMetric(Family("node_test", "bogus", "prometheus_client checks the type"))
