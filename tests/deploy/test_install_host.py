@@ -71,8 +71,11 @@ def install_host(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _service_values(unit: Path, key: str) -> list[str]:
-    return [line.split("=", 1)[1] for line in unit.read_text().splitlines()
-            if line.startswith(f"{key}=")]
+    return [
+        line.split("=", 1)[1]
+        for line in unit.read_text().splitlines()
+        if line.startswith(f"{key}=")
+    ]
 
 
 def test_units_fail_verify_on_a_fresh_host(tmp_path: Path) -> None:
@@ -119,8 +122,14 @@ def test_documented_install_makes_both_units_verify(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_")}
     env["HOMELAB_CONFIG"] = str(root / "etc" / "homelab" / "homelab.toml")
     for program in ("homelab-exporter", "homelab-bot"):
-        out = subprocess.run([str(venv_bin / program), "check-config"], env=env,
-                             capture_output=True, text=True, timeout=60, check=False)
+        out = subprocess.run(
+            [str(venv_bin / program), "check-config"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert out.returncode == 0, out.stderr
 
 
@@ -131,10 +140,12 @@ def test_install_again_keeps_settings_and_secrets(tmp_path: Path) -> None:
     system = root / "etc" / "systemd" / "system"
     assert install_host(root, "--exporter-only").returncode == 0
     assert sorted(p.name for p in system.glob("*.service")) == ["homelab-exporter.service"]
+    assert (root / "etc" / "sysusers.d" / "homelab-exporter.conf").exists(), "install-service ran"
     settings = root / "etc" / "homelab" / "homelab.toml"
     settings.write_text("[exporter]\nport = 9200\n")
     token = root / "etc" / "homelab" / "secrets" / "alertmanager-webhook-token"
-    assert not token.exists()
+    assert not token.parent.exists(), "--exporter-only makes no directory for the bot's secrets"
+    token.parent.mkdir(mode=0o700)
     token.write_text("a-token-alertmanager-already-has\n")
     proc = install_host(root)
     assert proc.returncode == 0, proc.stderr

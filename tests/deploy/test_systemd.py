@@ -28,7 +28,15 @@ HARDENING = {
     "LockPersonality": "yes",
     "SystemCallArchitectures": "native",
     "CapabilityBoundingSet": "",
-    "DynamicUser": "yes",
+    # What DynamicUser= implies, set explicitly so that a unit with a static User= keeps it.
+    "ProtectHome": None,
+    "RemoveIPC": "yes",
+}
+# The bot runs as a dynamic user; the exporter as the system user install-service creates
+# (its spool keeps one owner across restarts and upgrades, exporter/install.py).
+USERS = {
+    "homelab-bot": {"DynamicUser": "yes"},
+    "homelab-exporter": {"User": "homelab-exporter", "Group": "homelab-exporter"},
 }
 
 
@@ -51,8 +59,11 @@ def test_one_unit_per_program() -> None:
 def test_unit_is_hardened(unit: Path) -> None:
     """Each unit sets the usual systemd sandboxing options."""
     service = _service(unit)
-    for key, value in HARDENING.items():
-        assert service.get(key) == value, f"{unit.name}: {key}={value} expected"
+    for key, value in {**HARDENING, **USERS[unit.stem]}.items():
+        if value is None:
+            assert service.get(key) in ("yes", "read-only"), f"{unit.name}: {key} expected"
+        else:
+            assert service.get(key) == value, f"{unit.name}: {key}={value} expected"
     assert service["Restart"] == "on-failure"
     assert service["StateDirectory"] == unit.stem
 
@@ -80,8 +91,10 @@ def test_unit_environment_names_real_settings(unit: Path) -> None:
     keys = [line.split("=", 1)[0] for line in lines]
     keys = [k for k in keys if not (k == "MPLCONFIGDIR" and unit.stem == "homelab-bot")]
     assert keys and unknown_settings(keys) == []
-    assert all(k.startswith(("HOMELAB_CONFIG", f"HOMELAB_{unit.stem.split('-')[1].upper()}__"))
-               for k in keys)
+    assert all(
+        k.startswith(("HOMELAB_CONFIG", f"HOMELAB_{unit.stem.split('-')[1].upper()}__"))
+        for k in keys
+    )
 
 
 def _items(unit: Path) -> list[tuple[str, str]]:
