@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import matplotlib.image
 import pytest
 import simcord
 
+from bot.adapters.sqlite import SqliteAuditRepository
 from bot.domain.alerts.model import parse_notification
 from bot.domain.messages import validate
 from bot.interfaces.console.face import Console
@@ -258,5 +260,101 @@ async def test_a_live_project_dashboard_follows_its_tasks_and_posts_its_charts(
             (message,) = _dashboard_messages(channel)
             fields = {f.name: f.value for f in message.embeds[0].fields}
             assert sum(int(v) for k, v in fields.items() if k in ("backlog", "todo")) == 1
+    finally:
+        await rt.close()
+
+
+def _select(message: Any, route: str) -> Any:
+    """The select menu of `message` for the component route `route` (e.g. dash.range)."""
+    for row in message.components:
+        for item in row.children:
+            if f":{route}:" in (getattr(item, "custom_id", None) or ""):
+                return item
+    raise AssertionError(f"no {route} select on the message")
+
+
+def _answer_of(result: Any) -> Any:
+    """The message a component interaction answered with (its response or first follow-up)."""
+    for m in [result.response, *result.followups]:
+        if m is not None and getattr(m, "message", None) is not None:
+            return m.message
+        if m is not None and (m.content or m.embeds or getattr(m, "attachments", None)):
+            return m
+    raise AssertionError("the interaction had no answer")
+
+
+async def test_the_fleet_selects_the_host_select_and_the_welcome_button_work_in_simcord(
+    tmp_path: Path, stack: Stack
+) -> None:
+    """On a live fleet dashboard an operator's range choice redraws the message with that range
+    (stored for the next refresh), a viewer's is refused, and "chart this" answers with the
+    chart's image; a host dashboard's host select keeps its host; the welcome dashboard's
+    button grants the configured role (audited), and a role above the bot's is refused with a
+    sentence instead of an error."""
+    settings = _settings(tmp_path, stack, dashboards={"welcome": {"text": "Be kind."}})
+    rt = await Runtime.build(settings)
+    try:
+        service = rt.core.feature(DashboardService)
+        assert service is not None
+        async with simcord.run(HomelabBot(settings, rt.core)) as env:
+            guild = env.create_guild()
+            channel = guild.create_text_channel("fleet")
+            ops = guild.create_role("ops")
+            rt.core.gate.roles = role_map(
+                make_settings(tmp_path, roles={"operator": {"role_ids": [ops.id]}})
+            )
+            olga = guild.add_member(env.create_user("olga"), roles=[ops])
+            vic = guild.add_member(env.create_user("vic"))
+            await olga.slash(channel, "dashboard create", type="fleet")
+            (message,) = _dashboard_messages(channel)
+            (d,) = await service.store.all()
+            assert _select(message, "dash.range").placeholder == "Range: last 1h"
+
+            refused = await vic.select(message, ["6h"], custom_id=_select(message, "dash.range")
+                                       .custom_id)  # fmt: skip
+            assert "operator" in (_answer_of(refused).content or "")
+            chosen = await olga.select(message, ["6h"], custom_id=_select(message, "dash.range")
+                                       .custom_id)  # fmt: skip
+            assert chosen.response is not None
+            (message,) = _dashboard_messages(channel)
+            assert _select(message, "dash.range").placeholder == "Range: last 6h"
+            (d,) = await service.store.all()
+            assert d.params.range == "6h"
+
+            chart = _select(message, "dash.chart")
+            assert "cpu|nas" in [o.value for o in chart.options]
+            drawn = _answer_of(await vic.select(message, ["cpu|nas"], custom_id=chart.custom_id))
+            (png,) = drawn.attachments
+            assert png.filename.endswith(".png")
+            assert _png_size(await png.read())[0] >= 1000
+
+            await olga.slash(channel, "dashboard create", type="host", target="nas")
+            host_message = next(m for m in _dashboard_messages(channel) if m.id != message.id)
+            host_select = _select(host_message, "dash.host")
+            assert [o.value for o in host_select.options] == ["nas"]
+            await olga.select(host_message, ["nas"], custom_id=host_select.custom_id)
+            host = next(x for x in await service.store.all() if x.params.type == "host")
+            assert host.params.target == "nas"
+
+            # The welcome dashboard: a role below the bot's is granted, one above it refused.
+            member = guild.create_role("member")
+            service.welcome = replace(service.welcome, accept_role_id=member.id)
+            await olga.slash(channel, "dashboard create", type="welcome")
+            welcome = next(m for m in _dashboard_messages(channel)
+                           if m.embeds and m.embeds[0].title == "Welcome")  # fmt: skip
+            assert "Be kind." in welcome.embeds[0].description
+            accepted = _answer_of(await vic.click(welcome, label="I accept the rules"))
+            assert "Welcome!" in (accepted.content or "")
+            # Discord's record of the member (the bot keeps no member cache: no members intent).
+            assert member.id in env.backend.get_member(guild.id, vic.id).role_ids
+            records = [e.record for e in await SqliteAuditRepository(rt.db).tail(30)]
+            accepts = [r for r in records if r.action == "component welcome.accept"]
+            assert accepts and accepts[-1].actor.startswith("vic ") and accepts[-1].outcome == "ok"
+
+            above = guild.create_role("above", position=10)
+            service.welcome = replace(service.welcome, accept_role_id=above.id)
+            said = _answer_of(await olga.click(welcome, label="I accept the rules"))
+            assert "Manage Roles" in (said.content or "")
+            assert above.id not in env.backend.get_member(guild.id, olga.id).role_ids
     finally:
         await rt.close()

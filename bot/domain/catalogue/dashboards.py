@@ -76,7 +76,8 @@ DASH_RANGE = ComponentSpec("dash.range", Role.OPERATOR, select=True, edits=True)
 DASH_HOST = ComponentSpec("dash.host", Role.OPERATOR, select=True, edits=True)
 DASH_CHART = ComponentSpec("dash.chart", Role.VIEWER, select=True)
 # Anyone may accept the rules: that is how a newcomer gets the role that lets them in.
-WELCOME_ACCEPT = ComponentSpec("welcome.accept", Role.NONE, rate_class="meta")
+# Anyone may accept the rules; granting a role is audited all the same.
+WELCOME_ACCEPT = ComponentSpec("welcome.accept", Role.NONE, rate_class="meta", audited=True)
 
 COMMANDS = (DASHBOARD_SHOW, DASHBOARD_CREATE, DASHBOARD_LIST, DASHBOARD_REMOVE, DASHBOARD_REFRESH)
 COMPONENTS = (DASH_REFRESH, DASH_RANGE, DASH_HOST, DASH_CHART, WELCOME_ACCEPT)

@@ -148,6 +148,8 @@ class ComponentSpec:
 
     `edits`: a click answers by replacing the clicked message (a Refresh) instead of privately.
     `form`: fields a click asks for first (a modal on Discord), passed to the handler by name.
+    `audited`: audited when it runs though anyone may click it (a click that changes something
+    outside the bot, such as granting a role).
     """
 
     route: str
@@ -156,11 +158,12 @@ class ComponentSpec:
     select: bool = False
     edits: bool = False
     form: tuple[Arg, ...] = ()
+    audited: bool = False
 
     @property
     def privileged(self) -> bool:
         """Privileged clicks are audited when they run, not only when refused."""
-        return self.permission >= Role.OPERATOR
+        return self.audited or self.permission >= Role.OPERATOR
 
     @property
     def name(self) -> str:
