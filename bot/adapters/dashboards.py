@@ -51,10 +51,7 @@ class SqliteDashboardStore:
         self.db = db
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T], what: str) -> T:
-        try:
-            return await self.db.transact(fn)
-        except (sqlite3.Error, OSError) as exc:
-            raise DashboardStoreError(f"cannot {what} in {self.db.path}: {exc}") from exc
+        return await self.db.transact_or(fn, DashboardStoreError, what)
 
     async def add(
         self, channel_id: int, params: Params, interval: int, created_by: str, now: float

@@ -40,10 +40,7 @@ class SqliteReportStore:
         self.db = db
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T], what: str) -> T:
-        try:
-            return await self.db.transact(fn)
-        except (sqlite3.Error, OSError) as exc:
-            raise ReportStoreError(f"cannot {what} in {self.db.path}: {exc}") from exc
+        return await self.db.transact_or(fn, ReportStoreError, what)
 
     async def claim(self, key: str, kind: str, period_end: float, now: float) -> bool:
         """Mark the period `key` as being sent; False when it was claimed before."""

@@ -358,6 +358,16 @@ class Database:
         returns, rolled back when it raises."""
         return await self.run(lambda c: immediate(c, fn))
 
+    async def transact_or(
+        self, fn: Callable[[sqlite3.Connection], T], error: type[Exception], what: str
+    ) -> T:
+        """`transact(fn)`; a database failure is raised as `error`, a sentence naming what was
+        being done (`what`, e.g. "store the dashboard") and the file."""
+        try:
+            return await self.transact(fn)
+        except (sqlite3.Error, OSError) as exc:
+            raise error(f"cannot {what} in {self.path}: {exc}") from exc
+
     def _locked(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
             return fn(self._conn)

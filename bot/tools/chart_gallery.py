@@ -9,7 +9,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import random
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from bot.adapters.charts import render_chart
 from bot.domain.charts import CHARTS, Chart, ChartDef, Series
+from bot.tools.gallery import gallery_main
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +153,7 @@ def write_gallery(out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the gallery into the directory given (docs/images/charts by default)."""
-    parser = argparse.ArgumentParser(prog="python -m bot.tools.chart_gallery")
-    parser.add_argument("out", nargs="?", default="docs/images/charts", type=Path)
-    args = parser.parse_args(argv)
-    for path in write_gallery(args.out):
-        print(path)
-    return 0
+    return gallery_main("bot.tools.chart_gallery", "docs/images/charts", write_gallery, argv)
 
 
 if __name__ == "__main__":

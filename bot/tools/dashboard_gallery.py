@@ -9,7 +9,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from dataclasses import replace
@@ -23,6 +22,7 @@ from bot.domain.dashboards.host import GRID_CHARTS as HOST
 from bot.domain.dashboards.model import Params
 from bot.domain.dashboards.types import REGISTRY
 from bot.tools.chart_gallery import END, example_charts
+from bot.tools.gallery import gallery_main
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,9 @@ def write_gallery(out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the gallery into the directory given (docs/images/dashboards by default)."""
-    parser = argparse.ArgumentParser(prog="python -m bot.tools.dashboard_gallery")
-    parser.add_argument("out", nargs="?", default="docs/images/dashboards", type=Path)
-    args = parser.parse_args(argv)
-    for path in write_gallery(args.out):
-        print(path)
-    return 0
+    return gallery_main(
+        "bot.tools.dashboard_gallery", "docs/images/dashboards", write_gallery, argv
+    )
 
 
 if __name__ == "__main__":

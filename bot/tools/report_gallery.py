@@ -8,7 +8,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import random
@@ -31,6 +30,7 @@ from bot.domain.reports.model import (
     usage_of,
 )
 from bot.services.reports import CHART_KINDS, report_message
+from bot.tools.gallery import gallery_main
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +111,7 @@ def write_gallery(out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the example report into the directory given (docs/images/reports by default)."""
-    parser = argparse.ArgumentParser(prog="python -m bot.tools.report_gallery")
-    parser.add_argument("out", nargs="?", default="docs/images/reports", type=Path)
-    args = parser.parse_args(argv)
-    for path in write_gallery(args.out):
-        print(path)
-    return 0
+    return gallery_main("bot.tools.report_gallery", "docs/images/reports", write_gallery, argv)
 
 
 if __name__ == "__main__":

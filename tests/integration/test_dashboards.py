@@ -133,6 +133,15 @@ def _posts(env: Any, channel_id: int) -> int:
                if r.method == "POST" and r.path == f"/channels/{channel_id}/messages")  # fmt: skip
 
 
+def _operator_and_viewer(env: Any, guild: Any, rt: Runtime, tmp_path: Path) -> tuple[Any, Any]:
+    """olga, an operator through the "ops" role, and vic, a viewer, in `guild`."""
+    ops = guild.create_role("ops")
+    roles = {"operator": {"role_ids": [ops.id]}}
+    rt.core.gate.roles = role_map(make_settings(tmp_path, roles=roles))
+    olga = guild.add_member(env.create_user("olga"), roles=[ops])
+    return olga, guild.add_member(env.create_user("vic"))
+
+
 def _dashboard_messages(channel: Any) -> list[Any]:
     return [m for m in channel.history() if m.author.bot and not m.flags.ephemeral]
 
@@ -152,12 +161,7 @@ async def test_a_live_dashboard_refreshes_on_change_reposts_and_survives_a_resta
         async with simcord.run(HomelabBot(settings, rt.core)) as env:
             guild = env.create_guild()
             channel = guild.create_text_channel("dash")
-            ops = guild.create_role("ops")
-            rt.core.gate.roles = role_map(
-                make_settings(tmp_path, roles={"operator": {"role_ids": [ops.id]}})
-            )
-            olga = guild.add_member(env.create_user("olga"), roles=[ops])
-            vic = guild.add_member(env.create_user("vic"))
+            olga, vic = _operator_and_viewer(env, guild, rt, tmp_path)
             refused = await vic.slash(channel, "dashboard create", type="alerts")
             assert "**operator**" in refused.response.content
             made = await olga.slash(channel, "dashboard create", type="alerts", interval=30)
@@ -299,12 +303,7 @@ async def test_the_fleet_selects_the_host_select_and_the_welcome_button_work_in_
         async with simcord.run(HomelabBot(settings, rt.core)) as env:
             guild = env.create_guild()
             channel = guild.create_text_channel("fleet")
-            ops = guild.create_role("ops")
-            rt.core.gate.roles = role_map(
-                make_settings(tmp_path, roles={"operator": {"role_ids": [ops.id]}})
-            )
-            olga = guild.add_member(env.create_user("olga"), roles=[ops])
-            vic = guild.add_member(env.create_user("vic"))
+            olga, vic = _operator_and_viewer(env, guild, rt, tmp_path)
             await olga.slash(channel, "dashboard create", type="fleet")
             (message,) = _dashboard_messages(channel)
             (d,) = await service.store.all()
