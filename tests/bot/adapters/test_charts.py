@@ -491,3 +491,33 @@ def test_threshold_label_goes_where_it_hides_no_data() -> None:
 
     assert label_side(0.52) == "top"  # text hangs below the line
     assert label_side(0.48) == "bottom"  # text sits above the line
+
+
+def test_a_kept_axes_draws_what_a_new_one_draws() -> None:
+    """Each worker keeps its figures and their axes from chart to chart: every gallery chart
+    and grid, drawn after the others on kept axes, is the same PNG as drawn on new ones (no
+    line, legend, locator or hidden tick left over from the chart before)."""
+    from bot.adapters import charts
+    from bot.domain.charts import ChartGrid
+    from bot.tools.chart_gallery import example_charts
+    from bot.tools.dashboard_gallery import example_drawings
+
+    singles = example_charts()
+    drawings: list[tuple[str, Chart | ChartGrid]] = [*singles.items(),
+                                                     *example_drawings().items()]
+    # Every chart also as a panel beside the no-data one: all of them at the same places.
+    drawings += [(f"{name} grid", ChartGrid((c, singles["no-data.png"], c, c), columns=2,
+                                            width=1200, height=800))
+                 for name, c in singles.items()]
+
+    def draw(d: Chart | ChartGrid) -> bytes:
+        return charts.render_grid(d) if isinstance(d, ChartGrid) else render_chart(d)
+
+    new: dict[str, bytes] = {}
+    for name, d in drawings:
+        charts._FIGURES.clear()
+        new[name] = draw(d)
+    charts._FIGURES.clear()
+    kept = {name: draw(d) for name, d in [*drawings, *reversed(drawings)]}
+    assert len(charts._AXES[(1200, 800)]) > 1  # axes were kept
+    assert [n for n in new if kept[n] != new[n]] == []
