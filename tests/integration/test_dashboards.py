@@ -254,6 +254,7 @@ async def test_a_live_project_dashboard_follows_its_tasks_and_posts_its_charts(
             assert "NAS upgrade" in message.embeds[0].title
             assert {a.filename for a in message.attachments} == {
                 "burndown.png", "flow.png", "throughput.png"}  # fmt: skip
+            before = {a.filename: (a.id, await a.read()) for a in message.attachments}
             edits = _edits(env)
             await env.advance_time(10)
             assert _edits(env) == edits
@@ -264,6 +265,13 @@ async def test_a_live_project_dashboard_follows_its_tasks_and_posts_its_charts(
             (message,) = _dashboard_messages(channel)
             fields = {f.name: f.value for f in message.embeds[0].fields}
             assert sum(int(v) for k, v in fields.items() if k in ("backlog", "todo")) == 1
+            # The edit carries the charts drawn anew, in place of the old ones (an edit that
+            # names no files keeps the old ones: the charts would never move).
+            after = {a.filename: (a.id, await a.read()) for a in message.attachments}
+            assert after.keys() == before.keys()
+            for name in ("burndown.png", "flow.png"):
+                assert after[name][0] != before[name][0], name
+                assert after[name][1].startswith(PNG) and after[name][1] != before[name][1], name
     finally:
         await rt.close()
 
