@@ -20,6 +20,7 @@ import simcord
 
 from bot.adapters.sqlite import SqliteAuditRepository
 from bot.domain.alerts.model import parse_notification
+from bot.domain.dashboards.model import Params
 from bot.domain.messages import validate
 from bot.interfaces.console.face import Console
 from bot.interfaces.discord.client import HomelabBot
@@ -365,3 +366,91 @@ async def test_the_fleet_selects_the_host_select_and_the_welcome_button_work_in_
             assert above.id not in env.backend.get_member(guild.id, olga.id).role_ids
     finally:
         await rt.close()
+
+
+class _LoggedIn:
+    """What ChannelTarget needs of the bot, from a discord.py client logged in over HTTP to
+    the fake Discord (no gateway: the fake's READY carries no guilds anyway)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def wait_until_ready(self) -> None:
+        return None
+
+    def get_partial_messageable(self, channel_id: int) -> Any:
+        return self.client.get_partial_messageable(channel_id)
+
+
+async def test_twenty_dashboards_never_burst_the_channel_bucket_of_the_fake_discord(
+    tmp_path: Path, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty alerts dashboards in one channel, through discord.py to the local fake of Discord
+    that enforces the per-channel message bucket (Discord's 5 per 5 s, here with time ten
+    times faster: ticks every 0.5 s, 5 per 0.5 s): their first posts and the 20 edits an alert
+    urges at once go out at most 2 a tick, the bucket is never emptied, nothing is refused
+    with a 429, and every dashboard ends up showing the alert."""
+    import asyncio
+
+    import discord
+
+    from bot.interfaces.discord.delivery import ChannelTarget
+    from tests.harness.fakediscord import FakeDiscord
+
+    token, channel_id = "canary-dash-Wq8rT3xW9vKp2LmN", 7700000000000000001
+    tick_real, limit = 0.5, 5
+    settings = _settings(tmp_path, stack)
+    async with FakeDiscord(token, channel_ids=[channel_id]) as fake, \
+            await Runtime.build(settings) as rt:  # fmt: skip
+        fake.channel_rate(limit=limit, per=tick_real)
+        monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+        client = discord.Client(intents=discord.Intents.none())
+        await client.login(token)
+        try:
+            service = rt.core.feature(DashboardService)
+            assert service is not None and service.schedule.per_channel == 2
+            service.attach(lambda c: ChannelTarget(_LoggedIn(client), c, replace_files=True))
+            made = [await service.store.add(channel_id, Params("alerts"), 60, "olga", 0.0)
+                    for _ in range(20)]  # fmt: skip
+            message_requests = ("POST", "PATCH", "DELETE")
+
+            def sent() -> list[Any]:
+                return [r for r in fake.requests
+                        if r.method in message_requests and f"/channels/{channel_id}/" in r.path]
+
+            now, per_tick = 1_000_000.0, []
+
+            async def tick() -> None:
+                nonlocal now
+                started, before = time.monotonic(), len(sent())
+                await service.tick(now)
+                per_tick.append(len(sent()) - before)
+                now += 5.0
+                await asyncio.sleep(max(0.0, tick_real - (time.monotonic() - started)))
+
+            for _ in range(13):  # 65 s of the dashboards' clock: every first post is out
+                await tick()
+            boards = await service.store.all()
+            assert all(len(d.message_ids) == 1 for d in boards), boards
+            assert len(fake.messages(channel_id)) == 20
+
+            body = _alert("BucketAlert", "nas:9100")
+            stack.am.api("POST", "alerts", [{k: body[k] for k in ("labels", "annotations")}])
+            await rt.ingest.accept(parse_notification({
+                "version": "4", "groupKey": "{}:{}", "status": "firing", "receiver": "bot",
+                "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+                "externalURL": stack.am.url, "alerts": [body],
+            }))  # fmt: skip
+            for _ in range(11):  # all twenty urged at once
+                await tick()
+        finally:
+            await client.close()
+        shown = fake.messages(channel_id)
+        assert len(shown) == 20 and all(
+            "BucketAlert" in m.embeds[0]["description"] for m in shown), shown  # fmt: skip
+        assert max(per_tick) == 2 and sum(per_tick) == 40, per_tick
+        assert [r for r in fake.requests if r.status == 429] == []
+        times = sorted(r.at for r in sent())
+        most = max(sum(1 for t in times if s <= t < s + tick_real) for s in times)
+        assert most < limit, f"{most} message requests within {tick_real} s"
+        assert {d.id for d in made} == {d.id for d in await service.store.all()}
