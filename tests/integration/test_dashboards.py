@@ -112,13 +112,19 @@ async def test_console_shows_each_dashboard_from_the_real_stack(
         assert "nas" in host.embeds[0].title
         stack.am.api("POST", "alerts", [{"labels": {"alertname": "ConsoleShown",
                                                     "instance": "nas:1", "severity": "warning"},
-                                         "annotations": {"summary": "seen"}}])  # fmt: skip
+                                         "annotations": {"summary": "seen"}},
+                                        {"labels": {"alertname": "Watchdog", "severity": "none"},
+                                         "annotations": {"summary": "alive"}}])  # fmt: skip
         alerts = await console.run("dashboard show", {"type": "alerts"})
         assert "ConsoleShown" in alerts.embeds[0].description
+        # The always-firing heartbeat is not something wrong: shown and counted nowhere.
+        assert "Watchdog" not in alerts.embeds[0].description
+        assert alerts.embeds[0].title.startswith("Alerts: 1 firing"), alerts.embeds[0].title
         welcome = await console.run("dashboard show", {"type": "welcome"})
         assert "Hosts up" in welcome.embeds[0].description and "1 of 1" in (
             welcome.embeds[0].description
         )
+        assert "Alerts firing 1" in welcome.embeds[0].description.replace("*", "")
         unknown = await console.run("dashboard show", {"type": "host", "target": "nope"})
         assert unknown.outcome == "not_found" and "nas" in unknown.text
         missing = await console.run("dashboard show", {"type": "host"})
