@@ -505,10 +505,12 @@ def test_a_kept_axes_draws_what_a_new_one_draws() -> None:
     singles = example_charts()
     drawings: list[tuple[str, Chart | ChartGrid]] = [*singles.items(),
                                                      *example_drawings().items()]
-    # Every chart also as a panel beside the no-data one: all of them at the same places.
+    # Charts of four units (stacked, percent, bits/s, °C) as panels beside the no-data one,
+    # at the same places, one after the other.
     drawings += [(f"{name} grid", ChartGrid((c, singles["no-data.png"], c, c), columns=2,
                                             width=1200, height=800))
-                 for name, c in singles.items()]
+                 for name, c in singles.items()
+                 if name in ("cpu.png", "memory.png", "network.png", "temperature.png")]
 
     def draw(d: Chart | ChartGrid) -> bytes:
         return charts.render_grid(d) if isinstance(d, ChartGrid) else render_chart(d)
@@ -518,6 +520,6 @@ def test_a_kept_axes_draws_what_a_new_one_draws() -> None:
         charts._FIGURES.clear()
         new[name] = draw(d)
     charts._FIGURES.clear()
-    kept = {name: draw(d) for name, d in [*drawings, *reversed(drawings)]}
+    kept = {name: draw(d) for name, d in drawings}
     assert len(charts._AXES[(1200, 800)]) > 1  # axes were kept
     assert [n for n in new if kept[n] != new[n]] == []
