@@ -91,9 +91,10 @@ def burndown(
     due: float | None,
     step: float = DAY,
 ) -> tuple[Series, Series]:
-    """(remaining open tasks over time, the ideal line from the first remaining to 0 at `due`).
+    """(remaining open tasks over time, the ideal line from the scope to 0 at `due`).
 
-    Without a due date the ideal line ends at `end`.
+    The ideal line starts at the first sample with open work (a chart that begins before
+    the project would otherwise aim from 0 to 0); without a due date it ends at `end`.
     """
     moves = transitions(events, project_id)
     times = samples(start, end, step)
@@ -101,9 +102,9 @@ def burndown(
         (t, float(sum(v for k, v in c.items() if k != "done")))
         for t, c in zip(times, status_counts(moves, times), strict=True)
     ]
-    target = due if due is not None and due > start else end
-    first = remaining[0][1] if remaining else 0.0
-    ideal = ((start, first), (target, 0.0))
+    begin, first = next(((t, v) for t, v in remaining if v > 0), (start, 0.0))
+    target = due if due is not None and due > begin else max(end, begin)
+    ideal = ((begin, first), (target, 0.0))
     return (
         Series({"series": "remaining"}, tuple(remaining), name="remaining"),
         Series({"series": "ideal"}, ideal, name="ideal"),

@@ -109,6 +109,15 @@ def test_burndown_and_flow_from_the_log() -> None:
     assert [v for _, v in burndown(events, 8, T0, T0 + DAY, None)[0].points] == [0, 0]
 
 
+def test_the_ideal_line_starts_at_the_scope_not_before_the_project() -> None:
+    """A chart that begins two days before the tasks existed (the dashboard shows at least
+    two weeks) aims from the first day with open work, 4 tasks, to 0 at the due date."""
+    events = _day_history()
+    remaining, ideal = burndown(events, 7, T0 - 2 * DAY, T0 + 4 * DAY, due=T0 + 8 * DAY)
+    assert [v for _, v in remaining.points] == [0, 0, 4, 4, 3, 2, 2]
+    assert ideal.points == ((T0, 4.0), (T0 + 8 * DAY, 0.0))
+
+
 ops = st.lists(
     st.tuples(
         st.sampled_from(["create", "move", "assign", "edit", "delete", "restore"]),

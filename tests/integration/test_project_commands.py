@@ -1,0 +1,267 @@
+"""Projects and tasks in simcord (in-memory Discord running the real discord.py client) on a
+real runtime and SQLite database: /project and /task with autocomplete, the forms (modals),
+the task buttons as dynamic items across a restart, permissions with their audit rows, the
+reminders and the overdue digest on simcord's clock across restarts, and a project of a
+dozen tasks moved over simulated days whose live dashboard (and console) shows the burndown
+and cumulative flow its history says."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import simcord
+
+from bot.adapters.charts import render_chart
+from bot.adapters.sqlite import SqliteAuditRepository
+from bot.domain.messages import validate
+from bot.domain.projects.dashboard import BURNDOWN_PNG, FLOW_PNG, dashboard_charts
+from bot.domain.projects.model import STATUSES
+from bot.domain.projects.series import DAY
+from bot.interfaces.console.face import Console
+from bot.interfaces.discord.client import EXTENSIONS, HomelabBot
+from bot.interfaces.runtime import Runtime, role_map
+from bot.services.core import CONSOLE_ACTOR
+from bot.services.dashboards import DashboardService
+from bot.services.projects import ProjectService
+from tests.bot.conftest import make_settings
+from tests.integration.test_alert_buttons import modal_inputs, text_of
+
+pytestmark = pytest.mark.integration
+
+
+def _projects(rt: Runtime) -> ProjectService:
+    service = rt.core.feature(ProjectService)
+    assert service is not None
+    return service
+
+
+@dataclass
+class World:
+    """A runtime, simcord's Discord, and a guild with a viewer, an operator and an admin."""
+
+    tmp_path: Path
+    settings: Any
+    rt: Runtime
+    env: Any
+    guild: Any
+    channel: Any
+    digest: Any
+    vic: Any
+    olga: Any
+    ada: Any
+    roles: Any
+
+    @property
+    def service(self) -> ProjectService:
+        """The projects feature of the current runtime."""
+        return _projects(self.rt)
+
+    async def restart(self, extensions: tuple[str, ...]) -> None:
+        """A new runtime over the same database and a new bot in the same simcord."""
+        old = self.rt
+        self.rt = await Runtime.build(self.settings)
+        self.rt.core.gate.roles = self.roles
+        self._wire()
+        await self.env.restart_bot(HomelabBot(self.settings, self.rt.core, extensions=extensions))
+        await old.close()
+
+    def _wire(self) -> None:
+        # The feature reads simcord's clock: due days, reminders and digests in its time.
+        self.service.clock = lambda: self.env.now().timestamp()
+        self.service.digest_channel_id = self.digest.id
+
+    async def audit(self, n: int = 60) -> list[Any]:
+        """The latest audit records, oldest first."""
+        return [e.record for e in await SqliteAuditRepository(self.rt.db).tail(n)]
+
+
+@asynccontextmanager
+async def project_world(
+    tmp_path: Path, extensions: tuple[str, ...] = EXTENSIONS
+) -> AsyncIterator[World]:
+    """simcord running the bot on a fresh runtime; the roles ops (operator), boss (admin)."""
+    # Roomy rate limits: the test clicks faster than people do (the limits have their tests).
+    roomy = {"capacity": 1000, "per_seconds": 1}
+    settings = make_settings(
+        tmp_path,
+        projects={"digest_hour": 9, "timezone": "UTC"},
+        rate_limits={"classes": dict.fromkeys(("query", "meta", "admin"), roomy),
+                     "backoff_after": 1000},
+    )  # fmt: skip
+    rt = await Runtime.build(settings)
+    w: World | None = None
+    try:
+        async with simcord.run(HomelabBot(settings, rt.core, extensions=extensions)) as env:
+            guild = env.create_guild()
+            channel = guild.create_text_channel("plans")
+            digest = guild.create_text_channel("digest")
+            ops, boss = guild.create_role("ops"), guild.create_role("boss")
+            roles = role_map(make_settings(tmp_path, roles={
+                "operator": {"role_ids": [ops.id]}, "admin": {"role_ids": [boss.id]}}))  # fmt: skip
+            rt.core.gate.roles = roles
+            w = World(
+                tmp_path, settings, rt, env, guild, channel, digest,
+                guild.add_member(env.create_user("vic")),
+                guild.add_member(env.create_user("olga"), roles=[ops]),
+                guild.add_member(env.create_user("ada"), roles=[boss]),
+                roles,
+            )  # fmt: skip
+            w._wire()
+            yield w
+    finally:
+        await (w.rt if w is not None else rt).close()
+
+
+def answer(result: Any) -> Any:
+    """The message an interaction answered with (the last of its response and follow-ups)."""
+    found = [m for m in [result.response, *result.followups] if m is not None]
+    found = [m for m in found if m.content or m.embeds or m.components]
+    assert found, result
+    return found[-1].message
+
+
+def public(channel: Any) -> list[Any]:
+    """The bot's public messages in `channel`, oldest first."""
+    return [m for m in channel.history() if m.author.bot and not m.flags.ephemeral]
+
+
+def labels(message: Any) -> list[str]:
+    """The labels of a message's buttons."""
+    return [c.label for r in message.components for c in r.children]
+
+
+def fields(message: Any) -> dict[str, str]:
+    """The first embed's fields by name."""
+    return {f.name: f.value for f in message.embeds[0].fields}
+
+
+def choices(found: list[dict[str, Any]]) -> list[str]:
+    """The names of autocomplete choices."""
+    return [c["name"] for c in found]
+
+
+async def test_commands_forms_autocomplete_and_permissions(tmp_path: Path) -> None:
+    """An operator creates a project and tasks through the forms (modals) and the commands;
+    autocomplete offers projects, tasks, hosts and what restore can bring back; a viewer is
+    refused every change (the refusals audited) but lists and shows; deleting a project
+    needs an admin; every change is in the audit log."""
+    async with project_world(tmp_path) as w:
+        # /project create without a name opens the New project form.
+        shown = await w.olga.slash(w.channel, "project create")
+        assert shown.modal is not None, shown
+        assert modal_inputs(shown) == {"Name": "name", "Description": "description", "Due": "due"}
+        made = await w.olga.submit_modal(shown, {"name": "NAS upgrade", "due": "+14d"})
+        assert "Project **NAS upgrade** created" in text_of(made), text_of(made)
+        refused = await w.vic.slash(w.channel, "project create")
+        assert refused.modal is None and "**operator**" in text_of(refused)
+        refused = await w.vic.slash(w.channel, "project create", name="mine")
+        assert "**operator**" in text_of(refused)
+
+        # /task add without a title opens the New task form for that project.
+        shown = await w.olga.slash(w.channel, "task add", project="NAS upgrade")
+        assert shown.modal is not None, shown
+        assert set(modal_inputs(shown)) == {"Title", "Description", "Due", "Labels"}
+        added = answer(await w.olga.submit_modal(
+            shown, {"title": "Order disks", "due": "fri", "labels": "hw, order"}))  # fmt: skip
+        assert added.embeds[0].title == "#1 Order disks", added.embeds[0].to_dict()
+        assert labels(added) == ["Start", "Done", "Assign me", "Block", "Edit"]
+        assert fields(added)["Labels"] == "hw, order" and "Due" in fields(added)
+        nowhere = await w.olga.slash(w.channel, "task add", project="nope")
+        assert nowhere.modal is None and "There is no project 'nope'" in text_of(nowhere)
+        r = await w.olga.slash(w.channel, "task add", project="NAS upgrade",
+                               title="Swap <fans> @everyone", host="nas", assignee=w.vic)
+        second = answer(r)
+        # Shown escaped: no markdown, no mention (the title as typed is what the store has).
+        assert second.embeds[0].title == "#2 Swap <fans\\> @\u200beveryone"
+        assert fields(second)["Host"] == "nas" and fields(second)["Status"] == "todo"
+        assert str(w.vic.id) in fields(second)["Assignees"]
+
+        # Autocomplete: projects, tasks by number or title, hosts, what is gone.
+        assert choices(await w.vic.autocomplete(w.channel, "project show", "project", "nas")) == [
+            "NAS upgrade"]  # fmt: skip
+        assert choices(await w.olga.autocomplete(w.channel, "task move", "task", "ord")) == [
+            "#1 Order disks"]  # fmt: skip
+        assert choices(await w.olga.autocomplete(w.channel, "task done", "task", "2")) == [
+            "#2 Swap <fans> @everyone"]  # fmt: skip
+        assert choices(await w.olga.autocomplete(w.channel, "task add", "host", "n",
+                                                 project="NAS upgrade")) == ["nas"]  # fmt: skip
+        assert choices(await w.vic.autocomplete(w.channel, "task list", "project", "")) == [
+            "NAS upgrade"]  # fmt: skip
+        # A viewer typing into an operator's command is offered nothing.
+        assert await w.vic.autocomplete(w.channel, "task move", "task", "ord") == []
+
+        # /task edit with nothing to change opens the Edit form.
+        shown = await w.olga.slash(w.channel, "task edit", task=1)
+        assert shown.modal is not None
+        edited = answer(await w.olga.submit_modal(shown, {"title": "Order 4 disks"}))
+        assert edited.embeds[0].title == "#1 Order 4 disks"
+        direct = answer(await w.olga.slash(w.channel, "task edit", task=1, priority="high"))
+        assert fields(direct)["Priority"] == "high"
+
+        # Viewers list and show; they change nothing.
+        listed = answer(await w.vic.slash(w.channel, "task list", project="NAS upgrade"))
+        assert listed.embeds[0].title == "2 tasks"
+        mine = answer(await w.vic.slash(w.channel, "task list", mine="yes"))
+        assert mine.embeds[0].title == "1 task" and "#2" in mine.embeds[0].description
+        by_host = answer(await w.vic.slash(w.channel, "task list", host="nas", status="todo"))
+        assert by_host.embeds[0].title == "1 task"
+        overview = answer(await w.vic.slash(w.channel, "project list"))
+        assert "**NAS upgrade**: 2 open, 0 overdue, 0 done" in overview.embeds[0].description
+        dash = answer(await w.vic.slash(w.channel, "project show", project="NAS upgrade"))
+        assert {a.filename for a in dash.attachments} == {
+            "burndown.png", "flow.png", "throughput.png"}  # fmt: skip
+        for name, args in (("task move", {"task": 1, "status": "doing"}),
+                           ("task done", {"task": 1}), ("task delete", {"task": 1}),
+                           ("task assign", {"task": 1, "user": w.vic})):  # fmt: skip
+            refused = await w.vic.slash(w.channel, name, **args)
+            assert "**operator**" in text_of(refused), (name, text_of(refused))
+        assert (await w.service.store.task(1)).status == "backlog"  # type: ignore[union-attr]
+
+        # Operators move, assign, delete and restore tasks; only admins delete projects.
+        moved = answer(await w.olga.slash(w.channel, "task move", task=1, status="doing"))
+        assert fields(moved)["Status"] == "doing"
+        answer(await w.olga.slash(w.channel, "task assign", task=1, user=w.olga))
+        answer(await w.olga.slash(w.channel, "task delete", task=2))
+        assert choices(await w.olga.autocomplete(w.channel, "task restore", "task", "")) == [
+            "#2 Swap <fans> @everyone"]  # fmt: skip
+        answer(await w.olga.slash(w.channel, "task restore", task=2))
+        assert "**admin**" in text_of(await w.olga.slash(w.channel, "project delete",
+                                                         project="NAS upgrade"))  # fmt: skip
+        gone = answer(await w.ada.slash(w.channel, "project delete", project="NAS upgrade"))
+        assert "deleted" in gone.content
+        assert await w.vic.autocomplete(w.channel, "project show", "project", "") == []
+        assert choices(await w.ada.autocomplete(w.channel, "project restore", "project", "")) == [
+            "NAS upgrade"]  # fmt: skip
+        answer(await w.ada.slash(w.channel, "project restore", project="NAS upgrade"))
+        assert choices(await w.vic.autocomplete(w.channel, "project show", "project", "")) == [
+            "NAS upgrade"]  # fmt: skip
+
+        records = [(r.actor.split()[0], r.action, r.outcome) for r in await w.audit()]
+        for who, action, outcome in (
+            ("olga", "component project.new", "ok"),
+            ("olga", "component task.new", "ok"),
+            ("olga", "component task.edit", "ok"),
+            ("olga", "task add", "ok"),
+            ("olga", "task edit", "ok"),
+            ("olga", "task move", "ok"),
+            ("olga", "task assign", "ok"),
+            ("olga", "task delete", "ok"),
+            ("olga", "task restore", "ok"),
+            ("olga", "project delete", "refused: needs admin"),
+            ("ada", "project delete", "ok"),
+            ("ada", "project restore", "ok"),
+            ("vic", "project create", "refused: needs operator"),
+            ("vic", "task move", "refused: needs operator"),
+            ("vic", "task delete", "refused: needs operator"),
+        ):
+            assert (who, action, outcome) in records, (who, action, outcome, records)
+        # A form opened is not itself a change: only its submit is audited as one.
+        assert ("olga", "project create", "ok") not in records
+        assert not [r for r in records if r[0] == "vic" and r[2] == "ok" and r[1] in (
+            "task move", "task done", "task delete", "task assign")]  # fmt: skip
