@@ -265,3 +265,64 @@ async def test_commands_forms_autocomplete_and_permissions(tmp_path: Path) -> No
         assert ("olga", "project create", "ok") not in records
         assert not [r for r in records if r[0] == "vic" and r[2] == "ok" and r[1] in (
             "task move", "task done", "task delete", "task assign")]  # fmt: skip
+
+
+async def test_task_buttons_are_dynamic_items_that_survive_a_restart(tmp_path: Path) -> None:
+    """On a task's public message Start, Done, Assign me and Block change the task and redraw
+    the message in place; a viewer's click is refused and audited; after a restart (a new
+    client and runtime over the same database) the old message's buttons still work; the
+    list's pages turn; /task thread opens a thread holding the task."""
+    async with project_world(tmp_path) as w:
+        await w.rt.core.execute(CONSOLE_ACTOR, "project create", {"name": "lab"})
+        for i in range(1, 18):
+            await w.rt.core.execute(CONSOLE_ACTOR, "task add", {"project": "lab", "title": f"t{i}"})
+        await w.vic.slash(w.channel, "task show", task=1)
+        (message,) = public(w.channel)
+        assert labels(message) == ["Start", "Done", "Assign me", "Block", "Edit"]
+        assert message.components[0].children[0].custom_id == "hl:task.start:1"
+
+        refused = await w.vic.click(message, label="Start")
+        assert "**operator**" in text_of(refused)
+        assert (await w.service.store.task(1)).status == "backlog"  # type: ignore[union-attr]
+        await w.olga.click(message, label="Start")
+        (message,) = public(w.channel)
+        assert fields(message)["Status"] == "doing"
+        start_button = message.components[0].children[0]
+        assert start_button.disabled  # already doing
+
+        await w.restart(EXTENSIONS)
+        await w.olga.click(message, label="Assign me")
+        (message,) = public(w.channel)
+        assert str(w.olga.id) in fields(message)["Assignees"]
+        await w.olga.click(message, label="Block")
+        (message,) = public(w.channel)
+        assert fields(message)["Status"] == "blocked"
+        await w.olga.click(message, label="Done")
+        (message,) = public(w.channel)
+        assert fields(message)["Status"] == "done"
+        task = await w.service.store.task(1)
+        assert task is not None and task.status == "done" and task.assignees == (w.olga.id,)
+        assert task.started is not None and task.completed is not None
+
+        records = [(r.actor.split()[0], r.action, r.outcome) for r in await w.audit()]
+        assert ("vic", "component task.start", "refused: needs operator") in records
+        for route in ("task.start", "task.claim", "task.block", "task.done"):
+            assert ("olga", f"component {route}", "ok") in records, (route, records)
+
+        # 17 tasks: two pages of 15; Next turns the page in place.
+        await w.vic.slash(w.channel, "task list", project="lab")
+        listing = next(m for m in public(w.channel) if m.embeds[0].title == "17 tasks")
+        assert listing.embeds[0].footer.text == "page 1 of 2"
+        await w.vic.click(listing, label="Next")
+        listing = next(m for m in public(w.channel) if m.embeds[0].title == "17 tasks")
+        assert listing.embeds[0].footer.text == "page 2 of 2"
+        assert listing.embeds[0].description.count("`#") == 2
+
+        # /task thread: a thread named after the task, the task posted in it, remembered.
+        said = await w.olga.slash(w.channel, "task thread", task=2)
+        assert "Thread opened" in text_of(said), text_of(said)
+        (thread,) = w.channel.threads
+        assert thread.name == "#2 t2"
+        (posted,) = [m for m in thread.history() if m.author.bot]
+        assert labels(posted)[0] == "Start"
+        assert (await w.service.store.task(2)).thread_id == thread.id  # type: ignore[union-attr]
