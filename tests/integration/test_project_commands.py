@@ -8,7 +8,8 @@ and cumulative flow its history says."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,8 @@ from bot.services.core import CONSOLE_ACTOR
 from bot.services.dashboards import DashboardService
 from bot.services.projects import ProjectService
 from tests.bot.conftest import make_settings
-from tests.integration.test_alert_buttons import modal_inputs, text_of
+from tests.integration.test_alert_buttons import alert, alert_world, modal_inputs, text_of
+from tests.integration.test_alerts_end_to_end import bot_messages, until
 
 pytestmark = pytest.mark.integration
 
@@ -326,3 +328,51 @@ async def test_task_buttons_are_dynamic_items_that_survive_a_restart(tmp_path: P
         (posted,) = [m for m in thread.history() if m.author.bot]
         assert labels(posted)[0] == "Start"
         assert (await w.service.store.task(2)).thread_id == thread.id  # type: ignore[union-attr]
+
+
+async def test_create_task_on_an_alert_message_links_a_task_prefilled_from_it(
+    tmp_path: Path, start_service: Callable[..., Any]
+) -> None:
+    """A real alert from Alertmanager reaches the channel; an operator's "Create task" makes a
+    task in the Alerts project titled from its summary, on its host, linked to it (a viewer is
+    refused); a second click finds that task; once Alertmanager resolves the alert the task
+    shows it resolved and its log says so."""
+    async with alert_world(tmp_path, start_service) as w:
+        began = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+        body = {**alert("HomelabDiskFull", w.instance), "startsAt": began}
+        w.post_alerts([body])
+        message = await w.message()
+        assert "Create task" in labels(message)
+        refused = await w.viewer.click(message, label="Create task")
+        assert "operator" in text_of(refused).lower()
+        made = answer(await w.operator.click(message, label="Create task"))
+        assert "Task #1 created from the alert." in made.content
+        title = f"HomelabDiskFull: HomelabDiskFull on {w.instance}"
+        assert made.embeds[0].title == f"#1 {title}"
+        shown = fields(made)
+        assert shown["Host"] == w.instance and shown["Priority"] == "high"
+        assert shown["Alert"].endswith("· firing") and shown["Labels"] == "alert"
+        assert labels(made) == ["Start", "Done", "Assign me", "Block", "Edit"]
+        service = _projects(w.rt)
+        (task,) = await service.store.tasks()
+        record = await w.rt.outbox.latest(task.alert_fingerprint)
+        assert record is not None and task.title == title and task.host == w.instance
+        assert (await service.store.projects())[0].name == "Alerts"
+
+        again = answer(await w.operator.click(message, label="Create task"))
+        assert "Task #1 already tracks this alert." in again.content
+        assert len(await service.store.tasks()) == 1
+
+        # Prometheus resolves it as it does (same startsAt, endsAt passed); Alertmanager tells
+        # the bot, the message turns RESOLVED, and the task notes the new state.
+        past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
+        w.post_alerts([{**body, "endsAt": past}])
+        await until("the resolved edit",
+                    lambda: "RESOLVED" in (bot_messages(w.channel)[0].embeds[0].title or ""))  # fmt: skip
+        assert len(bot_messages(w.channel)) == 1
+        assert await service.sync_alerts() == 1
+        shown = fields(answer(await w.viewer.slash(w.channel, "task show", task=1)))
+        assert shown["Alert"].endswith("· resolved ✅"), shown
+        noted = [e for e in await service.store.events() if e.action == "alert"]
+        assert [(e.before, e.after) for e in noted] == [
+            ({"alert_state": "firing"}, {"alert_state": "resolved"})]  # fmt: skip
