@@ -376,3 +376,57 @@ async def test_create_task_on_an_alert_message_links_a_task_prefilled_from_it(
         noted = [e for e in await service.store.events() if e.action == "alert"]
         assert [(e.before, e.after) for e in noted] == [
             ({"alert_state": "firing"}, {"alert_state": "resolved"})]  # fmt: skip
+
+
+# The reminders' test leaves out the dashboards' 5-second loop: days of simulated time pass.
+NO_DASHBOARDS = tuple(e for e in EXTENSIONS if not e.endswith(".dashboards"))
+
+
+def dms(member: Any) -> list[Any]:
+    """The bot's messages in `member`'s DMs."""
+    return [m for m in member.user.dm_channel.history() if m.author.bot]
+
+
+async def test_reminders_and_the_digest_on_simcords_clock_across_restarts(
+    tmp_path: Path,
+) -> None:
+    """Simulated days in simcord: the assignee of a task due tomorrow gets one DM 24 h before
+    it is due, and none again after a restart; once it is overdue the digest channel gets one
+    digest at 09:00, none again that day (another restart in between), and the next at
+    09:00 the day after."""
+    async with project_world(tmp_path, NO_DASHBOARDS) as w:
+        start = w.env.now()  # simcord's clock: 2026-01-01 00:00 UTC
+        await w.olga.slash(w.channel, "project create", name="lab")
+        await w.olga.slash(w.channel, "task add", project="lab", title="soon", due="tomorrow",
+                           assignee=w.vic)  # fmt: skip
+        await w.olga.slash(w.channel, "task add", project="lab", title="later", due="+5d",
+                           assignee=w.olga)  # fmt: skip
+        soon = await w.service.store.task(1)
+        assert soon is not None and soon.due == start.timestamp() + 2 * DAY - 1  # 01-02 23:59:59
+
+        await w.env.advance_time(23 * 3600)  # 01-01 23:00: due in 25 h, too early
+        assert dms(w.vic) == []
+        await w.env.advance_time(3600 + 600)  # a round of the loop after 24 h before
+        (reminder,) = dms(w.vic)
+        assert "Reminder: task #1 is due" in reminder.content
+        assert reminder.embeds[0].title == "#1 soon"
+        assert dms(w.olga) == []  # hers is due in four days
+
+        await w.restart(NO_DASHBOARDS)  # the loop runs at once on start: nothing again
+        await w.env.advance_time(3 * 3600)
+        assert len(dms(w.vic)) == 1
+
+        # 01-03 09:00: task 1 is overdue (since 01-02 23:59:59), the digest is due.
+        until_nine = start.timestamp() + 2 * DAY + 9 * 3600 - w.env.now().timestamp()
+        await w.env.advance_time(until_nine - 600)
+        assert public(w.digest) == []
+        await w.env.advance_time(1200)
+        (digest,) = public(w.digest)
+        assert digest.embeds[0].title == "1 overdue task"
+        assert "#1" in digest.embeds[0].description and "lab" in digest.embeds[0].description
+        await w.restart(NO_DASHBOARDS)
+        await w.env.advance_time(6 * 3600)
+        assert len(public(w.digest)) == 1
+        await w.env.advance_time(DAY - 6 * 3600)  # 01-04 09:10: the next day's digest
+        assert len(public(w.digest)) == 2
+        assert len(dms(w.vic)) == 1  # never reminded twice
