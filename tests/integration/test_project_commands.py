@@ -430,3 +430,133 @@ async def test_reminders_and_the_digest_on_simcords_clock_across_restarts(
         await w.env.advance_time(DAY - 6 * 3600)  # 01-04 09:10: the next day's digest
         assert len(public(w.digest)) == 2
         assert len(dms(w.vic)) == 1  # never reminded twice
+
+
+class DayClock:
+    """The projects feature's clock in the done-when test: the test turns the days (simcord's
+    own clock drives the dashboards' ticks, seconds apart)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def edits(env: Any, message: Any) -> int:
+    """How many times the bot edited `message`."""
+    path = f"/channels/{message.channel.id}/messages/{message.id}"
+    return sum(1 for r in env.http_requests if r.method == "PATCH" and r.path == path)
+
+
+def expected_counts(timeline: dict[int, list[tuple[float, str]]], t: float) -> dict[str, int]:
+    """Tasks per status at `t` from the test's own record of what it did."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for steps in timeline.values():
+        now = [status for at, status in steps if at <= t]
+        if now:
+            counts[now[-1]] += 1
+    return counts
+
+
+async def test_done_when_a_dozen_tasks_over_simulated_days_burn_down_live_and_on_console(
+    tmp_path: Path,
+) -> None:
+    """The issue's done-when: a project with twelve tasks, moved through their states over
+    ten simulated days with the task buttons and commands, keeps a live dashboard in simcord
+    edited after each day's changes; at the end its counts, burndown (remaining against the
+    ideal line to the due date) and cumulative flow are what the test's own record of the
+    moves says, the dashboard's PNGs are those charts drawn, and the console's `project show`
+    prints the same counts and writes the same PNGs."""
+    async with project_world(tmp_path) as w:
+        clock = DayClock(w.env.now().timestamp() + 9 * 3600)
+        w.service.clock = clock
+        created = clock.now
+        await w.olga.slash(w.channel, "project create", name="NAS upgrade", due="+14d")
+        timeline: dict[int, list[tuple[float, str]]] = {}
+        for i in range(1, 13):
+            who = {"assignee": w.olga} if i % 3 == 0 else {}  # assigned: straight to todo
+            added = answer(await w.olga.slash(w.channel, "task add", project="NAS upgrade",
+                                              title=f"step {i}", **who))  # fmt: skip
+            timeline[i] = [(clock.now, fields(added)["Status"])]
+        made = await w.olga.slash(w.channel, "dashboard create", type="project",
+                                  target="NAS upgrade")  # fmt: skip
+        assert "is live" in text_of(made), text_of(made)
+        (dashboard,) = [m for m in public(w.channel) if "Project NAS upgrade" in
+                        (m.embeds[0].title or "")]  # fmt: skip
+        dashboards = w.rt.core.feature(DashboardService)
+        assert dashboards is not None
+
+        async def task_message(n: int) -> Any:
+            await w.olga.slash(w.channel, "task show", task=n)
+            return next(m for m in reversed(public(w.channel))
+                        if m.embeds and m.embeds[0].title == f"#{n} step {n}")  # fmt: skip
+
+        def record(n: int, status: str) -> None:
+            timeline[n].append((clock.now, status))
+
+        for day in range(1, 11):
+            clock.now += DAY
+            await w.olga.click(await task_message(day), label="Start")
+            record(day, "doing")
+            if day > 1:
+                await w.olga.click(await task_message(day - 1), label="Done")
+                record(day - 1, "done")
+            if day == 3:
+                await w.olga.click(await task_message(12), label="Block")
+                record(12, "blocked")
+            if day == 6:
+                await w.olga.slash(w.channel, "task move", task=12, status="todo")
+                record(12, "todo")
+            if day == 8:  # reopened: done again the next day
+                await w.olga.slash(w.channel, "task move", task=6, status="doing")
+                record(6, "doing")
+            if day == 9:
+                await w.olga.slash(w.channel, "task done", task=6)
+                record(6, "done")
+            before = edits(w.env, dashboard)
+            await w.env.advance_time(6)  # the next tick redraws the changed project
+            assert edits(w.env, dashboard) == before + 1, f"day {day}: not redrawn once"
+            (dashboard,) = [m for m in public(w.channel) if m.id == dashboard.id]
+
+        # The counts on the live dashboard.
+        now = clock.now
+        final = expected_counts(timeline, now)
+        assert final == {"backlog": 1, "todo": 1, "doing": 1, "blocked": 0, "done": 9}
+        assert {k: int(v) for k, v in fields(dashboard).items() if k in STATUSES} == final
+
+        # The charts from the log, against the test's own record at every sample.
+        data = await w.service.project_data("NAS upgrade")
+        assert data is not None and data.now == now
+        charts = dashboard_charts(data)
+        remaining, ideal = charts[BURNDOWN_PNG].series
+        for t, v in remaining.points:
+            c = expected_counts(timeline, t)
+            assert v == sum(c.values()) - c["done"], (t, v, c)
+        assert [v for _, v in remaining.points][-1] == 3
+        assert max(v for _, v in remaining.points) == 12
+        project = (await w.service.store.projects())[0]
+        assert project.due is not None and project.due > created
+        (t0, top), (t1, bottom) = ideal.points
+        assert top == 12 and bottom == 0 and t1 == project.due and created <= t0 < created + DAY
+        flow = {s.name: s.points for s in charts[FLOW_PNG].series}
+        assert list(flow) == ["done", "blocked", "doing", "todo", "backlog"]
+        for i, (t, _) in enumerate(flow["done"]):
+            assert {s: flow[s][i][1] for s in STATUSES} == expected_counts(timeline, t), t
+        assert [v for _, v in flow["blocked"]].count(1.0) == 3  # days 3, 4 and 5
+
+        # The live dashboard's images are these charts drawn; the console writes the same.
+        pngs = {a.filename: await a.read() for a in dashboard.attachments}
+        assert set(pngs) == {"burndown.png", "flow.png", "throughput.png"}
+        for name in (BURNDOWN_PNG, FLOW_PNG):
+            assert pngs[name] == render_chart(charts[name]), name
+        out = io.StringIO()
+        console = Console(w.rt.core, tmp_path / "console", out=out)
+        shown = await console.run("project show", {"project": "NAS upgrade"})
+        assert validate(shown) == [] and shown.outcome == "ok"
+        printed = out.getvalue()
+        for status, n in final.items():
+            assert f"{status}: {n}" in printed, printed
+        for name in (BURNDOWN_PNG, FLOW_PNG):
+            assert (tmp_path / "console" / name).read_bytes() == pngs[name]
+            assert f"[image: {tmp_path / 'console' / name}]" in printed
