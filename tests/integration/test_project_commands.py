@@ -537,8 +537,9 @@ async def test_done_when_a_dozen_tasks_over_simulated_days_burn_down_live_and_on
         assert max(v for _, v in remaining.points) == 12
         project = (await w.service.store.projects())[0]
         assert project.due is not None and project.due > created
-        (t0, top), (t1, bottom) = ideal.points
+        (t0, top), (t1, bottom) = ideal.points[0], ideal.points[-1]
         assert top == 12 and bottom == 0 and t1 == project.due and created <= t0 < created + DAY
+        assert [v for _, v in ideal.points] == sorted((v for _, v in ideal.points), reverse=True)
         flow = {s.name: s.points for s in charts[FLOW_PNG].series}
         assert list(flow) == ["done", "blocked", "doing", "todo", "backlog"]
         for i, (t, _) in enumerate(flow["done"]):
