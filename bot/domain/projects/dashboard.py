@@ -175,7 +175,8 @@ def activity_line(event: Event, titles: Mapping[int, str]) -> str:
     who = escape(event.actor)
     when = f"<t:{int(event.at)}:R>"
     if event.entity == "project":
-        return f"{when} {who} {event.action} the project"
+        done = {"create": "created", "edit": "edited"}.get(event.action, event.action + "d")
+        return f"{when} {who} {done} the project"
     what = f"#{event.entity_id} {escape(titles.get(event.entity_id, ''))}".strip()
     if "status" in event.after and event.action != "create":
         return f"{when} {who} moved {what}: {event.before.get('status')} → {event.after['status']}"

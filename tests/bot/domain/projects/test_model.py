@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.domain.messages import validate
 from bot.domain.projects import model
+from bot.domain.projects.dashboard import activity_line
 from bot.domain.projects.dates import DueDateError, parse_due
 from bot.domain.projects.model import STATUSES, Event, ProjectError, Task, replay
 from bot.domain.projects.series import DAY, burndown, cumulative_flow, throughput
@@ -174,3 +175,19 @@ def test_replaying_the_log_reproduces_the_state(steps: list[tuple[str, int, str,
         last = {s.name: s.points[-1][1] for s in cumulative_flow(events, 1, T0, at)}
         for s in STATUSES:
             assert last[s] == sum(1 for t in tasks.values() if t.status == s and not t.deleted)
+
+
+def test_activity_lines_read_as_sentences() -> None:
+    """The dashboard's recent activity: past tense for projects and tasks alike."""
+    project, made = model.new_project(1, "lab", actor="ann", at=T0)
+    _, archived = model.edit_project(project, actor="ann", at=T0, action="archive", archived=True)
+    task, added = model.new_task(3, 1, "fans", actor="bo", at=T0)
+    _, moved = model.move(task, "doing", actor="bo", at=T0)
+    assert archived is not None and moved is not None
+    lines = [activity_line(e, {3: "fans"}) for e in (made, archived, added, moved)]
+    assert [line.split("> ", 1)[1] for line in lines] == [
+        "ann created the project",
+        "ann archived the project",
+        "bo added #3 fans",
+        "bo moved #3 fans: backlog → doing",
+    ]
