@@ -191,3 +191,25 @@ def test_activity_lines_read_as_sentences() -> None:
         "bo added #3 fans",
         "bo moved #3 fans: backlog → doing",
     ]
+
+
+def test_a_still_project_draws_the_same_charts_within_the_hour() -> None:
+    """The charts end at the end of the current hour: twenty minutes without a change draw
+    the same charts (a live dashboard is left alone), the next hour moves the axis, and the
+    last point holds a change made a minute ago."""
+    from dataclasses import replace
+
+    from bot.domain.projects.dashboard import BURNDOWN_PNG, ProjectData, dashboard_charts
+
+    project, _ = model.new_project(7, "lab", actor="a", at=T0)
+    events = _day_history()
+    state = replay(events)
+    data = ProjectData(project, tuple(state.tasks.values()), tuple(events), T0 + 4 * DAY + 600)
+    later = replace(data, now=data.now + 1200)
+    assert dashboard_charts(data) == dashboard_charts(later)
+    assert dashboard_charts(replace(data, now=data.now + 3600)) != dashboard_charts(data)
+    task, moved = model.move(state.tasks[4], "done", actor="a", at=data.now - 60)
+    assert moved is not None
+    fresh = replace(data, events=(*events, moved))
+    remaining = dashboard_charts(fresh)[BURNDOWN_PNG].series[0]
+    assert remaining.points[-1][1] == 1.0  # 4 tasks: 1, 2 and now 4 done
