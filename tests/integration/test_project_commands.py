@@ -367,8 +367,10 @@ async def test_create_task_on_an_alert_message_links_a_task_prefilled_from_it(
         # the bot, the message turns RESOLVED, and the task notes the new state.
         past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
         w.post_alerts([{**body, "endsAt": past}])
-        await until("the resolved edit",
-                    lambda: "RESOLVED" in (bot_messages(w.channel)[0].embeds[0].title or ""))  # fmt: skip
+        await until(
+            "the resolved edit",
+            lambda: "RESOLVED" in (bot_messages(w.channel)[0].embeds[0].title or ""),
+        )
         assert len(bot_messages(w.channel)) == 1
         assert await service.sync_alerts() == 1
         shown = fields(answer(await w.viewer.slash(w.channel, "task show", task=1)))

@@ -208,7 +208,7 @@ def test_a_still_project_draws_the_same_charts_within_the_hour() -> None:
     later = replace(data, now=data.now + 1200)
     assert dashboard_charts(data) == dashboard_charts(later)
     assert dashboard_charts(replace(data, now=data.now + 3600)) != dashboard_charts(data)
-    task, moved = model.move(state.tasks[4], "done", actor="a", at=data.now - 60)
+    _, moved = model.move(state.tasks[4], "done", actor="a", at=data.now - 60)
     assert moved is not None
     fresh = replace(data, events=(*events, moved))
     remaining = dashboard_charts(fresh)[BURNDOWN_PNG].series[0]
