@@ -737,7 +737,10 @@ class ProjectService:
         time (the claim is written before the send, so a restart never sends twice)."""
         now = self.clock()
         sent = 0
+        live = await self._live_projects()
         for task in await self.store.tasks():
+            if task.project_id not in live:
+                continue  # an archived or deleted project's tasks rest
             if not task.is_open or task.due is None or not task.assignees:
                 continue
             if not now <= task.due <= now + REMINDER_SECONDS:
@@ -763,6 +766,10 @@ class ProjectService:
         if self.digest_due(digest_hour):
             await self.send_digest(notifier)
 
+    async def _live_projects(self) -> dict[int, Project]:
+        """Projects neither archived nor deleted: the ones reminded of and in the digest."""
+        return {p.id: p for p in await self.store.projects() if not (p.deleted or p.archived)}
+
     def _today(self) -> str:
         return datetime.fromtimestamp(self.clock(), self.tz).date().isoformat()
 
@@ -772,11 +779,12 @@ class ProjectService:
         return datetime.fromtimestamp(self.clock(), self.tz).hour >= hour
 
     async def send_digest(self, notifier: Notifier) -> bool:
-        """Post today's overdue digest once (claimed per day in the guild's time zone)."""
+        """Post today's overdue digest once (claimed per day in the guild's time zone): the
+        overdue tasks of the projects neither archived nor deleted."""
         if not self.digest_channel_id:
             return False
         now = self.clock()
-        projects = {p.id: p for p in await self.store.projects() if not p.deleted}
+        projects = await self._live_projects()
         late = sorted(
             (t for t in await self.store.tasks() if t.project_id in projects and t.overdue(now)),
             key=lambda t: t.due or 0,

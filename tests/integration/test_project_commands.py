@@ -321,10 +321,11 @@ async def test_task_buttons_are_dynamic_items_that_survive_a_restart(tmp_path: P
         assert listing.embeds[0].description.count("`#") == 2
 
         # /task thread: a thread named after the task, the task posted in it, remembered.
+        await w.olga.slash(w.channel, "task edit", task=2, title="t2 *now*")
         said = await w.olga.slash(w.channel, "task thread", task=2)
         assert "Thread opened" in text_of(said), text_of(said)
         (thread,) = w.channel.threads
-        assert thread.name == "#2 t2"
+        assert thread.name == "#2 t2 *now*"  # plain text: not escaped
         (posted,) = [m for m in thread.history() if m.author.bot]
         assert labels(posted)[0] == "Start"
         assert (await w.service.store.task(2)).thread_id == thread.id  # type: ignore[union-attr]

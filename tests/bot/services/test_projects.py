@@ -252,6 +252,26 @@ async def test_reminders_and_digest_survive_a_restart(world: World) -> None:
     assert await w.service.send_digest(out) is True  # the next day's digest
 
 
+async def test_an_archived_or_deleted_project_is_neither_reminded_nor_digested(
+    world: World,
+) -> None:
+    """Its tasks rest: no reminder for a task due tomorrow, no digest line once overdue."""
+    w = world
+    for name in ("kept", "shelved", "dropped"):
+        await run(w, OPERATOR, "project create", name=name)
+        await run(w, OPERATOR, "task add", project=name, title=f"{name} task", due="tomorrow",
+                  assignee=42)  # fmt: skip
+    await run(w, ADMIN, "project archive", project="shelved")
+    await run(w, ADMIN, "project delete", project="dropped")
+    out = Outbox()
+    w.clock.now = T0 + DAY + 3600
+    assert await w.service.send_reminders(out) == 1
+    assert out.users[0][1].embeds[0].title == "#1 kept task"
+    w.clock.now = T0 + 2 * DAY + 3600
+    assert await w.service.send_digest(out) is True
+    assert out.channels[0][1].embeds[0].title == "1 overdue task"
+
+
 async def test_every_project_and_task_command_works_on_the_console(
     world: World, tmp_path: Path
 ) -> None:

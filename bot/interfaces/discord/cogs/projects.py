@@ -369,7 +369,9 @@ class TaskCog(_Face, group_name="task", group_description="Tasks"):
         if msg.outcome != "ok" or not isinstance(channel, discord.TextChannel) or not service:
             await send(interaction, msg)
             return
-        title = msg.embeds[0].title if msg.embeds else f"#{task}"
+        found = await service.store.task(task)
+        # A thread's name is plain text (no markdown, no pings): the title as typed.
+        title = f"#{task} {found.title}" if found is not None else f"#{task}"
         thread = await channel.create_thread(
             name=title[:100], type=discord.ChannelType.public_thread
         )
