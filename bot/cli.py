@@ -193,24 +193,6 @@ async def _sync_commands(runtime: Any) -> int:
     return 0
 
 
-def _schedule(runtime: Any, bot: Any) -> None:
-    """Task reminders and the overdue digest on the one scheduler, sent through Discord."""
-    from bot.interfaces.discord.notify import DiscordNotifier
-    from bot.services.projects import ProjectService
-    from bot.services.schedule import schedule_projects
-
-    projects = runtime.core.feature(ProjectService)
-    if projects is not None and runtime.scheduler is not None:
-        p = runtime.settings.projects
-        schedule_projects(
-            runtime.scheduler,
-            projects,
-            DiscordNotifier(bot),
-            timezone=p.timezone,
-            digest_hour=p.digest_hour,
-        )  # the scheduler itself is started once, by runtime.start_scheduler()
-
-
 async def _console_dashboards(runtime: Any, console_target: Any) -> None:
     """Live dashboards printed on the console face, refreshed as on Discord (every tick)."""
     from bot.domain.dashboards.live import TICK_SECONDS
@@ -298,8 +280,7 @@ async def run(runtime: Any, console: Any) -> int:
         channel = settings.reports.channel_id or a.default_channel_id
         runtime.schedule_reports(targets(Destination(channel_id=channel)))
         runtime.start_scheduler()  # the backup job too; one start of the one scheduler
-        if bot is not None:
-            _schedule(runtime, bot)
+        if bot is not None:  # its projects cog sends the task reminders and the digest
             tasks.append(asyncio.create_task(bot.start(token), name="discord"))
             log.info("Discord face starting")
         else:

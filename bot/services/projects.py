@@ -199,20 +199,29 @@ class ProjectService:
 
     # -- lookups (autocomplete too) ------------------------------------------------------
 
-    async def project_names(self, typed: str = "") -> list[str]:
-        """Live project names containing `typed`, for autocomplete."""
+    async def project_names(self, typed: str = "", *, gone: bool = False) -> list[str]:
+        """Names of projects not deleted containing `typed`, for autocomplete; with `gone`,
+        the deleted and archived ones (what /project restore can bring back)."""
         t = typed.casefold()
         return sorted(
-            p.name for p in await self.store.projects() if not p.deleted and t in p.name.casefold()
+            p.name
+            for p in await self.store.projects()
+            if ((p.deleted or p.archived) if gone else not p.deleted) and t in p.name.casefold()
         )
 
-    async def task_choices(self, typed: str = "") -> list[tuple[str, int]]:
-        """(`#id title`, id) of live tasks whose number or title contains `typed`."""
+    async def project_id(self, name: str) -> int | None:
+        """The id of the live project `name` (the New task form carries it)."""
+        found = await self._project(name)
+        return found.id if found is not None else None
+
+    async def task_choices(self, typed: str = "", *, gone: bool = False) -> list[tuple[str, int]]:
+        """(`#id title`, id) of live tasks whose number or title contains `typed`; with
+        `gone`, of deleted ones (for /task restore)."""
         t = typed.casefold().lstrip("#")
         return [
             (f"#{k.id} {k.title}", k.id)
             for k in await self.store.tasks()
-            if not k.deleted and (t in str(k.id) or t in k.title.casefold())
+            if k.deleted == gone and (t in str(k.id) or t in k.title.casefold())
         ]
 
     async def assignee_ids(self) -> list[int]:
@@ -259,9 +268,14 @@ class ProjectService:
     # -- projects --------------------------------------------------------------------------
 
     async def project_create(
-        self, actor: Actor, name: str, description: str | None = None, due: str | None = None
+        self,
+        actor: Actor,
+        name: str | None = None,
+        description: str | None = None,
+        due: str | None = None,
     ) -> Message:
         """A new project (names are unique among live projects)."""
+        name = name or ""
         try:
             if await self._project(name) is not None:
                 raise ProjectError(
@@ -394,7 +408,7 @@ class ProjectService:
         self,
         actor: Actor,
         project: str,
-        title: str,
+        title: str | None = None,
         description: str | None = None,
         due: str | None = None,
         priority: str = "normal",
@@ -403,6 +417,7 @@ class ProjectService:
         assignee: int | None = None,
     ) -> Message:
         """Add a task; it answers with the task and its buttons."""
+        title = title or ""
         found = await self._project(project)
         if found is None:
             return _not_found(f"There is no project {project!r}.")
@@ -722,7 +737,10 @@ class ProjectService:
         time (the claim is written before the send, so a restart never sends twice)."""
         now = self.clock()
         sent = 0
+        live = await self._live_projects()
         for task in await self.store.tasks():
+            if task.project_id not in live:
+                continue  # an archived or deleted project's tasks rest
             if not task.is_open or task.due is None or not task.assignees:
                 continue
             if not now <= task.due <= now + REMINDER_SECONDS:
@@ -740,6 +758,18 @@ class ProjectService:
                         log.warning("reminder of task %d to %d failed: %s", task.id, user, exc)
         return sent
 
+    async def notices(self, notifier: Notifier, digest_hour: int) -> None:
+        """One round of the face's notice loop: linked alerts' states, the reminders due, and
+        today's digest once its hour has passed (each sent once: claimed in the database)."""
+        await self.sync_alerts()
+        await self.send_reminders(notifier)
+        if self.digest_due(digest_hour):
+            await self.send_digest(notifier)
+
+    async def _live_projects(self) -> dict[int, Project]:
+        """Projects neither archived nor deleted: the ones reminded of and in the digest."""
+        return {p.id: p for p in await self.store.projects() if not (p.deleted or p.archived)}
+
     def _today(self) -> str:
         return datetime.fromtimestamp(self.clock(), self.tz).date().isoformat()
 
@@ -749,11 +779,12 @@ class ProjectService:
         return datetime.fromtimestamp(self.clock(), self.tz).hour >= hour
 
     async def send_digest(self, notifier: Notifier) -> bool:
-        """Post today's overdue digest once (claimed per day in the guild's time zone)."""
+        """Post today's overdue digest once (claimed per day in the guild's time zone): the
+        overdue tasks of the projects neither archived nor deleted."""
         if not self.digest_channel_id:
             return False
         now = self.clock()
-        projects = {p.id: p for p in await self.store.projects() if not p.deleted}
+        projects = await self._live_projects()
         late = sorted(
             (t for t in await self.store.tasks() if t.project_id in projects and t.overdue(now)),
             key=lambda t: t.due or 0,

@@ -18,6 +18,7 @@ from bot.domain.commands import ComponentSpec
 from bot.interfaces.discord.guard import (
     actor_of,
     apologise,
+    decide_only,
     defer_private,
     defer_update,
     enforce,
@@ -81,7 +82,7 @@ class _Routed:
             if spec is not None and spec.form:
                 # A form opens a modal, which must be the click's first answer: only decide
                 # here; the submit passes the whole check (and the audit) before it runs.
-                return await _decide_only(interaction, spec)
+                return await decide_only(interaction, spec)
             return await enforce(interaction, spec, self.acknowledge)
         except Exception:
             log.exception("checking a click on %s failed", self.route)
@@ -143,18 +144,6 @@ class RoutedSelect(
         super().__init__(item or discord.ui.Select(custom_id=f"hs:{route}:{arg}"))
         self.route = route
         self.arg = arg
-
-
-async def _decide_only(interaction: discord.Interaction[Any], spec: ComponentSpec) -> bool:
-    """The gate's decision without writing the audit row (a refusal is still recorded)."""
-    bot: HomelabBot = interaction.client
-    decision = bot.core.gate.decide(actor_of(interaction), spec, target_of(interaction))
-    if not decision.allowed:
-        assert decision.refusal is not None
-        await send(interaction, decision.refusal)
-        await bot.core.gate.record(decision)
-        return False
-    return True
 
 
 class FormModal(discord.ui.Modal):
