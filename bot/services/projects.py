@@ -121,6 +121,9 @@ class AlertLookup(Protocol):
     async def latest(self, fingerprint: str) -> Any: ...
 
 
+NOTICE_SECONDS = 600  # how often a face runs `notices`: reminders are due 24 h ahead
+
+
 class Notifier(Protocol):
     """Where reminders and digests go: a user's DMs, a channel."""
 

@@ -34,7 +34,7 @@ from bot.interfaces.discord.notify import DiscordNotifier
 from bot.interfaces.discord.render import render
 from bot.services.charts import ChartService
 from bot.services.ports import MetricsUnavailable
-from bot.services.projects import ProjectService
+from bot.services.projects import NOTICE_SECONDS, ProjectService
 
 if TYPE_CHECKING:
     from bot.interfaces.discord.client import HomelabBot
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
-NOTICE_SECONDS = 600  # reminders are due 24 h ahead: ten minutes late is on time
 
 
 def _service(interaction: discord.Interaction[Any]) -> ProjectService | None:
