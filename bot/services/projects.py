@@ -42,7 +42,7 @@ from bot.domain.projects.views import TaskFilter, project_list, task_line, task_
 from bot.domain.reports.model import ChartImage, Period
 from bot.domain.reports.sections import ExtraSection
 from bot.domain.text import escape
-from bot.services.feature import CommandHandler, ComponentHandler
+from bot.services.feature import CommandHandler, ComponentHandler, FormDefaults
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,21 @@ class ProjectService:
             "task.page": self._page,
             "task.from_alert": self._from_alert,
         }
+
+    def form_defaults(self) -> Mapping[str, FormDefaults]:
+        """The task edit form opens filled in with the task as it stands."""
+        return {"task.edit": self._edit_defaults}
+
+    async def _edit_defaults(self, arg: str) -> Mapping[str, str]:
+        task = await self.store.task(int(arg)) if arg.isdigit() else None
+        if task is None:
+            return {}
+        return {"title": task.title, "description": task.description,
+                "due": self._due_text(task.due), "labels": ", ".join(task.labels)}  # fmt: skip
+
+    def _due_text(self, due: float | None) -> str:
+        """A due time as the form shows it: its day in the guild's zone (parsed back alike)."""
+        return "" if due is None else datetime.fromtimestamp(due, self.tz).date().isoformat()
 
     # -- lookups (autocomplete too) ------------------------------------------------------
 
@@ -626,13 +641,17 @@ class ProjectService:
     ) -> Message:
         if not arg.isdigit():
             return Message(text="This button is not valid.", ephemeral=True, outcome="usage")
+        # The form opened filled in: a field sent back as it stood is no change (an overdue
+        # task's due day, sent back, would otherwise be refused as a day in the past).
+        before = await self._edit_defaults(arg)
+        kept = {k: v for k, v in form.items() if v is not None and v != before.get(k)}
         return await self.task_edit(
             actor,
             int(arg),
-            title=form.get("title"),
-            description=form.get("description"),
-            due=form.get("due"),
-            labels=form.get("labels"),
+            title=kept.get("title"),
+            description=kept.get("description"),
+            due=kept.get("due"),
+            labels=kept.get("labels"),
         )
 
     async def _new_form(

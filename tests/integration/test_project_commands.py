@@ -37,6 +37,22 @@ from tests.integration.test_alerts_end_to_end import bot_messages, until
 pytestmark = pytest.mark.integration
 
 
+
+def modal_values(shown: Any) -> dict[str, str]:
+    """The modal's text inputs as they open: custom_id -> the value filled in."""
+    out: dict[str, str] = {}
+
+    def walk(nodes: list[Any]) -> None:
+        for n in nodes:
+            if n.get("type") == 4:
+                out[n["custom_id"]] = n.get("value") or ""
+            if "component" in n:
+                walk([n["component"]])
+            walk(n.get("components", []))
+
+    walk(shown.modal["components"])
+    return out
+
 def _projects(rt: Runtime) -> ProjectService:
     service = rt.core.feature(ProjectService)
     assert service is not None
@@ -198,10 +214,13 @@ async def test_commands_forms_autocomplete_and_permissions(tmp_path: Path) -> No
         # A viewer typing into an operator's command is offered nothing.
         assert await w.vic.autocomplete(w.channel, "task move", "task", "ord") == []
 
-        # /task edit with nothing to change opens the Edit form.
+        # /task edit with nothing to change opens the Edit form, filled in with the task;
+        # sent back with one field changed, only that field changes.
         shown = await w.olga.slash(w.channel, "task edit", task=1)
         assert shown.modal is not None
-        edited = answer(await w.olga.submit_modal(shown, {"title": "Order 4 disks"}))
+        filled = modal_values(shown)
+        assert filled["title"] == "Order disks", filled
+        edited = answer(await w.olga.submit_modal(shown, {**filled, "title": "Order 4 disks"}))
         assert edited.embeds[0].title == "#1 Order 4 disks"
         direct = answer(await w.olga.slash(w.channel, "task edit", task=1, priority="high"))
         assert fields(direct)["Priority"] == "high"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
@@ -107,7 +108,8 @@ class _Routed:
         if spec is None or not bot.core.handles_component(self.route):
             return
         if spec.form:
-            await interaction.response.send_modal(FormModal(spec, self.arg))
+            defaults = await bot.core.form_defaults(self.route, self.arg)  # a database read
+            await interaction.response.send_modal(FormModal(spec, self.arg, defaults))
             return
         values = [str(v) for v in getattr(getattr(self, "item", None), "values", [])]
         # Acknowledge before the handler runs: Discord allows 3 s for the first answer, and a
@@ -149,7 +151,9 @@ class RoutedSelect(
 class FormModal(discord.ui.Modal):
     """The fields a component's catalogue entry asks for; the submit runs the click."""
 
-    def __init__(self, spec: ComponentSpec, arg: str) -> None:
+    def __init__(
+        self, spec: ComponentSpec, arg: str, defaults: Mapping[str, str] | None = None
+    ) -> None:
         title = spec.route.split(".")[-1].replace("_", " ").capitalize()
         # discord.py keys open modals by custom id alone: one per form opened, or a second
         # form (another alert, another member) would take the first one's answer.
@@ -166,6 +170,8 @@ class FormModal(discord.ui.Modal):
                 placeholder=(field.help or None) and field.help[:100],
                 required=field.required,
                 max_length=field.max_length,
+                # Filled in with what the form changes (a task's title...), cut to fit.
+                default=(defaults or {}).get(field.name, "")[: field.max_length] or None,
             )
             self.inputs[field.name] = text
             self.add_item(text)

@@ -231,6 +231,31 @@ async def test_forms_create_and_edit(world: World) -> None:
     assert "rewire it" in edited.embeds[0].title
 
 
+async def test_the_edit_form_opens_filled_in_and_a_field_sent_back_is_no_change(
+    world: World,
+) -> None:
+    """The Edit form opens with the task as it stands (due as its day in the guild's zone);
+    sent back with only the title changed, the overdue task's due day is kept, not refused as
+    a day in the past, and only the title is in the event log."""
+    w = world
+    await run(w, OPERATOR, "project create", name="lab")
+    await run(w, OPERATOR, "task add", project="lab", title="wire it", due="tomorrow",
+              labels="net, rack", description="cat6")  # fmt: skip
+    assert await w.core.form_defaults("task.new", "1") == {}  # a new task's form opens blank
+    w.clock.now += 3 * DAY  # overdue now
+    filled = await w.core.form_defaults("task.edit", "1")
+    assert filled == {"title": "wire it", "description": "cat6", "due": "2026-12-04",
+                      "labels": "net, rack"}  # fmt: skip
+    before = len(await w.service.store.events())
+    edited = await w.core.click(OPERATOR, "task.edit", "1", [], {**filled, "title": "rewire"})
+    assert edited.outcome == "ok" and "rewire" in edited.embeds[0].title, edited
+    (task,) = await w.service.store.tasks()
+    assert task.title == "rewire" and task.labels == ("net", "rack") and task.description == "cat6"
+    events = (await w.service.store.events())[before:]
+    assert len(events) == 1 and "title" in str(events[0]), events
+    assert await w.core.form_defaults("task.edit", "99") == {}  # no such task: a blank form
+
+
 async def test_reminders_and_digest_survive_a_restart(world: World) -> None:
     """A reminder 24 h before and one digest a day, never twice, across a new service."""
     w = world

@@ -119,7 +119,8 @@ class _Face(commands.GroupCog):
         self, interaction: discord.Interaction[Any], spec: ComponentSpec, arg: str = ""
     ) -> None:
         """Answer with the form (the tree only decided; the submit is checked and audited)."""
-        await interaction.response.send_modal(FormModal(spec, arg))
+        defaults = await self.bot.core.form_defaults(spec.route, arg)
+        await interaction.response.send_modal(FormModal(spec, arg, defaults))
 
 
 class ProjectCog(_Face, group_name="project", group_description="Projects"):
