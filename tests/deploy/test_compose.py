@@ -189,8 +189,10 @@ def _normalise(path: PurePosixPath) -> PurePosixPath:
 def test_dockerfile_is_pinned_unprivileged_and_builds_from_existing_paths() -> None:
     """Base image pinned, runs as a non-root user, COPY sources exist, commands are installed."""
     text = DOCKERFILE.read_text()
+    default = re.search(r"^ARG BASE_IMAGE=(\S+)$", text, flags=re.M)
+    assert default and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", default.group(1))
     for base in re.findall(r"^FROM (\S+)", text, flags=re.M):
-        assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base), base
+        assert base == "${BASE_IMAGE}", f"FROM {base}: the base is the BASE_IMAGE build argument"
     user = re.findall(r"^USER (\S+)", text, flags=re.M)
     assert user and user[-1] not in {"root", "0"}
     for line in re.findall(r"^COPY (?!--from)(.+)$", text, flags=re.M):
@@ -200,6 +202,17 @@ def test_dockerfile_is_pinned_unprivileged_and_builds_from_existing_paths() -> N
     for name in ("exporter", "bot"):
         command = compose()["services"][name]["command"][0]
         assert command in scripts, f"{name} runs {command}, which pyproject does not install"
+
+
+def test_dockerignore_lets_in_what_the_wheel_is_built_from() -> None:
+    """.dockerignore admits the packages and every file the wheel force-includes (a build
+    from the sources fails without them), and keeps var/ out but for the wheelhouse."""
+    lines = (ROOT / ".dockerignore").read_text().split()
+    allowed = {line[1:] for line in lines if line.startswith("!")}
+    hatch = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]
+    wheel = hatch["targets"]["wheel"]
+    assert set(wheel["packages"]) | set(wheel["force-include"]) | {"pyproject.toml"} <= allowed
+    assert "*" in lines and not any(a.startswith("var") for a in allowed - {"var/wheelhouse"})
 
 
 def _default(value: str) -> str:

@@ -471,7 +471,7 @@ def _python_without_data_filter(monkeypatch: pytest.MonkeyPatch) -> None:
     def extractall(self: tarfile.TarFile, path: Any = ".", members: Any = None, *,
                    numeric_owner: bool = False, **kwargs: Any) -> None:  # fmt: skip
         if kwargs:
-            raise TypeError(f"extractall() got an unexpected keyword argument {next(iter(kwargs))!r}")
+            raise TypeError(f"extractall() got an unexpected keyword argument {next(iter(kwargs))}")
         original(self, path, members, numeric_owner=numeric_owner)
 
     monkeypatch.setattr(tarfile.TarFile, "extractall", extractall)
