@@ -59,7 +59,9 @@ class Stack:
 
     def prometheus(self, path: str) -> Any:
         """GET Prometheus' API from inside its container (the compose network's view)."""
-        out = self.project.exec("prometheus", "wget", "-q", "-O", "-", f"http://127.0.0.1:9090{path}")
+        out = self.project.exec(
+            "prometheus", "wget", "-q", "-O", "-", f"http://127.0.0.1:9090{path}"
+        )
         return json.loads(out.stdout)["data"]
 
     def sql(self, query: str) -> list[list[Any]]:
@@ -83,7 +85,9 @@ def _tools() -> c.Tools:
         raise
 
 
-def _wait_healthy(project: c.ComposeProject, services: list[str], timeout: float = 120) -> dict[str, str]:
+def _wait_healthy(
+    project: c.ComposeProject, services: list[str], timeout: float = 120
+) -> dict[str, str]:
     """Run each health check until it passes; fail naming the ones that never did."""
     said: dict[str, str] = {}
     pending = list(services)
@@ -174,7 +178,9 @@ def test_images_build_without_a_registry(stack: Stack) -> None:
     assert config["Cmd"] == ["homelab-bot", "run"]
     compose = yaml.safe_load(COMPOSE.read_text())["services"]
     assert compose["exporter"]["command"] == ["homelab-exporter", "run"]
-    out = stack.project.exec("bot", "python", "-c", "import os, sys; print(os.getuid(), sys.prefix)")
+    out = stack.project.exec(
+        "bot", "python", "-c", "import os, sys; print(os.getuid(), sys.prefix)"
+    )
     assert out.stdout.split() == ["10001", "/opt/homelab"]
 
 
@@ -185,12 +191,32 @@ def test_every_health_check_passes(stack: Stack) -> None:
     stack.note("health:\n" + "\n".join(f"  {s}: {said[s]}" for s in SERVICES))
     stack.note("podman ps:\n" + status)
     for service in SERVICES:
-        line = next(ln for ln in status.splitlines() if ln.startswith(stack.project.container(service)))
+        line = next(
+            ln for ln in status.splitlines() if ln.startswith(stack.project.container(service))
+        )
         assert "(healthy)" in line, line
 
 
 def _targets(stack: Stack) -> list[dict[str, Any]]:
-    targets: list[dict[str, Any]] = stack.prometheus("/api/v1/targets?state=active")["activeTargets"]
+    targets: list[dict[str, Any]] = stack.prometheus("/api/v1/targets?state=active")[
+        "activeTargets"
+    ]
+    return targets
+
+
+def _all_up(stack: Stack) -> list[dict[str, Any]]:
+    """The active targets once every job's target is up (Prometheus scrapes every 15 s)."""
+    wanted = ("homelab-exporter", "homelab-bot", "prometheus", "alertmanager")
+
+    def up() -> list[dict[str, Any]] | None:
+        targets = _targets(stack)
+        jobs = {t["labels"]["job"]: t for t in targets}
+        return targets if all(jobs.get(j, {}).get("health") == "up" for j in wanted) else None
+
+    try:
+        targets: list[dict[str, Any]] = wait_until(up, timeout=60, what="every target up")
+    except AssertionError:
+        pytest.fail(f"targets not all up: {json.dumps(_targets(stack), indent=1)}")
     return targets
 
 
@@ -198,23 +224,13 @@ def test_prometheus_scrapes_the_exporter_and_the_bot_through_the_compose_network
     stack: Stack,
 ) -> None:
     """Prometheus lists the exporter and the bot by their service names, both up."""
-
-    def all_up() -> list[dict[str, Any]] | None:
-        targets = _targets(stack)
-        jobs = {t["labels"]["job"]: t for t in targets}
-        wanted = ("homelab-exporter", "homelab-bot", "prometheus", "alertmanager")
-        return targets if all(jobs.get(j, {}).get("health") == "up" for j in wanted) else None
-
-    try:
-        targets = wait_until(all_up, timeout=60, what="every target up")
-    except AssertionError:
-        pytest.fail(f"targets not all up: {json.dumps(_targets(stack), indent=1)}")
+    targets = _all_up(stack)
     lines = [
-        f"  {t['labels']['job']:<18} {t['scrapeUrl']:<42} {t['health']}"
+        f"  {t['labels']['job']:<18} {t['scrapeUrl']:<32} {t['health']}"
         f" (last scrape {t['lastScrapeDuration'] * 1000:.0f} ms) {t['lastError']}"
         for t in targets
     ]
-    stack.note("Prometheus targets (GET /api/v1/targets, inside the compose network):\n" + "\n".join(lines))
+    stack.note("Prometheus targets (/api/v1/targets, in the compose network):\n" + "\n".join(lines))
     urls = {t["labels"]["job"]: t["scrapeUrl"] for t in targets}
     assert urls["homelab-exporter"] == "http://exporter:9101/metrics"
     assert urls["homelab-bot"] == "http://bot:9102/metrics"
@@ -228,7 +244,7 @@ def _query(stack: Stack, promql: str) -> float:
 
 def test_exporter_metrics_describe_the_host(stack: Stack) -> None:
     """Boot time and memory total, as Prometheus scraped them, are the host's."""
-    test_prometheus_scrapes_the_exporter_and_the_bot_through_the_compose_network(stack)
+    _all_up(stack)
     btime = next(
         int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
         if line.startswith("btime ")
@@ -261,6 +277,7 @@ def test_the_rules_load(stack: Stack) -> None:
 
 
 ALERT = "ContainerTestAlert"
+STORED = "SELECT id, status, state FROM alert_outbox WHERE alert LIKE '%ContainerTestAlert%'"
 
 
 def _metric(text: str, name: str, *labels: str) -> float:
@@ -275,13 +292,13 @@ def _metric(text: str, name: str, *labels: str) -> float:
 @pytest.fixture(scope="module")
 def delivered(stack: Stack) -> list[list[Any]]:
     """An alert posted to Alertmanager's API, routed to the bot's webhook and stored."""
-    alert = [{"labels": {"alertname": ALERT, "severity": "critical", "instance": "container-test"},
-              "annotations": {"summary": "posted by tests/integration/test_containers.py"}}]  # fmt: skip
+    labels = {"alertname": ALERT, "severity": "critical", "instance": "container-test"}
+    alert = [{"labels": labels, "annotations": {"summary": "posted by test_containers.py"}}]
     stack.project.exec(
         "alertmanager", "wget", "-q", "-O", "-", "--header", "Content-Type: application/json",
         "--post-data", json.dumps(alert), "http://127.0.0.1:9093/api/v2/alerts",
     )  # fmt: skip
-    query = f"SELECT id, status, state FROM alert_outbox WHERE alert LIKE '%{ALERT}%'"
+    query = STORED
     try:
         # the critical route waits 10 s (group_wait) before the first notification
         rows: list[list[Any]] = wait_until(lambda: stack.sql(query), timeout=60, what="stored")
@@ -299,7 +316,9 @@ def test_alertmanager_webhook_reaches_the_bot_with_the_compose_secret(
     """Alertmanager's notification is accepted (2xx, none failed) and stored; a request with
     another bearer token is refused with 401, so it is the compose secret that got it in."""
     assert delivered[0][1] == "firing"
-    am = stack.project.exec("alertmanager", "wget", "-q", "-O", "-", "http://127.0.0.1:9093/metrics").stdout
+    am = stack.project.exec(
+        "alertmanager", "wget", "-q", "-O", "-", "http://127.0.0.1:9093/metrics"
+    ).stdout
     sent = _metric(am, "alertmanager_notifications_total", 'integration="webhook"')
     failed = _metric(am, "alertmanager_notifications_failed_total", 'integration="webhook"')
     assert sent >= 1 and failed == 0, (sent, failed)
@@ -338,7 +357,7 @@ def test_bot_state_survives_down_and_up_and_down_leaves_only_named_volumes(
     assert left.networks <= {f"{project.name}_default"}
     project.up(SERVICES)
     _wait_healthy(project, SERVICES)
-    again = stack.sql(f"SELECT id, status, state FROM alert_outbox WHERE alert LIKE '%{ALERT}%'")
+    again = stack.sql(STORED)
     assert [row[:2] for row in again] == [row[:2] for row in delivered]
 
 
