@@ -189,6 +189,13 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
+def _drop_replaced(old: dict[str, Any] | None, tag: str) -> None:
+    """Remove the image a rebuild took `tag` from, unless it is still in use or tagged."""
+    new = image_info(tag)
+    if old is not None and new is not None and old["Id"] != new["Id"]:
+        podman("image", "rm", old["Id"], check=False)
+
+
 def base_image() -> Image:
     """Debian bookworm from debootstrap, imported into podman's store.
 
@@ -228,8 +235,7 @@ def base_image() -> Image:
             assert tar.stdout is not None
             tar.stdout.close()
             tar.wait(timeout=60)
-    if info is not None:
-        podman("image", "prune", "-f", check=False)  # the replaced image, now untagged
+    _drop_replaced(info, tag)
     built = image_info(tag)
     assert built is not None
     return Image(tag, int(built["Size"]), time.monotonic() - started, cached=False)
@@ -258,7 +264,9 @@ def build_image(
     args = ["podman", "build", "--layers=false", "-q", "-f", str(containerfile), "-t", tag]
     for name, value in build_args.items():
         args += ["--build-arg", f"{name}={value}"]
+    replaced = image_info(tag)
     run([*args, str(context)], timeout=900)
+    _drop_replaced(replaced, tag)
     info = image_info(tag)
     assert info is not None
     return Image(tag, int(info["Size"]), time.monotonic() - started, cached=False)
