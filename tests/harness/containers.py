@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -294,6 +295,18 @@ class Resources:
     pods: frozenset[str]
     networks: frozenset[str]
     volumes: frozenset[str]
+
+    def of(self, project: str) -> Resources:
+        """Only the project's (names starting `project_`), and anonymous volumes (64 hex
+        digits), so that another run on the same machine does not count."""
+        mine = re.compile(rf"{re.escape(project)}_.*|[0-9a-f]{{64}}")
+
+        def keep(names: frozenset[str]) -> frozenset[str]:
+            return frozenset(n for n in names if mine.fullmatch(n))
+
+        return Resources(
+            keep(self.containers), keep(self.pods), keep(self.networks), keep(self.volumes)
+        )
 
     def __sub__(self, other: Resources) -> Resources:
         return Resources(

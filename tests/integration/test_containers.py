@@ -13,6 +13,7 @@ under CI=true they fail instead.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 import urllib.parse
@@ -112,7 +113,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     started = time.monotonic()
     tools = _tools()
     notes = [f"podman {tools.podman}, podman-compose {tools.podman_compose}"]
-    tag = f"t{int(time.time())}"
+    tag = f"t{os.getpid()}x{int(time.time()) % 100000}"  # unique among runs on one machine
     # Two at a time (the machine has two cores): the wheelhouse beside debootstrap, the
     # monitoring image beside the project's; each is mostly waiting on the network or disk.
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -167,7 +168,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         project.compose("down", check=False, timeout=180)
         project.purge()
         c.podman("image", "rm", "-f", images["project"].image, check=False)
-        left = c.resources() - before
+        left = (c.resources() - before).of(project.name)
         s.note(f"container test: {time.monotonic() - started:.0f} s in all")
         assert left == c.Resources(frozenset(), frozenset(), frozenset(), frozenset()), left
 
@@ -356,7 +357,7 @@ def test_bot_state_survives_down_and_up_and_down_leaves_only_named_volumes(
     has the stored alert, from its volume."""
     project = stack.project
     project.down()
-    left = c.resources() - stack.before
+    left = (c.resources() - stack.before).of(project.name)
     stack.note(f"after down: {left}")
     assert left.containers == frozenset() and left.pods == frozenset()
     assert left.volumes == {f"{project.name}_{v}" for v in NAMED_VOLUMES}
