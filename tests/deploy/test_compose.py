@@ -406,3 +406,37 @@ def test_documented_commands_create_a_fresh_random_token(tmp_path: Path) -> None
     assert re.fullmatch(r"[0-9a-f]{64}\n", first)
     _run_documented(tmp_path)
     assert token.read_text() == first
+
+
+# -- the container test's override (tests/integration/test_containers.py) ----------------------
+
+OVERRIDE = ROOT / "tests" / "harness" / "podman" / "compose.override.yml"
+# What the override may change, and why: host networking (network_mode, the bot's listen and
+# service addresses), the images no registry can give here, the exporter's InfluxDB writes (no
+# InfluxDB 2.x), and the secret files' folder.
+OVERRIDE_MAY = {
+    "prometheus": {"image", "entrypoint", "network_mode", "volumes"},
+    "alertmanager": {"image", "entrypoint", "network_mode", "volumes"},
+    "exporter": {"network_mode", "environment"},
+    "bot": {"network_mode", "environment"},
+}
+
+
+def test_the_container_tests_override_swaps_only_what_cannot_run_here() -> None:
+    """The override changes only networking, images and the InfluxDB writes; each mount it
+    gives replaces one of compose's (same target and options: podman-compose 1.0.3 appends
+    any other), and each secret it names is one of compose's."""
+    override = yaml.safe_load(OVERRIDE.read_text())
+    services = compose()["services"]
+    assert set(override["services"]) == set(OVERRIDE_MAY)
+    for name, svc in override["services"].items():
+        assert set(svc) <= OVERRIDE_MAY[name], name
+        assert svc["network_mode"] == "" and services[name]["network_mode"] == "host"
+        shipped = {v.split(":", 1)[1] for v in services[name].get("volumes", [])}
+        for volume in svc.get("volumes", []):
+            assert volume.split(":", 1)[1] in shipped, f"{name}: {volume} adds a mount"
+        for key in svc.get("environment", {}):
+            assert key.startswith(("HOMELAB_BOT__WEB__", "HOMELAB_BOT__PROMETHEUS__URL",
+                                   "HOMELAB_BOT__ALERTS__ALERTMANAGER_URL",
+                                   "HOMELAB_EXPORTER__INFLUX__ENABLED")), key  # fmt: skip
+    assert set(override["secrets"]) == set(compose()["secrets"])
