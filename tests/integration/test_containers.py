@@ -159,6 +159,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     project = c.ComposeProject(f"homelabtest{tag[1:]}", [COMPOSE, c.OVERRIDE], env)
     before = c.resources()
     s = Stack(project, images, token, before, started, notes)
+    print("\n".join(notes))
     try:
         project.up(SERVICES)
         _wait_healthy(project, SERVICES)
