@@ -503,14 +503,15 @@ def test_a_kept_axes_draws_what_a_new_one_draws() -> None:
     from bot.tools.dashboard_gallery import example_drawings
 
     singles = example_charts()
-    drawings: list[tuple[str, Chart | ChartGrid]] = [*singles.items(),
-                                                     *example_drawings().items()]
-    # Charts of four units (stacked, percent, bits/s, °C) as panels beside the no-data one,
-    # at the same places, one after the other.
-    drawings += [(f"{name} grid", ChartGrid((c, singles["no-data.png"], c, c), columns=2,
+    # Stacked, a gap, a legend of many, bytes, no data; the alerts bars and two 2x2 grids.
+    kinds = ("cpu.png", "memory.png", "network.png", "disk.png", "no-data.png")
+    drawings: list[tuple[str, Chart | ChartGrid]] = [
+        *((n, singles[n]) for n in kinds), *example_drawings().items()]  # fmt: skip
+    # Percent and °C as panels beside the no-data one, at the same places, one after another.
+    drawings += [(f"{name} grid", ChartGrid((singles[name], singles["no-data.png"],
+                                             singles[name], singles[name]), columns=2,
                                             width=1200, height=800))
-                 for name, c in singles.items()
-                 if name in ("cpu.png", "memory.png", "network.png", "temperature.png")]
+                 for name in ("memory.png", "temperature.png")]  # fmt: skip
 
     def draw(d: Chart | ChartGrid) -> bytes:
         return charts.render_grid(d) if isinstance(d, ChartGrid) else render_chart(d)
