@@ -92,6 +92,18 @@ def _alert(name: str, instance: str, status: str = "firing") -> dict[str, Any]:
     }
 
 
+async def _fire(stack: Stack, rt: Runtime, name: str) -> None:
+    """An alert on nas fires: Alertmanager holds it, and the webhook's ingest stores it (which
+    urges the dashboards that show it)."""
+    body = _alert(name, "nas:9100")
+    stack.am.api("POST", "alerts", [{k: body[k] for k in ("labels", "annotations")}])
+    await rt.ingest.accept(parse_notification({
+        "version": "4", "groupKey": "{}:{}", "status": "firing", "receiver": "bot",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": stack.am.url, "alerts": [body],
+    }))  # fmt: skip
+
+
 async def test_console_shows_each_dashboard_from_the_real_stack(
     tmp_path: Path, stack: Stack
 ) -> None:
@@ -186,13 +198,7 @@ async def test_a_live_dashboard_refreshes_on_change_reposts_and_survives_a_resta
 
             # An alert arrives: Alertmanager holds it, the webhook's ingest stores it, and the
             # dashboard is refreshed at the next tick (5 s), not at its interval (30 s).
-            body = _alert("DashDiskFull", "nas:9100")
-            stack.am.api("POST", "alerts", [{k: body[k] for k in ("labels", "annotations")}])
-            await rt.ingest.accept(parse_notification({
-                "version": "4", "groupKey": "{}:{}", "status": "firing", "receiver": "bot",
-                "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
-                "externalURL": stack.am.url, "alerts": [body],
-            }))  # fmt: skip
+            await _fire(stack, rt, "DashDiskFull")
             await env.advance_time(5)
             assert _edits(env) == edits + 1
             (message,) = _dashboard_messages(channel)
@@ -440,13 +446,7 @@ async def test_twenty_dashboards_never_burst_the_channel_bucket_of_the_fake_disc
             assert all(len(d.message_ids) == 1 for d in boards), boards
             assert len(fake.messages(channel_id)) == 20
 
-            body = _alert("BucketAlert", "nas:9100")
-            stack.am.api("POST", "alerts", [{k: body[k] for k in ("labels", "annotations")}])
-            await rt.ingest.accept(parse_notification({
-                "version": "4", "groupKey": "{}:{}", "status": "firing", "receiver": "bot",
-                "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
-                "externalURL": stack.am.url, "alerts": [body],
-            }))  # fmt: skip
+            await _fire(stack, rt, "BucketAlert")
             for _ in range(11):  # all twenty urged at once
                 await tick()
         finally:
