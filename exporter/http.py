@@ -34,7 +34,6 @@ import binascii
 import logging
 import queue
 import socket
-import ssl
 import threading
 import time
 import zlib
@@ -43,12 +42,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from prometheus_client import Metric
+from prometheus_client.metrics_core import Metric
 
 from exporter.prometheus import Exposition, Family, to_metric
 from exporter.webconfig import WebConfig, WebConfigError, load_web_config
 from homelab import __version__
+
+if TYPE_CHECKING:  # ssl is imported only when TLS is on (see exporter/serve.py)
+    import ssl
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +280,8 @@ class _Conn(asyncio.Protocol):
             self.srv._loop_tasks.add(asyncio.ensure_future(self._tls(ctx)))
 
     async def _tls(self, ctx: ssl.SSLContext) -> None:
+        import ssl
+
         loop = asyncio.get_running_loop()
         assert self.transport is not None
         try:
