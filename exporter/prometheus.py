@@ -153,16 +153,52 @@ def _headers(metric: Metric) -> tuple[str, str]:
     key = (metric.name, metric.type, metric.documentation)
     cached = _HEADERS.get(key)
     if cached is None:
-        name, kind, doc = key
-        text_name = name + _TEXT_SUFFIX.get(kind, "")
-        text_kind = _TEXT_TYPE.get(kind, kind)
-        text = f"# HELP {text_name} {_help_escape(doc)}\n# TYPE {text_name} {text_kind}\n"
-        om_doc = _help_escape(doc).replace('"', r"\"")
-        om = f"# HELP {name} {om_doc}\n# TYPE {name} {kind}\n"
+        cached = _header_lines(*key)
         if len(_HEADERS) >= LABEL_CACHE_MAX:
             _HEADERS.clear()
-        cached = _HEADERS[key] = (text, om)
+        _HEADERS[key] = cached
     return cached
+
+
+def _header_lines(name: str, kind: str, doc: str) -> tuple[str, str]:
+    text_name = name + _TEXT_SUFFIX.get(kind, "")
+    text_kind = _TEXT_TYPE.get(kind, kind)
+    text = f"# HELP {text_name} {_help_escape(doc)}\n# TYPE {text_name} {text_kind}\n"
+    om_doc = _help_escape(doc).replace('"', r"\"")
+    om = f"# HELP {name} {om_doc}\n# TYPE {name} {kind}\n"
+    return text, om
+
+
+class _Shape:
+    """What a family name always needs, made once: its prometheus_client name (counters
+    without `_total`), its HELP and TYPE lines in both formats, and its sample lines'
+    `name{labels} ` prefixes (bounded with the label caches)."""
+
+    __slots__ = ("base", "headers", "help", "kind", "prefixes")
+
+    def __init__(self, name: str, kind: str, help_: str) -> None:
+        base = name[:-6] if kind == "counter" and name.endswith("_total") else name
+        Metric(base, help_, kind)  # raises on an invalid name or type, once per shape
+        self.kind = kind
+        self.help = help_
+        self.base = base
+        self.headers = _header_lines(base, kind, help_)
+        self.prefixes: dict[Labels, str] = {}
+
+
+_SHAPES: dict[str, _Shape] = {}
+_PREFIX_COUNT = [0]
+
+
+def _shape(fam: Family) -> _Shape:
+    """The family's shape (a name whose type or help changed gets a new one)."""
+    shape = _SHAPES.get(fam.name)
+    if shape is None or shape.kind != fam.kind or shape.help != fam.help:
+        if len(_SHAPES) >= LABEL_CACHE_MAX:
+            _SHAPES.clear()
+            _PREFIX_COUNT[0] = 0
+        shape = _SHAPES[fam.name] = _Shape(fam.name, fam.kind, fam.help)
+    return shape
 
 
 def render(metrics: Iterable[Metric], openmetrics: bool = False) -> bytes:
@@ -178,50 +214,42 @@ def render(metrics: Iterable[Metric], openmetrics: bool = False) -> bytes:
     for metric in metrics:
         if metric.__class__ is FamilyMetric:
             fam = metric.family
-            if fam.samples:
-                append(_headers(metric)[idx])
-                _family_lines(fam, append)
+            if not fam.samples:
+                continue
+            shape = metric.shape
+            append(shape.headers[idx])
+            prefixes = shape.prefixes
+            for labels, value in fam.samples:
+                prefix = prefixes.get(labels)
+                if prefix is None:
+                    prefix = _new_prefix(fam.name, prefixes, labels)
+                text = str(value) if value.__class__ is int else format_value(value)
+                append(f"{prefix}{text}\n")
             continue
         samples = metric.samples
         if not samples:
             continue
         append(_headers(metric)[idx])
         for s in samples:
-            labels = s.labels
-            if labels.__class__ is LabelDict:
-                text = labels.text
+            given = s.labels
+            if given.__class__ is LabelDict:
+                text = given.text
             else:
-                text = label_text(tuple(labels.items())) if labels else ""
+                text = label_text(tuple(given.items())) if given else ""
             append(f"{s.name}{text} {format_value(s.value)}\n")
     if openmetrics:
         append("# EOF\n")
     return "".join(out).encode()
 
 
-_PREFIXES: dict[str, dict[Labels, str]] = {}
-_PREFIX_COUNT = [0]
-
-
-def _family_lines(fam: Family, append: Callable[[str], None]) -> None:
-    """A family's sample lines, from cached `name{labels} ` prefixes (bounded as the labels)."""
-    name = fam.name
-    prefixes = _PREFIXES.get(name)
-    if prefixes is None:
-        prefixes = _PREFIXES[name] = {}
-    for labels, value in fam.samples:
-        prefix = prefixes.get(labels)
-        if prefix is None:
-            if _PREFIX_COUNT[0] >= LABEL_CACHE_MAX:
-                for cached in _PREFIXES.values():
-                    cached.clear()
-                _PREFIX_COUNT[0] = 0
-            prefix = prefixes[labels] = f"{name}{label_text(labels)} "
-            _PREFIX_COUNT[0] += 1
-        text = str(value) if value.__class__ is int else format_value(value)
-        append(f"{prefix}{text}\n")
-
-
-_VALID_NAMES: set[tuple[str, str]] = set()
+def _new_prefix(name: str, prefixes: dict[Labels, str], labels: Labels) -> str:
+    if _PREFIX_COUNT[0] >= LABEL_CACHE_MAX:
+        for shape in _SHAPES.values():
+            shape.prefixes.clear()
+        _PREFIX_COUNT[0] = 0
+    prefix = prefixes[labels] = f"{name}{label_text(labels)} "
+    _PREFIX_COUNT[0] += 1
+    return prefix
 
 
 class FamilyMetric(Metric):
@@ -229,25 +257,36 @@ class FamilyMetric(Metric):
 
     Its `Sample`s are built only when something reads `samples` (get_sample_value,
     generate_latest); `render` writes the Family's lines directly, so a scrape builds no
-    Sample objects. The name and type are checked by prometheus_client once per name.
+    Sample objects. Making one stores the Family and its cached shape (validated by
+    prometheus_client once per name): the name, type and help prometheus_client reads come
+    from them.
 
     Example::
 
         FamilyMetric(Family("node_load1", "gauge", "1m load average.", [((), 0.5)])).samples
     """
 
+    unit = ""
+
     def __init__(self, fam: Family) -> None:
-        name, kind = fam.name, fam.kind
-        base = name[:-6] if kind == "counter" and name.endswith("_total") else name
-        if (base, kind) not in _VALID_NAMES:
-            Metric(base, fam.help, kind)  # raises on an invalid name or type
-            _VALID_NAMES.add((base, kind))
-        self.name = base
-        self.documentation = fam.help
-        self.unit = ""
-        self.type = kind
         self.family = fam
+        self.shape = _shape(fam)  # ValueError on a name or type prometheus_client refuses
         self._samples: list[ClientSample] | None = None
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """The family name prometheus_client uses (a counter's without `_total`)."""
+        return self.shape.base
+
+    @property
+    def documentation(self) -> str:  # type: ignore[override]
+        """The HELP text."""
+        return self.family.help
+
+    @property
+    def type(self) -> str:  # type: ignore[override]
+        """The OpenMetrics type."""
+        return self.family.kind
 
     @property
     def samples(self) -> list[ClientSample]:
@@ -610,7 +649,7 @@ class HostCollector:
         fams.extend(health_families(snap, self.influx_stats() if self.influx_stats else None))
         fams.extend(process_families())
         self.guard.apply(fams)
-        return [to_metric(fam) for fam in fams if fam.samples]
+        return [FamilyMetric(fam) for fam in fams if fam.samples]
 
     def collect(self) -> Iterator[Metric]:
         """The metric families of one collection."""
