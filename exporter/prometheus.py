@@ -336,6 +336,10 @@ _NET_FIELDS: tuple[tuple[str, str], ...] = (
     ("transmit_errs", "errout"),
     ("transmit_drop", "dropout"),
 )
+_NET_FAMILIES = tuple(
+    (f"{schema.NETWORK_PREFIX}{suffix}_total", f"Network device statistic {suffix}.", attr)
+    for suffix, attr in _NET_FIELDS
+)
 _PRESSURE: dict[tuple[str, str], tuple[str, str]] = {
     ("cpu", "some"): (schema.PRESSURE_CPU_WAITING,
                       "Total time in seconds that processes have waited for CPU time"),
@@ -355,15 +359,15 @@ _PRESSURE: dict[tuple[str, str], tuple[str, str]] = {
                       "Total time in seconds no process could make progress due to IRQ "
                       "congestion"),
 }  # fmt: skip
-_MEMINFO_NAMES: dict[str, str] = {}
+_MEMINFO_NAMES: dict[str, tuple[str, str]] = {}
 
 
-def _meminfo_name(key: str, unitless: bool) -> str:
+def _meminfo_name(key: str, unitless: bool) -> tuple[str, str]:
     cached = _MEMINFO_NAMES.get(key)
     if cached is None:
         clean = key.replace("(", "_").replace(")", "")
-        cached = f"{schema.MEMORY_PREFIX}{clean}" + ("" if unitless else "_bytes")
-        _MEMINFO_NAMES[key] = cached
+        name = f"{schema.MEMORY_PREFIX}{clean}" + ("" if unitless else "_bytes")
+        cached = _MEMINFO_NAMES[key] = (name, f"Memory information field {name[12:]}.")
     return cached
 
 
@@ -401,9 +405,8 @@ def host_families(snap: Snapshot, host: str = "") -> list[Family]:
     if snap.memory is not None:
         unitless = snap.memory.unitless
         for key, value in snap.memory.values.items():
-            name = _meminfo_name(key, key in unitless)
-            add(Family(name, "gauge", f"Memory information field {name[12:]}.",
-                       [(NO_LABELS, value)]))  # fmt: skip
+            name, help_ = _meminfo_name(key, key in unitless)
+            add(Family(name, "gauge", help_, [(NO_LABELS, value)]))
     if snap.kernel is not None:
         k = snap.kernel
         add(Family(schema.BOOT_TIME, "gauge", "Node boot time, in unixtime.",
@@ -437,16 +440,10 @@ def host_families(snap: Snapshot, host: str = "") -> list[Family]:
                 ]
             add(fam)
     if snap.network:
-        for suffix, attr in _NET_FIELDS:
-            name = f"{schema.NETWORK_PREFIX}{suffix}_total"
-            add(
-                Family(
-                    name,
-                    "counter",
-                    f"Network device statistic {suffix}.",
-                    [((("device", n.device),), getattr(n, attr)) for n in snap.network],
-                )
-            )
+        for name, help_, attr in _NET_FAMILIES:
+            samples: list[Sample] = [((("device", n.device),), getattr(n, attr))
+                                     for n in snap.network]  # fmt: skip
+            add(Family(name, "counter", help_, samples))
     fams.extend(kernel_families(snap))  # node_network_up among them, from netclass
     for p in snap.pressure:
         for kind, psi in (("some", p.some), ("full", p.full)):

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import schema
 from exporter.collection import Collection, Snapshot
+from exporter.families import NAMES_MAX, FamilyNames
 from exporter.prometheus import (
     _LABEL_TEXT,
     LABEL_CACHE_MAX,
@@ -335,3 +336,20 @@ def test_family_metrics_are_written_without_building_samples() -> None:
                                                           {"device": "eth0"}, 7)  # fmt: skip
     with pytest.raises(ValueError, match="Invalid metric type"):
         FamilyMetric(Family("node_test", "bogus", "prometheus_client checks the type"))
+
+
+def test_family_names_are_made_once_per_key_and_bounded() -> None:
+    """A source key's (name, help) is formatted once; past NAMES_MAX keys the cache restarts."""
+    made: list[str] = []
+
+    def make(key: str) -> tuple[str, str]:
+        made.append(key)
+        return f"node_vmstat_{key}", f"/proc/vmstat information field {key}."
+
+    names = FamilyNames(make)
+    assert names("pgfault") == ("node_vmstat_pgfault", "/proc/vmstat information field pgfault.")
+    assert names("pgfault") is names("pgfault")
+    assert made == ["pgfault"]
+    for i in range(NAMES_MAX + 1):
+        names(f"k{i}")
+    assert len(names._cache) <= NAMES_MAX
