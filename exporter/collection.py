@@ -47,6 +47,7 @@ from exporter.sampling import (
     KernelStats,
     Logins,
     MemInfo,
+    Mount,
     NetIO,
     Pressure,
     Sampler,
@@ -192,6 +193,7 @@ class Collection:
         )
         self.mount_filter = mount_filter or MountFilter()
         self.stat = BoundedStat(sampler.fs_usage, filesystem_timeout)
+        self._selected: tuple[tuple[Mount, ...], list[Mount]] = ((), [])
         self.disk_exclude = compile_exclude(disk_exclude)
         self.network_exclude = compile_exclude(network_exclude)
         self.slow_refresh_seconds = slow_refresh_seconds
@@ -388,5 +390,9 @@ class Collection:
         return found if ex is None else tuple(n for n in found if not ex.match(n.device))
 
     def _filesystems(self) -> tuple[FsUsage, ...]:
-        mounts = self.mount_filter.select(self.sampler.mounts())
+        table = self.sampler.mounts()
+        last_table, mounts = self._selected
+        if table is not last_table:  # a new mount table: select again (two regexes a mount)
+            mounts = self.mount_filter.select(table)
+            self._selected = (table, mounts)
         return tuple(self.stat.stat_all(mounts))

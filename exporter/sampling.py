@@ -226,6 +226,8 @@ class Sampler:
         self._meminfo_names: dict[str, tuple[str, int]] = {}
         # /proc/stat, meminfo, loadavg, mounts, pressure: kept open, re-read (exporter.openfiles)
         self.files = OpenFiles(kernel_fs(str(self.procfs)))
+        # the mount table changes rarely: its last text and parse (Mounts are immutable)
+        self._mounts: tuple[bytes, tuple[Mount, ...]] = (b"", ())
 
     # -- fast sources: read at every scrape ------------------------------------------------
     def cpu(self) -> tuple[CpuTimes, ...]:
@@ -252,7 +254,12 @@ class Sampler:
                 raw = self.files.read(str(path))
             except OSError:
                 continue
-            return parse_mounts(raw.decode("utf-8", "replace"))
+            last_raw, last = self._mounts
+            if raw == last_raw:
+                return last  # the same tuple: Collection keeps its selection of it too
+            mounts = parse_mounts(raw.decode("utf-8", "replace"))
+            self._mounts = (raw, mounts)
+            return mounts
         raise OSError(f"no readable mount table under {self.procfs}")
 
     def fs_usage(self, mount: Mount) -> FsUsage:

@@ -97,6 +97,20 @@ def test_mounts_come_from_pid_1_and_unescape_octal(procfs: Path) -> None:
     assert (odd.mountpoint, odd.readonly) == ("/mnt/my share", True)
 
 
+def test_an_unchanged_mount_table_is_not_parsed_again_and_a_changed_one_is(
+    procfs: Path,
+) -> None:
+    """The same text gives the same tuple (Collection keeps its selection); a mount added
+    between two scrapes is seen at the next one."""
+    sampler = Sampler(procfs=procfs, ps=fake_psutil())
+    first = sampler.mounts()
+    assert sampler.mounts() is first
+    table = procfs / "1" / "mounts"
+    table.write_text(table.read_text() + "/dev/sdz1 /srv/new ext4 rw 0 0\n")
+    again = sampler.mounts()
+    assert again is not first and again[-1].mountpoint == "/srv/new"
+
+
 def test_fs_usage_uses_statvfs_under_rootfs(tmp_path: Path, procfs: Path) -> None:
     """Sizes are blocks * fragment size; with rootfs=/host the path stat'ed is /host/<mount>."""
     seen: list[str] = []
