@@ -34,6 +34,7 @@ from exporter import schema
 from exporter.collection import Collection, SingleFlight, Snapshot
 from exporter.families import NO_LABELS, Family, Labels, Sample
 from exporter.kernelmetrics import kernel_families, scrape_families
+from exporter.openfiles import OpenFiles
 from homelab import __version__
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,9 @@ def label_dict(labels: Labels) -> LabelDict:
             _LABEL_DICTS.clear()
         _LABEL_DICTS[labels] = found
     return found
+
+
+_INF = math.inf
 
 
 def format_value(value: float) -> str:
@@ -223,8 +227,11 @@ def render(metrics: Iterable[Metric], openmetrics: bool = False) -> bytes:
                 prefix = prefixes.get(labels)
                 if prefix is None:
                     prefix = _new_prefix(fam.name, prefixes, labels)
-                text = str(value) if value.__class__ is int else format_value(value)
-                append(f"{prefix}{text}\n")
+                cls = value.__class__
+                if cls is int or (cls is float and -_INF < value < _INF):
+                    append(f"{prefix}{value!r}\n")  # what format_value gives, without the call
+                else:
+                    append(f"{prefix}{format_value(value)}\n")
             continue
         samples = metric.samples
         if not samples:
@@ -270,7 +277,10 @@ class FamilyMetric(Metric):
 
     def __init__(self, fam: Family) -> None:
         self.family = fam
-        self.shape = _shape(fam)  # ValueError on a name or type prometheus_client refuses
+        shape = _SHAPES.get(fam.name)  # _shape's common case, inline: one per family a scrape
+        if shape is None or shape.kind != fam.kind or shape.help != fam.help:
+            shape = _shape(fam)  # ValueError on a name or type prometheus_client refuses
+        self.shape = shape
         self._samples: list[ClientSample] | None = None
 
     @property
@@ -511,6 +521,8 @@ def _filesystem_families(snap: Snapshot, add: Callable[[Family], None]) -> None:
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+# /proc/self/statm, kept open and re-read (exporter.openfiles): this process's own file
+_STATM = OpenFiles(limit=1)
 _TICKS = os.sysconf("SC_CLK_TCK")
 _BUILD_LABELS: Labels = (
     ("python_version", platform.python_version()),
@@ -542,8 +554,7 @@ def process_families() -> list[Family]:
                        "Total user and system CPU time spent in seconds.",
                        [(NO_LABELS, t.user + t.system)]))  # fmt: skip
     try:
-        with open("/proc/self/statm", "rb") as fh:
-            vms, rss = fh.read().split()[:2]
+        vms, rss = _STATM.read("/proc/self/statm").split()[:2]
         fams.append(Family("process_resident_memory_bytes", "gauge",
                            "Resident memory size in bytes.",
                            [(NO_LABELS, int(rss) * _PAGE)]))  # fmt: skip
