@@ -546,6 +546,13 @@ def _process_start() -> float:
 _START = _process_start()
 
 
+def open_fds() -> int:
+    """This process's open descriptors: since Linux 6.2 the size of /proc/self/fd is the
+    kernel's count of them (one stat, 3 us), before that a listing (35 us with 80 open)."""
+    size = os.stat("/proc/self/fd").st_size
+    return size if size > 0 else len(os.listdir("/proc/self/fd"))
+
+
 def process_families() -> list[Family]:
     """The exporter process's own CPU, memory and file descriptors (process_* names)."""
     fams: list[Family] = []
@@ -567,7 +574,7 @@ def process_families() -> list[Family]:
             )
         )
         fams.append(Family("process_open_fds", "gauge", "Number of open file descriptors.",
-                           [(NO_LABELS, len(os.listdir("/proc/self/fd")))]))  # fmt: skip
+                           [(NO_LABELS, open_fds())]))  # fmt: skip
     except OSError:
         pass
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]

@@ -28,6 +28,7 @@ from exporter.prometheus import (
     format_value,
     host_families,
     label_text,
+    open_fds,
     render,
     to_metric,
 )
@@ -353,3 +354,15 @@ def test_family_names_are_made_once_per_key_and_bounded() -> None:
     for i in range(NAMES_MAX + 1):
         names(f"k{i}")
     assert len(names._cache) <= NAMES_MAX
+
+
+def test_open_fds_counts_this_processs_descriptors() -> None:
+    """process_open_fds follows descriptors opened and closed (the /proc/self/fd count)."""
+    before = open_fds()
+    fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(5)]
+    try:
+        assert open_fds() == before + 5
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert open_fds() == before
