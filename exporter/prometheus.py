@@ -109,6 +109,9 @@ def format_value(value: float) -> str:
     return repr(float(value))
 
 
+_NOTHING: dict[Labels, float] = {}
+
+
 class CounterGuard:
     """Keeps exported counters monotonic: a counter reads max(previous, current).
 
@@ -120,28 +123,40 @@ class CounterGuard:
     """
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str, Labels], float] = {}
+        # per family name, the value of each label set in the latest scrape
+        self._last: dict[str, dict[Labels, float]] = {}
 
     def __len__(self) -> int:
         """Number of counter series remembered (those of the latest scrape)."""
-        return len(self._last)
+        return sum(len(series) for series in self._last.values())
+
+    def remembered(self, name: str) -> dict[Labels, float]:
+        """The label sets (and values) remembered for one counter family."""
+        return dict(self._last.get(name, {}))
 
     def apply(self, families: Iterable[Family]) -> None:
         """Rewrite counter samples in place so none is below its value in the previous scrape."""
         last = self._last
-        seen: dict[tuple[str, Labels], float] = {}
+        seen: dict[str, dict[Labels, float]] = {}
         for fam in families:
             if fam.kind != "counter":
                 continue
             name = fam.name
             samples = fam.samples
+            before = last.get(name)
+            now = seen.get(name)
+            if before is None and now is None:
+                seen[name] = dict(samples)  # first sight of the family: nothing to hold up
+                continue
+            if now is None:
+                now = seen[name] = {}
+            get = (before if before is not None else _NOTHING).get
             for i, (labels, value) in enumerate(samples):
-                key = (name, labels)
-                prev = last.get(key)
+                prev = get(labels)
                 if prev is not None and value < prev:
                     samples[i] = (labels, prev)
                     value = prev
-                seen[key] = value
+                now[labels] = value
         self._last = seen
 
 

@@ -268,7 +268,7 @@ def test_the_guard_remembers_only_the_latest_scrape(procfs: Path, sysfs: Path) -
     assert (("device", "veth49"),) in last[schema.NETWORK_RECEIVE_BYTES]
     exported = sum(len(v) for k, v in last.items() if k.endswith("_total"))
     assert len(exp.guard) == exported
-    assert sum(1 for name, _ in exp.guard._last if name == schema.NETWORK_RECEIVE_BYTES) == len(
+    assert len(exp.guard.remembered(schema.NETWORK_RECEIVE_BYTES)) == len(
         last[schema.NETWORK_RECEIVE_BYTES]
     )
 
