@@ -127,7 +127,7 @@ class _Call(Generic[T]):
     __slots__ = ("error", "event", "result")
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self.event: threading.Event | None = None  # made by the first caller that must wait
         self.result: T | None = None
         self.error: BaseException | None = None
 
@@ -147,6 +147,9 @@ class SingleFlight(Generic[T]):
             leader = call is None
             if call is None:
                 call = self._inflight = _Call()
+            elif call.event is None:
+                call.event = threading.Event()
+            event = call.event
         if leader:
             try:
                 call.result = self._fn()
@@ -155,9 +158,12 @@ class SingleFlight(Generic[T]):
             finally:
                 with self._lock:
                     self._inflight = None
-                call.event.set()
+                    event = call.event  # every caller that joined did so under this lock
+                if event is not None:
+                    event.set()
         else:
-            call.event.wait()
+            assert event is not None
+            event.wait()
         if call.error is not None:
             raise call.error
         return call.result  # type: ignore[return-value]

@@ -228,6 +228,8 @@ class Sampler:
         self.files = OpenFiles(kernel_fs(str(self.procfs)))
         # the mount table changes rarely: its last text and parse (Mounts are immutable)
         self._mounts: tuple[bytes, tuple[Mount, ...]] = (b"", ())
+        self._mounts_paths = (str(self.procfs / "1" / "mounts"),
+                              str(self.procfs / "self" / "mounts"))  # fmt: skip
 
     # -- fast sources: read at every scrape ------------------------------------------------
     def cpu(self) -> tuple[CpuTimes, ...]:
@@ -249,9 +251,9 @@ class Sampler:
 
     def mounts(self) -> tuple[Mount, ...]:
         """The mount table as PID 1 sees it (the host's, also from inside a container)."""
-        for path in (self.procfs / "1" / "mounts", self.procfs / "self" / "mounts"):
+        for path in self._mounts_paths:
             try:
-                raw = self.files.read(str(path))
+                raw = self.files.read(path)
             except OSError:
                 continue
             last_raw, last = self._mounts
