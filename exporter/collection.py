@@ -200,6 +200,7 @@ class Collection:
         self.mount_filter = mount_filter or MountFilter()
         self.stat = BoundedStat(sampler.fs_usage, filesystem_timeout)
         self._selected: tuple[tuple[Mount, ...], list[Mount]] = ((), [])
+        self._disks_kept: dict[str, bool] = {}
         self.disk_exclude = compile_exclude(disk_exclude)
         self.network_exclude = compile_exclude(network_exclude)
         self.slow_refresh_seconds = slow_refresh_seconds
@@ -397,9 +398,18 @@ class Collection:
         return value
 
     def _diskstats(self) -> tuple[DiskStats, ...]:
-        found = self.kernel.diskstats()
-        ex = self.disk_exclude
-        return found if ex is None else tuple(d for d in found if not ex.match(d.device))
+        return self.kernel.diskstats(self._disk_kept)
+
+    def _disk_kept(self, device: str) -> bool:
+        # the exclusion regex runs once per device name, not at every scrape
+        kept = self._disks_kept.get(device)
+        if kept is None:
+            ex = self.disk_exclude
+            kept = ex is None or not ex.match(device)
+            if len(self._disks_kept) >= 4096:
+                self._disks_kept.clear()
+            self._disks_kept[device] = kept
+        return kept
 
     def _netdev(self) -> tuple[NetDev, ...]:
         found = self.kernel.netdev()

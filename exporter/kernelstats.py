@@ -259,9 +259,9 @@ class KernelReader:
         pool = int(self._read("sys/kernel/random/poolsize"))
         return Entropy(avail, pool)
 
-    def diskstats(self) -> tuple[DiskStats, ...]:
-        """Every line of /proc/diskstats (the collection applies the device exclusion)."""
-        return parse_diskstats(self._read("diskstats"))
+    def diskstats(self, keep: Callable[[str], bool] | None = None) -> tuple[DiskStats, ...]:
+        """The lines of /proc/diskstats whose device `keep` accepts (every line without it)."""
+        return parse_diskstats(self._read("diskstats"), keep)
 
     def netdev(self) -> tuple[NetDev, ...]:
         """Every interface of /proc/net/dev."""
@@ -494,13 +494,19 @@ def _parse_keyvalue_lines(raw: bytes, keep: _Selection) -> dict[str, int]:
     return out
 
 
-def parse_diskstats(raw: bytes) -> tuple[DiskStats, ...]:
-    """/proc/diskstats: 14 fields before kernel 4.18, 18 with discards, 20 with flushes."""
+def parse_diskstats(
+    raw: bytes, keep: Callable[[str], bool] | None = None
+) -> tuple[DiskStats, ...]:
+    """/proc/diskstats: 14 fields before kernel 4.18, 18 with discards, 20 with flushes.
+
+    Lines of devices `keep` refuses (node_exporter's exclusion: loop, ram, partitions) are
+    skipped before their numbers are converted.
+    """
     out = []
     for line in raw.split(b"\n"):
         parts = line.split()
         n = len(parts)
-        if n < 14:
+        if n < 14 or (keep is not None and not keep(parts[2].decode())):
             continue
         v = [int(p) for p in parts[3:]]
         extra: list[int | None] = [*v[11:17]]

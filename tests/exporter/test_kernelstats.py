@@ -107,6 +107,8 @@ def test_diskstats_of_old_and_new_kernels() -> None:
     old = parse_diskstats(b"   8       0 sda 1 2 3 4 5 6 7 8 9 10 11\n")
     assert old == (DiskStats("sda", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11),)
     new = parse_diskstats(b" 254 0 vda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n")
+    both = b"   7 0 loop0 1 2 3 4 5 6 7 8 9 10 11\n 254 0 vda 1 2 3 4 5 6 7 8 9 10 11\n"
+    assert [d.device for d in parse_diskstats(both, lambda dev: dev != "loop0")] == ["vda"]
     assert new[0].discards == 12 and new[0].discard_ms == 15 and new[0].flush_ms == 17
 
 
