@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from exporter import schema
-from exporter.filesystems import BoundedStat, MountFilter, Started
+from exporter.filesystems import BoundedStat, MountFilter
 from exporter.kernelstats import (
     SECTOR,
     Conntrack,
@@ -303,13 +303,7 @@ class Collection:
         memory: MemInfo | None = run("meminfo", s.memory, None)
         kernel: KernelStats | None = run("stat", s.kernel, None)
         load: tuple[float, float, float] | None = run("loadavg", s.load, None)
-        # statfs runs on the bounded worker while the other sources are read (see begin)
-        t0 = perf()
-        try:
-            begun: Started | Exception = self._begin_filesystems()
-        except Exception as exc:  # raised again inside run(), which records it
-            begun = exc
-        begin_time = perf() - t0
+        filesystems: tuple[FsUsage, ...] = run("filesystem", self._filesystems, ())
         k = self.kernel
         diskstats: tuple[DiskStats, ...] = run("diskstats", self._diskstats, ())
         netdev: tuple[NetDev, ...] = run("netdev", self._netdev, ())
@@ -325,11 +319,6 @@ class Collection:
         softnet: tuple[Softnet, ...] = run("softnet", k.softnet, (), True)
         netstat = run("netstat", k.netstat, None, True)
         udp_queues = run("udp_queues", k.udp_queues, None, True)
-        filesystems: tuple[FsUsage, ...] = run(
-            "filesystem", lambda: self._finish_filesystems(begun), ()
-        )
-        fs = statuses[-1]  # its time: the hand-over and the wait, not the sources read meanwhile
-        statuses[-1] = replace(fs, duration=fs.duration + begin_time)
         up = {c.device: c.operstate == "up" for c in netclass}
         mono = time.monotonic()
         for name, cache in (("hwmon", self._temps), ("uname", self._host)):
@@ -416,15 +405,10 @@ class Collection:
         ex = self.network_exclude
         return found if ex is None else tuple(n for n in found if not ex.match(n.device))
 
-    def _begin_filesystems(self) -> Started:
+    def _filesystems(self) -> tuple[FsUsage, ...]:
         table = self.sampler.mounts()
         last_table, mounts = self._selected
         if table is not last_table:  # a new mount table: select again (two regexes a mount)
             mounts = self.mount_filter.select(table)
             self._selected = (table, mounts)
-        return self.stat.begin(mounts)
-
-    def _finish_filesystems(self, begun: Started | Exception) -> tuple[FsUsage, ...]:
-        if isinstance(begun, Exception):
-            raise begun
-        return tuple(self.stat.finish(begun))
+        return tuple(self.stat.stat_all(mounts))

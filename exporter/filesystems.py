@@ -108,17 +108,6 @@ class _Worker(threading.Thread):
         return True
 
 
-@dataclass(slots=True)
-class Started:
-    """A `BoundedStat.begin` in progress."""
-
-    mounts: list[Mount]
-    pending: list[Mount]
-    results: dict[str, FsUsage]
-    job: _Job | None = None
-    worker: _Worker | None = None
-
-
 class BoundedStat:
     """Stat mounts on a worker thread with a per-mount timeout."""
 
@@ -149,15 +138,6 @@ class BoundedStat:
 
     def stat_all(self, mounts: Sequence[Mount]) -> list[FsUsage]:
         """FsUsage for each mount in order; stuck or timed-out mounts carry device_error."""
-        return self.finish(self.begin(mounts))
-
-    def begin(self, mounts: Sequence[Mount]) -> Started:
-        """Hand the mounts to the worker and return at once; `finish` waits for the results.
-
-        A collection begins the file systems first and reads its other sources meanwhile, so
-        that it does not wait for the worker thread to be scheduled (on a busy host, that wait
-        was most of a scrape's latency).
-        """
         with self._lock:
             stuck = set(self._stuck)
         results: dict[str, FsUsage] = {}
@@ -165,18 +145,10 @@ class BoundedStat:
         for m in mounts:
             if m.mountpoint in stuck:
                 results[m.mountpoint] = FsUsage(m, device_error=True)
-        started = Started(list(mounts), pending, results)
-        if pending:
-            started.job = _Job(pending)
-            started.worker = self._get_worker()
-            started.worker.submit(started.job)
-        return started
-
-    def finish(self, started: Started) -> list[FsUsage]:
-        """The results of `begin`, in mount order (waiting at most the timeout per mount)."""
-        mounts, pending, results = started.mounts, started.pending, started.results
-        job, worker = started.job, started.worker
-        while job is not None and worker is not None:
+        while pending:
+            job = _Job(pending)
+            worker = self._get_worker()
+            worker.submit(job)
             stuck_at = self._wait(job)
             for r in job.results[: len(pending) if stuck_at is None else stuck_at]:
                 results[r.mount.mountpoint] = r
@@ -196,11 +168,6 @@ class BoundedStat:
                 worker.stuck_mount = bad.mountpoint
             self._worker = None
             pending = pending[stuck_at + 1 :]
-            job = worker = None
-            if pending:
-                job = _Job(pending)
-                worker = self._get_worker()
-                worker.submit(job)
         return [results[m.mountpoint] for m in mounts if m.mountpoint in results]
 
     def _wait(self, job: _Job) -> int | None:

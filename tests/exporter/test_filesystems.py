@@ -98,23 +98,3 @@ def test_a_failing_stat_sets_device_error() -> None:
     mounts = MountFilter().select(parse_mounts(TABLE))
     result = {u.mount.mountpoint: u for u in BoundedStat(stat, timeout=1).stat_all(mounts)}
     assert result["/home"].device_error and not result["/run"].device_error
-
-
-def test_begin_hands_the_mounts_over_and_finish_collects_them() -> None:
-    """begin returns while the worker is still in statfs (the collection reads its other
-    sources meanwhile); finish waits for the results, in mount order."""
-    inside, release = threading.Event(), threading.Event()
-
-    def stat(mount: Mount) -> FsUsage:
-        inside.set()
-        release.wait(10)
-        return _usage(mount)
-
-    mounts = MountFilter().select(parse_mounts(TABLE))
-    bounded = BoundedStat(stat, timeout=5)
-    started = bounded.begin(mounts)
-    assert inside.wait(5)  # the worker is statting, and begin has returned
-    release.set()
-    result = bounded.finish(started)
-    assert [u.mount.mountpoint for u in result] == [m.mountpoint for m in mounts]
-    assert not any(u.device_error for u in result)
