@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from exporter import schema
-from exporter.filesystems import BoundedStat, MountFilter
+from exporter.filesystems import BoundedStat, MountFilter, direct_mounts
 from exporter.kernelstats import (
     SECTOR,
     Conntrack,
@@ -199,7 +199,9 @@ class Collection:
         )
         self.mount_filter = mount_filter or MountFilter()
         self.stat = BoundedStat(sampler.fs_usage, filesystem_timeout)
-        self._selected: tuple[tuple[Mount, ...], list[Mount]] = ((), [])
+        self._selected: tuple[tuple[Mount, ...], list[Mount], frozenset[str]] = (
+            (), [], frozenset()
+        )
         self._disks_kept: dict[str, bool] = {}
         self.disk_exclude = compile_exclude(disk_exclude)
         self.network_exclude = compile_exclude(network_exclude)
@@ -407,8 +409,12 @@ class Collection:
 
     def _filesystems(self) -> tuple[FsUsage, ...]:
         table = self.sampler.mounts()
-        last_table, mounts = self._selected
+        last_table, mounts, direct = self._selected
         if table is not last_table:  # a new mount table: select again (two regexes a mount)
             mounts = self.mount_filter.select(table)
-            self._selected = (table, mounts)
-        return tuple(self.stat.stat_all(mounts))
+            # statfs in the scrape only where it cannot wait, and only on the host's own root
+            # (under a container's rootfs_path the path walk crosses the container's mounts)
+            local_root = str(self.sampler.rootfs) == "/"
+            direct = direct_mounts(table, mounts) if local_root else frozenset()
+            self._selected = (table, mounts, direct)
+        return tuple(self.stat.stat_all(mounts, direct))
