@@ -228,21 +228,33 @@ class Sampler:
         self.files = OpenFiles(kernel_fs(str(self.procfs)))
         # the mount table changes rarely: its last text and parse (Mounts are immutable)
         self._mounts: tuple[bytes, tuple[Mount, ...]] = (b"", ())
+        self._stat_for_kernel: tuple[float, bytes] = (0.0, b"")  # see kernel()
         self._mounts_paths = (str(self.procfs / "1" / "mounts"),
                               str(self.procfs / "self" / "mounts"))  # fmt: skip
 
     # -- fast sources: read at every scrape ------------------------------------------------
     def cpu(self) -> tuple[CpuTimes, ...]:
         """Per-CPU mode seconds, labelled with the kernel's CPU number (`cpuN` in /proc/stat)."""
-        return parse_cpu_stat(self.files.read(self._stat_path), self.clock_ticks)
+        raw = self.files.read(self._stat_path)
+        self._stat_for_kernel = (time.monotonic(), raw)
+        return parse_cpu_stat(raw, self.clock_ticks)
 
     def memory(self) -> MemInfo:
         """Every /proc/meminfo key (psutil exposes only a subset)."""
         return parse_meminfo(self.files.read(self._meminfo_path).decode("ascii", "replace"))
 
     def kernel(self) -> KernelStats:
-        """Boot time, context switches, interrupts, forks, running and blocked processes."""
-        return parse_stat(self.files.read(self._stat_path).decode("ascii", "replace"))
+        """Boot time, context switches, interrupts, forks, running and blocked processes.
+
+        A collection reads /proc/stat once: `cpu()` just before (within STAT_SHARE_SECONDS)
+        leaves its text for this call, which takes it; otherwise the file is read here. The
+        kernel generates it afresh at each read (every interrupt's count), about 25 us.
+        """
+        read_at, raw = self._stat_for_kernel
+        self._stat_for_kernel = (0.0, b"")
+        if not raw or time.monotonic() - read_at > STAT_SHARE_SECONDS:
+            raw = self.files.read(self._stat_path)
+        return parse_stat(raw.decode("ascii", "replace"))
 
     def load(self) -> tuple[float, float, float]:
         """1, 5 and 15 minute load averages."""
@@ -498,6 +510,9 @@ def _read_text(path: Path) -> str:
         return path.read_text(errors="replace").strip()
     except OSError:
         return ""
+
+
+STAT_SHARE_SECONDS = 0.1  # cpu() and kernel() of one collection share one /proc/stat read
 
 
 def compile_exclude(pattern: str) -> re.Pattern[str] | None:

@@ -69,6 +69,16 @@ def test_kernel_counters_from_proc_stat(procfs: Path) -> None:
     assert (k.procs_running, k.procs_blocked) == (1, 0)
 
 
+def test_cpu_and_kernel_of_one_collection_share_one_read_of_proc_stat(procfs: Path) -> None:
+    """kernel() right after cpu() uses the text cpu() read; a second kernel() reads again."""
+    sampler = Sampler(procfs=procfs, ps=fake_psutil())
+    stat = procfs / "stat"
+    sampler.cpu()
+    stat.write_text(stat.read_text().replace("ctxt 517610", "ctxt 600000"))
+    assert sampler.kernel().context_switches == 517610  # the text cpu() read
+    assert sampler.kernel().context_switches == 600000  # nothing left to share: read again
+
+
 def test_load_average(procfs: Path) -> None:
     """/proc/loadavg's three averages."""
     assert Sampler(procfs=procfs, ps=fake_psutil()).load() == (0.44, 0.26, 0.12)
