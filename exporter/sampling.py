@@ -229,6 +229,7 @@ class Sampler:
         # the mount table changes rarely: its last text and parse (Mounts are immutable)
         self._mounts: tuple[bytes, tuple[Mount, ...]] = (b"", ())
         self._stat_for_kernel: tuple[float, bytes] = (0.0, b"")  # see kernel()
+        self._meminfo_layout: MeminfoLayout | None = None
         self._mounts_paths = (str(self.procfs / "1" / "mounts"),
                               str(self.procfs / "self" / "mounts"))  # fmt: skip
 
@@ -241,7 +242,16 @@ class Sampler:
 
     def memory(self) -> MemInfo:
         """Every /proc/meminfo key (psutil exposes only a subset)."""
-        return parse_meminfo(self.files.read(self._meminfo_path).decode("ascii", "replace"))
+        raw = self.files.read(self._meminfo_path)
+        tokens = raw.split()
+        layout = self._meminfo_layout
+        if layout is not None:
+            found = layout.apply(tokens)
+            if found is not None:
+                return found
+        info = parse_meminfo(raw.decode("ascii", "replace"))
+        self._meminfo_layout = MeminfoLayout.of(tokens, info)
+        return info
 
     def kernel(self) -> KernelStats:
         """Boot time, context switches, interrupts, forks, running and blocked processes.
@@ -366,6 +376,44 @@ class Sampler:
                 os_release = parse_os_release(text)
                 break
         return HostInfo(uname, os_release)
+
+
+@dataclass(frozen=True, slots=True)
+class MeminfoLayout:
+    """Where /proc/meminfo's values are among its whitespace-split tokens.
+
+    The kernel writes the same keys in the same order at every read; a read whose key tokens
+    are those remembered converts its values in place of parsing each line (50 to 15 us).
+    """
+
+    count: int
+    name_positions: tuple[int, ...]
+    names: list[bytes]
+    fields: tuple[tuple[str, int, int], ...]  # key, value position, multiplier
+    unitless: frozenset[str]
+
+    @classmethod
+    def of(cls, tokens: list[bytes], info: MemInfo) -> MeminfoLayout | None:
+        """The layout of one read, or None when its tokens are not `Key: value [kB]` only."""
+        positions, fields = [], []
+        i, n = 0, len(tokens)
+        while i < n:
+            name = tokens[i]
+            if not name.endswith(b":") or i + 1 >= n:
+                return None
+            kb = i + 2 < n and tokens[i + 2] == b"kB"
+            positions.append(i)
+            fields.append((name[:-1].decode("ascii", "replace"), i + 1, 1024 if kb else 1))
+            i += 3 if kb else 2
+        layout = cls(n, tuple(positions), [tokens[p] for p in positions], tuple(fields),
+                     info.unitless)  # fmt: skip
+        return layout if layout.apply(tokens) == info else None
+
+    def apply(self, tokens: list[bytes]) -> MemInfo | None:
+        """The values of a read with this layout, or None when its keys differ."""
+        if len(tokens) != self.count or [tokens[p] for p in self.name_positions] != self.names:
+            return None
+        return MemInfo({key: int(tokens[i]) * m for key, i, m in self.fields}, self.unitless)
 
 
 def parse_meminfo(text: str) -> MemInfo:

@@ -79,6 +79,23 @@ def test_cpu_and_kernel_of_one_collection_share_one_read_of_proc_stat(procfs: Pa
     assert sampler.kernel().context_switches == 600000  # nothing left to share: read again
 
 
+def test_meminfo_read_through_its_layout_follows_new_values_and_new_keys(procfs: Path) -> None:
+    """The second read converts values in place (its keys are the first's); a kernel line
+    added later makes a new layout rather than misreading the old positions."""
+    sampler = Sampler(procfs=procfs, ps=fake_psutil())
+    meminfo = procfs / "meminfo"
+    first = sampler.memory()
+    assert sampler._meminfo_layout is not None
+    text = meminfo.read_text()
+    total = f"MemTotal: {first.values['MemTotal'] // 1024} kB"
+    meminfo.write_text(text.replace(total.split()[1], "1234", 1))
+    assert sampler.memory().values["MemTotal"] == 1234 * 1024
+    meminfo.write_text("Extra:           7\n" + text)
+    again = sampler.memory()
+    assert again.values["Extra"] == 7 and "Extra" in again.unitless
+    assert again.values["MemTotal"] == first.values["MemTotal"]
+
+
 def test_load_average(procfs: Path) -> None:
     """/proc/loadavg's three averages."""
     assert Sampler(procfs=procfs, ps=fake_psutil()).load() == (0.44, 0.26, 0.12)
