@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated benchmarks to run, of {','.join(PARTS)}")
     parser.add_argument("--skip", type=_parts, default=set(), help="benchmarks not to run")
     parser.add_argument("--scrapes", type=int, default=500, help="scrapes per exporter")
+    parser.add_argument("--interleave", action="store_true",
+                        help="exporter bench: scrape the two exporters in turns")
     parser.add_argument(
         "--renders", type=int, default=300, help="in-process /metrics writes per writer"
     )
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         if n:
             print()
         if part == "exporter":
-            status |= exporter_main(args.scrapes)
+            status |= exporter_main(args.scrapes, interleave=args.interleave)
         elif part == "web":
             status |= web_main()
         elif part == "exposition":

@@ -2,9 +2,11 @@
 
 Both exporters run on this host at the same time, and each gets the same number of sequential
 scrapes over one kept-alive connection with the headers Prometheus sends (OpenMetrics preferred,
-gzip). CPU is the target process's utime+stime from /proc/<pid>/stat (all its threads, so our
-InfluxDB writer is counted), memory is VmRSS after the run. homelab-exporter runs with both
-outputs on: InfluxDB output to a real InfluxDB 1.x started for the run.
+gzip): all of node_exporter's scrapes, then ours, or (`--interleave`) taking turns scrape by
+scrape, so that both see the same load, and each scrape follows the other exporter's. CPU
+is the target process's utime+stime from /proc/<pid>/stat (all its threads, so our InfluxDB
+writer is counted), memory is VmRSS after the run. homelab-exporter runs with both outputs on:
+InfluxDB output to a real InfluxDB 1.x started for the run.
 
 Example::
 
@@ -56,6 +58,7 @@ class Comparison:
 
     baseline: Measurement
     ours: Measurement
+    interleaved: bool = False  # scrapes taken in turns rather than one exporter after the other
 
     def ratio(self, key: str) -> float:
         """ours / baseline for "cpu", "p50", "p99" or "rss"."""
@@ -119,6 +122,70 @@ def measure(name: str, svc: Service, scrapes: int) -> Measurement:
     )
 
 
+class _Scraper:
+    """One kept-alive connection to an exporter, timing each scrape."""
+
+    def __init__(self, name: str, svc: Service) -> None:
+        assert svc.proc is not None
+        self.name = name
+        self.pid = svc.proc.pid
+        self.conn = http.client.HTTPConnection("127.0.0.1", svc.port, timeout=30)
+        self.latencies: list[float] = []
+        self.body = b""
+        self.ticks = 0
+
+    def scrape(self, timed: bool = True) -> None:
+        start = time.perf_counter()
+        self.conn.request("GET", "/metrics", headers=HEADERS)
+        resp = self.conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"{self.name} /metrics answered {resp.status}")
+        if timed:
+            self.latencies.append(time.perf_counter() - start)
+            self.body = data
+
+    def result(self, scrapes: int) -> Measurement:
+        self.conn.close()
+        latencies = sorted(self.latencies)
+        p99_index = min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))
+        return Measurement(
+            name=self.name,
+            scrapes=scrapes,
+            cpu_ms_per_scrape=self.ticks * 1000.0 / os.sysconf("SC_CLK_TCK") / scrapes,
+            p50_ms=statistics.median(latencies) * 1000,
+            p99_ms=latencies[p99_index] * 1000,
+            rss_mb=rss_kb(self.pid) / 1024,
+            body_bytes=len(self.body),
+            series=count_series(self.body),
+        )
+
+
+def measure_interleaved(
+    named: list[tuple[str, Service]], scrapes: int
+) -> list[Measurement]:
+    """Scrape the exporters in turn (A B, then B A, ...) over the same stretch of time.
+
+    On a host whose other load changes from second to second (other engineers' tests), two
+    back-to-back windows see different machines; taking turns scrape by scrape gives both
+    exporters the same one. Each scrape then also finds the CPU caches filled by the other
+    exporter, as a real scrape 15 s after the last one finds them filled by whatever ran
+    meanwhile. Each process's CPU is read over the whole stretch, so background work (our
+    InfluxDB writer) is counted over twice the wall time of its own scrapes.
+    """
+    scrapers = [_Scraper(name, svc) for name, svc in named]
+    for _ in range(WARMUP):
+        for sc in scrapers:
+            sc.scrape(timed=False)
+    start = [cpu_ticks(sc.pid) for sc in scrapers]
+    for i in range(scrapes):
+        for sc in scrapers if i % 2 == 0 else reversed(scrapers):
+            sc.scrape()
+    for sc, t0 in zip(scrapers, start, strict=True):
+        sc.ticks = cpu_ticks(sc.pid) - t0
+    return [sc.result(scrapes) for sc in scrapers]
+
+
 def count_series(body: bytes) -> int:
     """Sample lines of an exposition (gzip or not), comments and # EOF left out."""
     if body[:2] == b"\x1f\x8b":
@@ -126,8 +193,11 @@ def count_series(body: bytes) -> int:
     return sum(1 for ln in body.split(b"\n") if ln and not ln.startswith(b"#"))
 
 
-def compare(scrapes: int = 500, workdir: Path | None = None) -> Comparison:
-    """Start node_exporter, InfluxDB and homelab-exporter (both outputs on) and measure both."""
+def compare(
+    scrapes: int = 500, workdir: Path | None = None, interleave: bool = False
+) -> Comparison:
+    """Start node_exporter, InfluxDB and homelab-exporter (both outputs on) and measure both:
+    node_exporter's scrapes and then ours (the default), or taking turns scrape by scrape."""
     own_dir = workdir is None
     base = workdir or Path(tempfile.mkdtemp(prefix="homelab-bench-"))
     started: list[Service] = []
@@ -145,9 +215,14 @@ def compare(scrapes: int = 500, workdir: Path | None = None) -> Comparison:
         )
         started.append(ours)
         ours.start()
-        baseline = measure("node_exporter", node, scrapes)
-        mine = measure("homelab-exporter", ours, scrapes)
-        return Comparison(baseline, mine)
+        if interleave:
+            baseline, mine = measure_interleaved(
+                [("node_exporter", node), ("homelab-exporter", ours)], scrapes
+            )
+        else:
+            baseline = measure("node_exporter", node, scrapes)
+            mine = measure("homelab-exporter", ours, scrapes)
+        return Comparison(baseline, mine, interleaved=interleave)
     finally:
         for svc in reversed(started):
             svc.stop()
@@ -165,7 +240,8 @@ def format_table(c: Comparison) -> str:
         ("resident memory MB", b.rss_mb, o.rss_mb, "rss"),
     ]
     lines = [
-        f"homelab-exporter vs node_exporter: {o.scrapes} scrapes each, loopback, "
+        f"homelab-exporter vs node_exporter: {o.scrapes} scrapes each"
+        f"{' in turns' if c.interleaved else ', one after the other'}, loopback, "
         f"Prometheus headers (OpenMetrics, gzip); InfluxDB output on",
         f"{'':<22}{'node_exporter':>15}{'homelab-exporter':>18}{'ratio':>9}{'target':>10}",
     ]
@@ -181,7 +257,7 @@ def format_table(c: Comparison) -> str:
     return "\n".join(lines)
 
 
-def main(scrapes: int = 500) -> int:
+def main(scrapes: int = 500, interleave: bool = False) -> int:
     """Run and print; exit status 0 whether or not targets are met (it is a measurement)."""
-    print(format_table(compare(scrapes)))
+    print(format_table(compare(scrapes, interleave=interleave)))
     return 0

@@ -33,6 +33,7 @@ from exporter.webconfig import WebConfigError
 log = logging.getLogger(__name__)
 
 NO_REEXEC_ENV = "HOMELAB_EXPORTER_NO_REEXEC"
+GC_THRESHOLD = 10_000  # young-generation allocations between cyclic collections (default 700)
 
 
 def run(settings: SettingsModel) -> int:
@@ -121,6 +122,12 @@ class Agent:
         # with node_exporter's series count took a scrape's p99 from ~12 to ~26 ms.
         self.exposition.render(openmetrics=True)
         gc.freeze()
+        # A scrape holds a few thousand samples' tuples at once and frees them all by reference
+        # counting; at the default threshold (700) that peak set off a young-generation
+        # collection in almost every scrape (70 us each, and an older-generation one every
+        # tenth) that found nothing to free. Above the peak, the cyclic collector runs only
+        # when objects really accumulate.
+        gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
         self.collection.start()
         if self.writer is not None:
             self.writer.start()

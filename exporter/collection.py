@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from exporter import schema
-from exporter.filesystems import BoundedStat, MountFilter
+from exporter.filesystems import BoundedStat, MountFilter, direct_mounts
 from exporter.kernelstats import (
     SECTOR,
     Conntrack,
@@ -47,6 +47,7 @@ from exporter.sampling import (
     KernelStats,
     Logins,
     MemInfo,
+    Mount,
     NetIO,
     Pressure,
     Sampler,
@@ -126,7 +127,7 @@ class _Call(Generic[T]):
     __slots__ = ("error", "event", "result")
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self.event: threading.Event | None = None  # made by the first caller that must wait
         self.result: T | None = None
         self.error: BaseException | None = None
 
@@ -146,6 +147,9 @@ class SingleFlight(Generic[T]):
             leader = call is None
             if call is None:
                 call = self._inflight = _Call()
+            elif call.event is None:
+                call.event = threading.Event()
+            event = call.event
         if leader:
             try:
                 call.result = self._fn()
@@ -154,9 +158,12 @@ class SingleFlight(Generic[T]):
             finally:
                 with self._lock:
                     self._inflight = None
-                call.event.set()
+                    event = call.event  # every caller that joined did so under this lock
+                if event is not None:
+                    event.set()
         else:
-            call.event.wait()
+            assert event is not None
+            event.wait()
         if call.error is not None:
             raise call.error
         return call.result  # type: ignore[return-value]
@@ -192,6 +199,10 @@ class Collection:
         )
         self.mount_filter = mount_filter or MountFilter()
         self.stat = BoundedStat(sampler.fs_usage, filesystem_timeout)
+        self._selected: tuple[tuple[Mount, ...], list[Mount], frozenset[str]] = (
+            (), [], frozenset()
+        )
+        self._disks_kept: dict[str, bool] = {}
         self.disk_exclude = compile_exclude(disk_exclude)
         self.network_exclude = compile_exclude(network_exclude)
         self.slow_refresh_seconds = slow_refresh_seconds
@@ -378,9 +389,18 @@ class Collection:
         return value
 
     def _diskstats(self) -> tuple[DiskStats, ...]:
-        found = self.kernel.diskstats()
-        ex = self.disk_exclude
-        return found if ex is None else tuple(d for d in found if not ex.match(d.device))
+        return self.kernel.diskstats(self._disk_kept)
+
+    def _disk_kept(self, device: str) -> bool:
+        # the exclusion regex runs once per device name, not at every scrape
+        kept = self._disks_kept.get(device)
+        if kept is None:
+            ex = self.disk_exclude
+            kept = ex is None or not ex.match(device)
+            if len(self._disks_kept) >= 4096:
+                self._disks_kept.clear()
+            self._disks_kept[device] = kept
+        return kept
 
     def _netdev(self) -> tuple[NetDev, ...]:
         found = self.kernel.netdev()
@@ -388,5 +408,13 @@ class Collection:
         return found if ex is None else tuple(n for n in found if not ex.match(n.device))
 
     def _filesystems(self) -> tuple[FsUsage, ...]:
-        mounts = self.mount_filter.select(self.sampler.mounts())
-        return tuple(self.stat.stat_all(mounts))
+        table = self.sampler.mounts()
+        last_table, mounts, direct = self._selected
+        if table is not last_table:  # a new mount table: select again (two regexes a mount)
+            mounts = self.mount_filter.select(table)
+            # statfs in the scrape only where it cannot wait, and only on the host's own root
+            # (under a container's rootfs_path the path walk crosses the container's mounts)
+            local_root = str(self.sampler.rootfs) == "/"
+            direct = direct_mounts(table, mounts) if local_root else frozenset()
+            self._selected = (table, mounts, direct)
+        return tuple(self.stat.stat_all(mounts, direct))

@@ -48,6 +48,27 @@ class MountFilter:
         return list(chosen.values())
 
 
+# File systems whose statfs answers from the superblock in memory: no server to wait for, no
+# read from the device (ext4 and xfs keep their counters in memory; tmpfs and ramfs are memory)
+LOCAL_FS_TYPES = frozenset(("ext2", "ext3", "ext4", "xfs", "tmpfs", "ramfs", "vfat", "exfat",
+                            "f2fs"))  # fmt: skip
+
+
+def direct_mounts(table: Sequence[Mount], selected: Sequence[Mount]) -> frozenset[str]:
+    """The mount points of `selected` whose statfs cannot wait: of a local type, and with every
+    mount above them local too (the path walk to a mount under an NFS mount can wait for its
+    server). Everything else, network and FUSE file systems first, goes to the worker."""
+    points = [(m.mountpoint.rstrip("/") + "/", m.fstype in LOCAL_FS_TYPES) for m in table]
+    out = set()
+    for m in selected:
+        if m.fstype not in LOCAL_FS_TYPES:
+            continue
+        path = m.mountpoint.rstrip("/") + "/"
+        if all(local for point, local in points if path.startswith(point) and point != path):
+            out.add(m.mountpoint)
+    return frozenset(out)
+
+
 class _Job:
     # current == len(results) and started is when that mount's stat began, both under cond:
     # the worker wakes the scrape only when the job is done, not once per mount
@@ -136,15 +157,26 @@ class BoundedStat:
             self._worker.start()
         return self._worker
 
-    def stat_all(self, mounts: Sequence[Mount]) -> list[FsUsage]:
-        """FsUsage for each mount in order; stuck or timed-out mounts carry device_error."""
+    def stat_all(
+        self, mounts: Sequence[Mount], direct: frozenset[str] = frozenset()
+    ) -> list[FsUsage]:
+        """FsUsage for each mount in order; stuck or timed-out mounts carry device_error.
+
+        Mount points in `direct` (see `direct_mounts`) are statted by the caller itself: their
+        statfs cannot wait, and handing them to the worker thread and back cost a scrape more
+        than the calls themselves (100 us against 10 us for three mounts here).
+        """
         with self._lock:
             stuck = set(self._stuck)
         results: dict[str, FsUsage] = {}
-        pending = [m for m in mounts if m.mountpoint not in stuck]
+        pending = []
         for m in mounts:
             if m.mountpoint in stuck:
                 results[m.mountpoint] = FsUsage(m, device_error=True)
+            elif m.mountpoint in direct:
+                results[m.mountpoint] = self._stat_one(m)
+            else:
+                pending.append(m)
         while pending:
             job = _Job(pending)
             worker = self._get_worker()

@@ -34,7 +34,6 @@ import binascii
 import logging
 import queue
 import socket
-import ssl
 import threading
 import time
 import zlib
@@ -43,12 +42,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from prometheus_client import Metric
+from prometheus_client.metrics_core import Metric
 
 from exporter.prometheus import Exposition, Family, to_metric
 from exporter.webconfig import WebConfig, WebConfigError, load_web_config
 from homelab import __version__
+
+if TYPE_CHECKING:  # ssl is imported only when TLS is on (see exporter/serve.py)
+    import ssl
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +193,9 @@ class WebCollector:
         return []
 
 
+Job = Callable[[], Callable[[], object] | None]  # returns how to hand its result back
+
+
 class _Workers:
     """Threads for the blocking part of requests: at most `limit`, started on demand, each
     ending after `linger` idle seconds (the stdlib's ThreadPoolExecutor never shrinks, so a
@@ -198,13 +204,19 @@ class _Workers:
     def __init__(self, limit: int, linger: float = WORKER_LINGER_SECONDS) -> None:
         self.limit = limit
         self.linger = linger
-        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0
         self._threads = 0
 
-    def submit(self, job: Callable[[], None]) -> None:
-        """Run `job` on a worker thread (the caller caps how many are in flight)."""
+    def submit(self, job: Job) -> None:
+        """Run `job` on a worker thread (the caller caps how many are in flight).
+
+        What `job` returns, if anything, is called once the thread counts as idle again: it is
+        how the job hands its result back. Handing it back first would let the next request
+        (a scraper's, sent as soon as the answer arrives) find no idle thread and start
+        another, so that a single sequential client kept several threads taking turns.
+        """
         with self._lock:
             self._jobs.put(job)
             if self._idle == 0 and self._threads < self.limit:
@@ -212,9 +224,13 @@ class _Workers:
                 threading.Thread(target=self._run, name="http-worker", daemon=True).start()
 
     def _run(self) -> None:
+        then: Callable[[], object] | None = None
         while True:
             with self._lock:
                 self._idle += 1
+            if then is not None:
+                then()
+                then = None
             try:
                 job = self._jobs.get(timeout=self.linger)
             except queue.Empty:
@@ -227,7 +243,7 @@ class _Workers:
             with self._lock:
                 self._idle -= 1
             try:
-                job()
+                then = job()
             except Exception:
                 log.exception("an HTTP worker job failed")
 
@@ -277,6 +293,8 @@ class _Conn(asyncio.Protocol):
             self.srv._loop_tasks.add(asyncio.ensure_future(self._tls(ctx)))
 
     async def _tls(self, ctx: ssl.SSLContext) -> None:
+        import ssl
+
         loop = asyncio.get_running_loop()
         assert self.transport is not None
         try:
@@ -414,11 +432,10 @@ class _Conn(asyncio.Protocol):
         loop = self.srv._loop
         assert loop is not None
 
-        def job() -> None:
+        def job() -> Callable[[], object]:
             try:
                 if need_check and not web.check_password(user, password):
-                    loop.call_soon_threadsafe(self._done, None, 401, keep, user)
-                    return
+                    return lambda: loop.call_soon_threadsafe(self._done, None, 401, keep, user)
                 if path == "/metrics":
                     status, payload = self.srv._metrics(accept, encoding, head, keep)
                 else:
@@ -427,7 +444,7 @@ class _Conn(asyncio.Protocol):
             except BaseException:
                 loop.call_soon_threadsafe(self.srv._release)
                 raise
-            loop.call_soon_threadsafe(self._done, payload, status, keep, user)
+            return lambda: loop.call_soon_threadsafe(self._done, payload, status, keep, user)
 
         self.srv.workers.submit(job)
 

@@ -16,17 +16,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from exporter.collection import CollectorStatus, Snapshot
-from exporter.families import NO_LABELS, Family, Labels
+from exporter.families import NO_LABELS, Family, FamilyNames, Labels
 from exporter.kernelstats import CONNTRACK_STATS, NETCLASS_FILES, NETDEV_FIELDS
 
 # /proc/net/dev columns psutil does not give (the other eight are in prometheus.host_families)
 _NETDEV_EXTRA = tuple(
-    (i, name) for i, name in enumerate(NETDEV_FIELDS)
+    (i, f"node_network_{name}_total", f"Network device statistic {name}.")
+    for i, name in enumerate(NETDEV_FIELDS)
     if name.rsplit("_", 1)[1] not in ("bytes", "packets", "errs", "drop")
 )  # fmt: skip
 _NETCLASS_COUNTERS = frozenset(
     ("carrier_changes_total", "carrier_up_changes_total", "carrier_down_changes_total")
 )
+_NETCLASS = tuple(
+    (fname, f"node_network_{metric}", "counter" if metric in _NETCLASS_COUNTERS else "gauge",
+     f"Network device property: {metric}")
+    for fname, metric in NETCLASS_FILES
+)  # fmt: skip
 _DISK_EXTRA: tuple[tuple[str, str, str, float], ...] = (
     ("node_disk_io_now", "io_now", "The number of I/Os currently in progress.", 0.0),
     ("node_disk_io_time_weighted_seconds_total", "weighted_ms",
@@ -79,6 +85,24 @@ _CONNTRACK_HELP = {
 }
 
 
+_VMSTAT_NAMES = FamilyNames(
+    lambda key: (f"node_vmstat_{key}", f"/proc/vmstat information field {key}.")
+)
+_NETSTAT_NAMES = FamilyNames(
+    lambda key: (f"node_netstat_{key}", f"Statistic {key.replace('_', '', 1)}.")
+)
+
+
+def _sockstat_names(key: str) -> tuple[str, str]:
+    if key == "sockets_used":
+        return f"node_sockstat_{key}", "Number of IPv4 sockets in use."
+    proto, _, what = key.partition("_")
+    return f"node_sockstat_{key}", f"Number of {proto} sockets in state {what}."
+
+
+_SOCKSTAT_NAMES = FamilyNames(_sockstat_names)
+
+
 def _one(name: str, kind: str, help_: str, value: float) -> Family:
     return Family(name, kind, help_, [(NO_LABELS, value)])
 
@@ -95,8 +119,8 @@ def kernel_families(snap: Snapshot) -> list[Family]:
             if value is not None:
                 fam.samples.append(((("device", d.device),), value * scale if scale else value))
         add(fam)
-    for i, name in _NETDEV_EXTRA:
-        add(Family(f"node_network_{name}_total", "counter", f"Network device statistic {name}.",
+    for i, name, help_ in _NETDEV_EXTRA:
+        add(Family(name, "counter", help_,
                    [((("device", n.device),), n.counters[i]) for n in snap.netdev]))  # fmt: skip
     if snap.netdev and snap.netclass:
         nohandler = {c.device: c.values.get("rx_nohandler") for c in snap.netclass}
@@ -110,8 +134,8 @@ def kernel_families(snap: Snapshot) -> list[Family]:
     _netclass(snap, add)
     if snap.vmstat is not None:
         for key, value in snap.vmstat.items():  # the reader kept the default fields only
-            add(_one(f"node_vmstat_{key}", "unknown", f"/proc/vmstat information field {key}.",
-                     value))  # fmt: skip
+            name, help_ = _VMSTAT_NAMES(key)
+            add(Family(name, "unknown", help_, [(NO_LABELS, value)]))
     if snap.timex is not None:
         t = snap.timex
         for attr, kind, help_ in _TIMEX:
@@ -148,18 +172,14 @@ def kernel_families(snap: Snapshot) -> list[Family]:
                          c.stats[key]))  # fmt: skip
     if snap.sockstat is not None:
         for key, value in snap.sockstat.items():
-            if key == "sockets_used":
-                help_ = "Number of IPv4 sockets in use."
-            else:
-                proto, _, what = key.partition("_")
-                help_ = f"Number of {proto} sockets in state {what}."
-            add(_one(f"node_sockstat_{key}", "gauge", help_, value))
+            name, help_ = _SOCKSTAT_NAMES(key)
+            add(Family(name, "gauge", help_, [(NO_LABELS, value)]))
     if snap.softnet:
         _softnet(snap, add)
     if snap.netstat is not None:
         for key, value in snap.netstat.items():  # the reader kept the default fields only
-            add(_one(f"node_netstat_{key}", "unknown", f"Statistic {key.replace('_', '', 1)}.",
-                     value))  # fmt: skip
+            name, help_ = _NETSTAT_NAMES(key)
+            add(Family(name, "unknown", help_, [(NO_LABELS, value)]))
     if snap.udp_queues is not None:
         q = snap.udp_queues
         fam = Family(
@@ -185,11 +205,7 @@ def _netclass(snap: Snapshot, append: Callable[[Family], None]) -> None:
         "gauge",
         "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
     )
-    per_file: dict[str, Family] = {}
-    for fname, metric in NETCLASS_FILES:
-        kind = "counter" if metric in _NETCLASS_COUNTERS else "gauge"
-        per_file[fname] = Family(f"node_network_{metric}", kind,
-                                 f"Network device property: {metric}")  # fmt: skip
+    per_file = {fname: Family(name, kind, help_) for fname, name, kind, help_ in _NETCLASS}
     for c in snap.netclass:
         dev: Labels = (("device", c.device),)
         up.samples.append((dev, 1 if c.operstate == "up" else 0))

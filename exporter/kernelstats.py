@@ -259,9 +259,9 @@ class KernelReader:
         pool = int(self._read("sys/kernel/random/poolsize"))
         return Entropy(avail, pool)
 
-    def diskstats(self) -> tuple[DiskStats, ...]:
-        """Every line of /proc/diskstats (the collection applies the device exclusion)."""
-        return parse_diskstats(self._read("diskstats"))
+    def diskstats(self, keep: Callable[[str], bool] | None = None) -> tuple[DiskStats, ...]:
+        """The lines of /proc/diskstats whose device `keep` accepts (every line without it)."""
+        return parse_diskstats(self._read("diskstats"), keep)
 
     def netdev(self) -> tuple[NetDev, ...]:
         """Every interface of /proc/net/dev."""
@@ -426,13 +426,20 @@ def _text(raw: bytes | None) -> str:
 
 class _Selection:
     """Which field names a collector keeps: the predicate (a regex match in practice) runs
-    once per name, then the answer is looked up; None keeps every field."""
+    once per name, then the answer is looked up; None keeps every field.
 
-    __slots__ = ("_known", "_predicate")
+    It also remembers layouts: for a file's field-name line (netstat, snmp) or its sequence of
+    names (vmstat, snmp6), which positions are kept and under which names. The kernel writes
+    the same names in the same order at every read, so a scrape converts only the kept values
+    and does not look at the others' names.
+    """
+
+    __slots__ = ("_known", "_layouts", "_predicate")
 
     def __init__(self, predicate: Callable[[str], bool] | None) -> None:
         self._predicate = predicate
         self._known: dict[bytes, str | None] = {}
+        self._layouts: dict[object, tuple[tuple[int, str], ...]] = {}
 
     def name(self, raw: bytes, prefix: bytes = b"") -> str | None:
         """The field's name if kept, else None."""
@@ -445,12 +452,37 @@ class _Selection:
             self._known[key] = found = text if keep else None
             return found
 
+    def layout(self, key: object) -> tuple[tuple[int, str], ...] | None:
+        """The remembered (position, name) pairs kept for a layout, or None."""
+        return self._layouts.get(key)
 
+    def remember(self, key: object, kept: list[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
+        """Remember a layout's kept pairs (a few per file; bounded against a changing one)."""
+        if len(self._layouts) >= LAYOUTS_MAX:
+            self._layouts.clear()
+        found = self._layouts[key] = tuple(kept)
+        return found
+
+
+LAYOUTS_MAX = 64
 _ALL = _Selection(None)
 
 
 def parse_keyvalues(raw: bytes, keep: _Selection = _ALL) -> dict[str, int]:
     """`key value` lines (/proc/vmstat)."""
+    tokens = raw.split()
+    names = tuple(tokens[0::2])
+    if len(tokens) % 2 or len(names) != raw.count(b"\n") + (not raw.endswith(b"\n")):
+        return _parse_keyvalue_lines(raw, keep)  # not one `key value` pair per line
+    kept = keep.layout(names)
+    if kept is None:
+        name = keep.name
+        kept = keep.remember(names, [(2 * i + 1, found) for i, key in enumerate(names)
+                                     if (found := name(key)) is not None])  # fmt: skip
+    return {found: int(tokens[i]) for i, found in kept}
+
+
+def _parse_keyvalue_lines(raw: bytes, keep: _Selection) -> dict[str, int]:
     out: dict[str, int] = {}
     name = keep.name
     for line in raw.split(b"\n"):
@@ -462,13 +494,19 @@ def parse_keyvalues(raw: bytes, keep: _Selection = _ALL) -> dict[str, int]:
     return out
 
 
-def parse_diskstats(raw: bytes) -> tuple[DiskStats, ...]:
-    """/proc/diskstats: 14 fields before kernel 4.18, 18 with discards, 20 with flushes."""
+def parse_diskstats(
+    raw: bytes, keep: Callable[[str], bool] | None = None
+) -> tuple[DiskStats, ...]:
+    """/proc/diskstats: 14 fields before kernel 4.18, 18 with discards, 20 with flushes.
+
+    Lines of devices `keep` refuses (node_exporter's exclusion: loop, ram, partitions) are
+    skipped before their numbers are converted.
+    """
     out = []
     for line in raw.split(b"\n"):
         parts = line.split()
         n = len(parts)
-        if n < 14:
+        if n < 14 or (keep is not None and not keep(parts[2].decode())):
             continue
         v = [int(p) for p in parts[3:]]
         extra: list[int | None] = [*v[11:17]]
@@ -558,16 +596,26 @@ def parse_netstat(raw: bytes, keep: _Selection = _ALL) -> dict[str, int]:
     """/proc/net/netstat and snmp: pairs of `Proto: names` / `Proto: values` lines."""
     out: dict[str, int] = {}
     lines = raw.split(b"\n")
-    select = keep.name
     for i in range(0, len(lines) - 1, 2):
-        names, values = lines[i].split(), lines[i + 1].split()
-        if not names or not values or names[0] != values[0]:
+        head = lines[i]
+        kept = keep.layout(head)
+        if kept is None:
+            names = head.split()
+            if not names:
+                continue
+            proto = names[0][:-1]
+            select = keep.name
+            kept = keep.remember(head, [(j, found) for j, name in enumerate(names[1:], 1)
+                                        if (found := select(name, proto)) is not None])  # fmt: skip
+        if not kept:
             continue
-        proto = names[0][:-1]
-        for name, value in zip(names[1:], values[1:], strict=False):
-            found = select(name, proto)
-            if found is not None:
-                out[found] = int(value)
+        values = lines[i + 1].split()
+        if not values or not head.startswith(values[0] + b" "):
+            continue  # not the value line of this header (the kernel writes them in pairs)
+        n = len(values)
+        for j, found in kept:
+            if j < n:
+                out[found] = int(values[j])
     return out
 
 
@@ -583,21 +631,42 @@ def parse_udp_queues(raw: bytes) -> tuple[int, int]:
     return tx, rx
 
 
+_SNMP6_PREFIXES = (b"Ip6", b"Icmp6", b"UdpLite6", b"Udp6")
+
+
 def parse_snmp6(raw: bytes, keep: _Selection = _ALL) -> dict[str, int]:
     """/proc/net/snmp6: `Ip6InReceives 1` lines become `Ip6_InReceives` (node_exporter's
     split after the protocol prefix: Ip6, Icmp6, Udp6, UdpLite6)."""
+    tokens = raw.split()
+    names = tuple(tokens[0::2])
+    if len(tokens) % 2 or len(names) != raw.count(b"\n") + (not raw.endswith(b"\n")):
+        return _parse_snmp6_lines(raw, keep)  # not one `name value` pair per line
+    kept = keep.layout(names)
+    if kept is None:
+        pairs = []
+        for i, key in enumerate(names):
+            found = _snmp6_name(key, keep)
+            if found is not None:
+                pairs.append((2 * i + 1, found))
+        kept = keep.remember(names, pairs)
+    return {found: int(tokens[i]) for i, found in kept}
+
+
+def _snmp6_name(key: bytes, keep: _Selection) -> str | None:
+    for prefix in _SNMP6_PREFIXES:
+        if key.startswith(prefix):
+            return keep.name(key[len(prefix) :], prefix)
+    return None
+
+
+def _parse_snmp6_lines(raw: bytes, keep: _Selection) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in raw.split(b"\n"):
         parts = line.split()
-        if len(parts) != 2:
-            continue
-        key = parts[0]
-        for prefix in (b"Ip6", b"Icmp6", b"UdpLite6", b"Udp6"):
-            if key.startswith(prefix):
-                found = keep.name(key[len(prefix) :], prefix)
-                if found is not None:
-                    out[found] = int(parts[1])
-                break
+        if len(parts) == 2:
+            found = _snmp6_name(parts[0], keep)
+            if found is not None:
+                out[found] = int(parts[1])
     return out
 
 

@@ -10,9 +10,10 @@ Only kernel file systems get this: on an ordinary file (a test's fixture tree) a
 descriptor would go on reading a file that was replaced by rename. `kernel_fs(root)` tells,
 from /proc/self/mountinfo, whether a root is procfs or sysfs. A descriptor whose file went
 away (an interface removed, a process gone) fails its pread; it is then closed and the path
-opened again, which raises FileNotFoundError as a plain read would. `forget(prefix)` closes
-the descriptors of a removed device at once; past `limit` descriptors, paths are read with
-open/read/close as before.
+opened again, which raises FileNotFoundError as a plain read would. One that refuses with
+EINVAL (an attribute with no value now, such as a down link's speed) is kept and asked again.
+`forget(prefix)` closes the descriptors of a removed device at once; past `limit`
+descriptors, paths are read with open/read/close as before.
 
 Example::
 
@@ -23,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 KERNEL_FS_TYPES = frozenset(("proc", "sysfs"))
 CHUNK = 65536
 DEFAULT_LIMIT = 2048
+# A sysfs attribute that exists but has no value now (speed, duplex or carrier of a link that is
+# down, lo's speed) fails its read with EINVAL, and every read at offset 0 asks the driver
+# again: its descriptor is kept, so that a scrape does not open ~10 such paths afresh.
+REFUSED = frozenset((errno.EINVAL,))
 
 
 def mount_type(path: str, mountinfo: str = "/proc/self/mountinfo") -> str:
@@ -96,8 +102,10 @@ class OpenFiles:
             if fd is not None:
                 try:
                     return _read_whole(fd)
-                except OSError:
-                    # the file went away (ENODEV, ESRCH) or refuses for now (EINVAL): start over
+                except OSError as exc:
+                    if exc.errno in REFUSED:
+                        raise  # no value now (a down link's speed): the next pread asks again
+                    # the file went away (ENODEV, ESRCH): start over
                     del self._fds[path]
                     os.close(fd)
             if len(self._fds) >= self.limit:
@@ -105,8 +113,11 @@ class OpenFiles:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
                 data = _read_whole(fd)
-            except OSError:
-                os.close(fd)  # EINVAL at the first read: not kept, tried afresh next time
+            except OSError as exc:
+                if exc.errno in REFUSED:
+                    self._fds[path] = fd
+                else:
+                    os.close(fd)
                 raise
             self._fds[path] = fd
             return data

@@ -34,6 +34,7 @@ from exporter import schema
 from exporter.collection import Collection, SingleFlight, Snapshot
 from exporter.families import NO_LABELS, Family, Labels, Sample
 from exporter.kernelmetrics import kernel_families, scrape_families
+from exporter.openfiles import OpenFiles
 from homelab import __version__
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,9 @@ def label_dict(labels: Labels) -> LabelDict:
     return found
 
 
+_INF = math.inf
+
+
 def format_value(value: float) -> str:
     """A sample value as the exposition formats write it."""
     if value.__class__ is int:
@@ -105,6 +109,9 @@ def format_value(value: float) -> str:
     return repr(float(value))
 
 
+_NOTHING: dict[Labels, float] = {}
+
+
 class CounterGuard:
     """Keeps exported counters monotonic: a counter reads max(previous, current).
 
@@ -116,28 +123,40 @@ class CounterGuard:
     """
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str, Labels], float] = {}
+        # per family name, the value of each label set in the latest scrape
+        self._last: dict[str, dict[Labels, float]] = {}
 
     def __len__(self) -> int:
         """Number of counter series remembered (those of the latest scrape)."""
-        return len(self._last)
+        return sum(len(series) for series in self._last.values())
+
+    def remembered(self, name: str) -> dict[Labels, float]:
+        """The label sets (and values) remembered for one counter family."""
+        return dict(self._last.get(name, {}))
 
     def apply(self, families: Iterable[Family]) -> None:
         """Rewrite counter samples in place so none is below its value in the previous scrape."""
         last = self._last
-        seen: dict[tuple[str, Labels], float] = {}
+        seen: dict[str, dict[Labels, float]] = {}
         for fam in families:
             if fam.kind != "counter":
                 continue
             name = fam.name
             samples = fam.samples
+            before = last.get(name)
+            now = seen.get(name)
+            if before is None and now is None:
+                seen[name] = dict(samples)  # first sight of the family: nothing to hold up
+                continue
+            if now is None:
+                now = seen[name] = {}
+            get = (before if before is not None else _NOTHING).get
             for i, (labels, value) in enumerate(samples):
-                key = (name, labels)
-                prev = last.get(key)
+                prev = get(labels)
                 if prev is not None and value < prev:
                     samples[i] = (labels, prev)
                     value = prev
-                seen[key] = value
+                now[labels] = value
         self._last = seen
 
 
@@ -153,16 +172,52 @@ def _headers(metric: Metric) -> tuple[str, str]:
     key = (metric.name, metric.type, metric.documentation)
     cached = _HEADERS.get(key)
     if cached is None:
-        name, kind, doc = key
-        text_name = name + _TEXT_SUFFIX.get(kind, "")
-        text_kind = _TEXT_TYPE.get(kind, kind)
-        text = f"# HELP {text_name} {_help_escape(doc)}\n# TYPE {text_name} {text_kind}\n"
-        om_doc = _help_escape(doc).replace('"', r"\"")
-        om = f"# HELP {name} {om_doc}\n# TYPE {name} {kind}\n"
+        cached = _header_lines(*key)
         if len(_HEADERS) >= LABEL_CACHE_MAX:
             _HEADERS.clear()
-        cached = _HEADERS[key] = (text, om)
+        _HEADERS[key] = cached
     return cached
+
+
+def _header_lines(name: str, kind: str, doc: str) -> tuple[str, str]:
+    text_name = name + _TEXT_SUFFIX.get(kind, "")
+    text_kind = _TEXT_TYPE.get(kind, kind)
+    text = f"# HELP {text_name} {_help_escape(doc)}\n# TYPE {text_name} {text_kind}\n"
+    om_doc = _help_escape(doc).replace('"', r"\"")
+    om = f"# HELP {name} {om_doc}\n# TYPE {name} {kind}\n"
+    return text, om
+
+
+class _Shape:
+    """What a family name always needs, made once: its prometheus_client name (counters
+    without `_total`), its HELP and TYPE lines in both formats, and its sample lines'
+    `name{labels} ` prefixes (bounded with the label caches)."""
+
+    __slots__ = ("base", "headers", "help", "kind", "prefixes")
+
+    def __init__(self, name: str, kind: str, help_: str) -> None:
+        base = name[:-6] if kind == "counter" and name.endswith("_total") else name
+        Metric(base, help_, kind)  # raises on an invalid name or type, once per shape
+        self.kind = kind
+        self.help = help_
+        self.base = base
+        self.headers = _header_lines(base, kind, help_)
+        self.prefixes: dict[Labels, str] = {}
+
+
+_SHAPES: dict[str, _Shape] = {}
+_PREFIX_COUNT = [0]
+
+
+def _shape(fam: Family) -> _Shape:
+    """The family's shape (a name whose type or help changed gets a new one)."""
+    shape = _SHAPES.get(fam.name)
+    if shape is None or shape.kind != fam.kind or shape.help != fam.help:
+        if len(_SHAPES) >= LABEL_CACHE_MAX:
+            _SHAPES.clear()
+            _PREFIX_COUNT[0] = 0
+        shape = _SHAPES[fam.name] = _Shape(fam.name, fam.kind, fam.help)
+    return shape
 
 
 def render(metrics: Iterable[Metric], openmetrics: bool = False) -> bytes:
@@ -178,50 +233,45 @@ def render(metrics: Iterable[Metric], openmetrics: bool = False) -> bytes:
     for metric in metrics:
         if metric.__class__ is FamilyMetric:
             fam = metric.family
-            if fam.samples:
-                append(_headers(metric)[idx])
-                _family_lines(fam, append)
+            if not fam.samples:
+                continue
+            shape = metric.shape
+            append(shape.headers[idx])
+            prefixes = shape.prefixes
+            for labels, value in fam.samples:
+                prefix = prefixes.get(labels)
+                if prefix is None:
+                    prefix = _new_prefix(fam.name, prefixes, labels)
+                cls = value.__class__
+                if cls is int or (cls is float and -_INF < value < _INF):
+                    append(f"{prefix}{value!r}\n")  # what format_value gives, without the call
+                else:
+                    append(f"{prefix}{format_value(value)}\n")
             continue
         samples = metric.samples
         if not samples:
             continue
         append(_headers(metric)[idx])
         for s in samples:
-            labels = s.labels
-            if labels.__class__ is LabelDict:
-                text = labels.text
+            given = s.labels
+            if given.__class__ is LabelDict:
+                text = given.text
             else:
-                text = label_text(tuple(labels.items())) if labels else ""
+                text = label_text(tuple(given.items())) if given else ""
             append(f"{s.name}{text} {format_value(s.value)}\n")
     if openmetrics:
         append("# EOF\n")
     return "".join(out).encode()
 
 
-_PREFIXES: dict[str, dict[Labels, str]] = {}
-_PREFIX_COUNT = [0]
-
-
-def _family_lines(fam: Family, append: Callable[[str], None]) -> None:
-    """A family's sample lines, from cached `name{labels} ` prefixes (bounded as the labels)."""
-    name = fam.name
-    prefixes = _PREFIXES.get(name)
-    if prefixes is None:
-        prefixes = _PREFIXES[name] = {}
-    for labels, value in fam.samples:
-        prefix = prefixes.get(labels)
-        if prefix is None:
-            if _PREFIX_COUNT[0] >= LABEL_CACHE_MAX:
-                for cached in _PREFIXES.values():
-                    cached.clear()
-                _PREFIX_COUNT[0] = 0
-            prefix = prefixes[labels] = f"{name}{label_text(labels)} "
-            _PREFIX_COUNT[0] += 1
-        text = str(value) if value.__class__ is int else format_value(value)
-        append(f"{prefix}{text}\n")
-
-
-_VALID_NAMES: set[tuple[str, str]] = set()
+def _new_prefix(name: str, prefixes: dict[Labels, str], labels: Labels) -> str:
+    if _PREFIX_COUNT[0] >= LABEL_CACHE_MAX:
+        for shape in _SHAPES.values():
+            shape.prefixes.clear()
+        _PREFIX_COUNT[0] = 0
+    prefix = prefixes[labels] = f"{name}{label_text(labels)} "
+    _PREFIX_COUNT[0] += 1
+    return prefix
 
 
 class FamilyMetric(Metric):
@@ -229,25 +279,39 @@ class FamilyMetric(Metric):
 
     Its `Sample`s are built only when something reads `samples` (get_sample_value,
     generate_latest); `render` writes the Family's lines directly, so a scrape builds no
-    Sample objects. The name and type are checked by prometheus_client once per name.
+    Sample objects. Making one stores the Family and its cached shape (validated by
+    prometheus_client once per name): the name, type and help prometheus_client reads come
+    from them.
 
     Example::
 
         FamilyMetric(Family("node_load1", "gauge", "1m load average.", [((), 0.5)])).samples
     """
 
+    unit = ""
+
     def __init__(self, fam: Family) -> None:
-        name, kind = fam.name, fam.kind
-        base = name[:-6] if kind == "counter" and name.endswith("_total") else name
-        if (base, kind) not in _VALID_NAMES:
-            Metric(base, fam.help, kind)  # raises on an invalid name or type
-            _VALID_NAMES.add((base, kind))
-        self.name = base
-        self.documentation = fam.help
-        self.unit = ""
-        self.type = kind
         self.family = fam
+        shape = _SHAPES.get(fam.name)  # _shape's common case, inline: one per family a scrape
+        if shape is None or shape.kind != fam.kind or shape.help != fam.help:
+            shape = _shape(fam)  # ValueError on a name or type prometheus_client refuses
+        self.shape = shape
         self._samples: list[ClientSample] | None = None
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """The family name prometheus_client uses (a counter's without `_total`)."""
+        return self.shape.base
+
+    @property
+    def documentation(self) -> str:  # type: ignore[override]
+        """The HELP text."""
+        return self.family.help
+
+    @property
+    def type(self) -> str:  # type: ignore[override]
+        """The OpenMetrics type."""
+        return self.family.kind
 
     @property
     def samples(self) -> list[ClientSample]:
@@ -297,6 +361,10 @@ _NET_FIELDS: tuple[tuple[str, str], ...] = (
     ("transmit_errs", "errout"),
     ("transmit_drop", "dropout"),
 )
+_NET_FAMILIES = tuple(
+    (f"{schema.NETWORK_PREFIX}{suffix}_total", f"Network device statistic {suffix}.", attr)
+    for suffix, attr in _NET_FIELDS
+)
 _PRESSURE: dict[tuple[str, str], tuple[str, str]] = {
     ("cpu", "some"): (schema.PRESSURE_CPU_WAITING,
                       "Total time in seconds that processes have waited for CPU time"),
@@ -316,15 +384,15 @@ _PRESSURE: dict[tuple[str, str], tuple[str, str]] = {
                       "Total time in seconds no process could make progress due to IRQ "
                       "congestion"),
 }  # fmt: skip
-_MEMINFO_NAMES: dict[str, str] = {}
+_MEMINFO_NAMES: dict[str, tuple[str, str]] = {}
 
 
-def _meminfo_name(key: str, unitless: bool) -> str:
+def _meminfo_name(key: str, unitless: bool) -> tuple[str, str]:
     cached = _MEMINFO_NAMES.get(key)
     if cached is None:
         clean = key.replace("(", "_").replace(")", "")
-        cached = f"{schema.MEMORY_PREFIX}{clean}" + ("" if unitless else "_bytes")
-        _MEMINFO_NAMES[key] = cached
+        name = f"{schema.MEMORY_PREFIX}{clean}" + ("" if unitless else "_bytes")
+        cached = _MEMINFO_NAMES[key] = (name, f"Memory information field {name[12:]}.")
     return cached
 
 
@@ -362,9 +430,8 @@ def host_families(snap: Snapshot, host: str = "") -> list[Family]:
     if snap.memory is not None:
         unitless = snap.memory.unitless
         for key, value in snap.memory.values.items():
-            name = _meminfo_name(key, key in unitless)
-            add(Family(name, "gauge", f"Memory information field {name[12:]}.",
-                       [(NO_LABELS, value)]))  # fmt: skip
+            name, help_ = _meminfo_name(key, key in unitless)
+            add(Family(name, "gauge", help_, [(NO_LABELS, value)]))
     if snap.kernel is not None:
         k = snap.kernel
         add(Family(schema.BOOT_TIME, "gauge", "Node boot time, in unixtime.",
@@ -398,16 +465,10 @@ def host_families(snap: Snapshot, host: str = "") -> list[Family]:
                 ]
             add(fam)
     if snap.network:
-        for suffix, attr in _NET_FIELDS:
-            name = f"{schema.NETWORK_PREFIX}{suffix}_total"
-            add(
-                Family(
-                    name,
-                    "counter",
-                    f"Network device statistic {suffix}.",
-                    [((("device", n.device),), getattr(n, attr)) for n in snap.network],
-                )
-            )
+        for name, help_, attr in _NET_FAMILIES:
+            samples: list[Sample] = [((("device", n.device),), getattr(n, attr))
+                                     for n in snap.network]  # fmt: skip
+            add(Family(name, "counter", help_, samples))
     fams.extend(kernel_families(snap))  # node_network_up among them, from netclass
     for p in snap.pressure:
         for kind, psi in (("some", p.some), ("full", p.full)):
@@ -475,6 +536,8 @@ def _filesystem_families(snap: Snapshot, add: Callable[[Family], None]) -> None:
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+# /proc/self/statm, kept open and re-read (exporter.openfiles): this process's own file
+_STATM = OpenFiles(limit=1)
 _TICKS = os.sysconf("SC_CLK_TCK")
 _BUILD_LABELS: Labels = (
     ("python_version", platform.python_version()),
@@ -498,6 +561,13 @@ def _process_start() -> float:
 _START = _process_start()
 
 
+def open_fds() -> int:
+    """This process's open descriptors: since Linux 6.2 the size of /proc/self/fd is the
+    kernel's count of them (one stat, 3 us), before that a listing (35 us with 80 open)."""
+    size = os.stat("/proc/self/fd").st_size
+    return size if size > 0 else len(os.listdir("/proc/self/fd"))
+
+
 def process_families() -> list[Family]:
     """The exporter process's own CPU, memory and file descriptors (process_* names)."""
     fams: list[Family] = []
@@ -506,8 +576,7 @@ def process_families() -> list[Family]:
                        "Total user and system CPU time spent in seconds.",
                        [(NO_LABELS, t.user + t.system)]))  # fmt: skip
     try:
-        with open("/proc/self/statm", "rb") as fh:
-            vms, rss = fh.read().split()[:2]
+        vms, rss = _STATM.read("/proc/self/statm").split()[:2]
         fams.append(Family("process_resident_memory_bytes", "gauge",
                            "Resident memory size in bytes.",
                            [(NO_LABELS, int(rss) * _PAGE)]))  # fmt: skip
@@ -520,7 +589,7 @@ def process_families() -> list[Family]:
             )
         )
         fams.append(Family("process_open_fds", "gauge", "Number of open file descriptors.",
-                           [(NO_LABELS, len(os.listdir("/proc/self/fd")))]))  # fmt: skip
+                           [(NO_LABELS, open_fds())]))  # fmt: skip
     except OSError:
         pass
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
@@ -610,7 +679,7 @@ class HostCollector:
         fams.extend(health_families(snap, self.influx_stats() if self.influx_stats else None))
         fams.extend(process_families())
         self.guard.apply(fams)
-        return [to_metric(fam) for fam in fams if fam.samples]
+        return [FamilyMetric(fam) for fam in fams if fam.samples]
 
     def collect(self) -> Iterator[Metric]:
         """The metric families of one collection."""

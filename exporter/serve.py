@@ -1,4 +1,9 @@
-"""`python -m exporter.serve --config-fd N`: the lean serving process (see exporter/config.py)."""
+"""`python -m exporter.serve --config-fd N`: the lean serving process (see exporter/config.py).
+
+The exporter's modules are imported only once the configuration is read, inside
+`exporter.leanimport`'s guards: prometheus_client's data model without its HTTP servers, and no
+`ssl` unless the configuration can need TLS.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ import argparse
 import logging
 import os
 
-from exporter.app import run_config
 from exporter.config import RuntimeConfig
+from exporter.leanimport import data_model, without_ssl
 from homelab import logs
 
 log = logging.getLogger(__name__)
@@ -24,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     os.close(args.config_fd)
     config = RuntimeConfig.from_json(b"".join(chunks).decode())
     logs.configure(config.log_level, secrets=config.secrets())
+    with without_ssl(config):
+        data_model()
+        from exporter.app import run_config
+
+        if config.influx.enabled:
+            import exporter.influx  # noqa: F401 - its http.client, under the same guard
     return run_config(config)
 
 

@@ -23,28 +23,28 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger(__name__)
 
-TLS_VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1,
-    "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2,
-    "TLS13": ssl.TLSVersion.TLSv1_3,
-}
+# ssl and hashlib are imported where used: both load OpenSSL's libcrypto (3.5 MB resident),
+# which a serving process without TLS and basic auth does not need (see exporter/serve.py).
+# Values: names in ssl.TLSVersion.
+TLS_VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13": "TLSv1_3"}
 # exporter-toolkit's client_auth_type values (Go's tls.ClientAuthType) that OpenSSL can do:
 # "request a certificate but accept any, unverified" has no equivalent in Python's ssl module.
+# Values: names in ssl.VerifyMode.
 CLIENT_AUTH = {
-    "NoClientCert": ssl.CERT_NONE,
-    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+    "NoClientCert": "CERT_NONE",
+    "VerifyClientCertIfGiven": "CERT_OPTIONAL",
+    "RequireAndVerifyClientCert": "CERT_REQUIRED",
 }
 UNSUPPORTED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
 TLS_KEYS = {
@@ -127,6 +127,8 @@ class WebConfig:
 
 
 def _pair_key(user: str, password: str, hashed: bytes) -> bytes:
+    import hashlib
+
     return hashlib.sha256(user.encode() + b"\0" + password.encode() + b"\0" + hashed).digest()
 
 
@@ -215,11 +217,13 @@ def _tls(path: Path, raw: Any) -> TLSConfig | None:
 
 
 def _context(path: Path, tls: TLSConfig) -> ssl.SSLContext:
+    import ssl
+
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
-        ctx.minimum_version = TLS_VERSIONS[tls.min_version]
+        ctx.minimum_version = ssl.TLSVersion[TLS_VERSIONS[tls.min_version]]
         if tls.max_version:
-            ctx.maximum_version = TLS_VERSIONS[tls.max_version]
+            ctx.maximum_version = ssl.TLSVersion[TLS_VERSIONS[tls.max_version]]
     except ValueError as exc:
         raise WebConfigError(path, f"this OpenSSL refuses the TLS version range ({exc})") from None
     try:
@@ -227,7 +231,7 @@ def _context(path: Path, tls: TLSConfig) -> ssl.SSLContext:
     except (OSError, ssl.SSLError) as exc:
         raise WebConfigError(path, f"cannot load cert_file {tls.cert_file} with key_file "
                              f"{tls.key_file}: {exc}") from None  # fmt: skip
-    ctx.verify_mode = CLIENT_AUTH[tls.client_auth_type]
+    ctx.verify_mode = ssl.VerifyMode[CLIENT_AUTH[tls.client_auth_type]]
     if tls.client_ca_file is not None:
         try:
             ctx.load_verify_locations(cafile=str(tls.client_ca_file))

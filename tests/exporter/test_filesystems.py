@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter
 
-from exporter.filesystems import BoundedStat, MountFilter
+from exporter.filesystems import BoundedStat, MountFilter, direct_mounts
 from exporter.sampling import FsUsage, Mount, parse_mounts
 
 TABLE = """\
@@ -98,3 +98,31 @@ def test_a_failing_stat_sets_device_error() -> None:
     mounts = MountFilter().select(parse_mounts(TABLE))
     result = {u.mount.mountpoint: u for u in BoundedStat(stat, timeout=1).stat_all(mounts)}
     assert result["/home"].device_error and not result["/run"].device_error
+
+
+def test_local_file_systems_are_statted_in_the_scrape_and_the_rest_on_the_worker() -> None:
+    """ext4, xfs and tmpfs mounts with no network mount above them are statted by the calling
+    thread; NFS, and an ext4 disk mounted under the NFS mount, go to the bounded worker, so a
+    dead server still cannot hang the scrape."""
+    table = parse_mounts(TABLE + "/dev/sdc1 /mnt/nas/usb ext4 rw 0 0\n")
+    mounts = MountFilter().select(table)
+    direct = direct_mounts(table, mounts)
+    assert direct == {"/run", "/", "/home"}
+    threads: dict[str, str] = {}
+    release = threading.Event()
+
+    def stat(mount: Mount) -> FsUsage:
+        threads[mount.mountpoint] = threading.current_thread().name
+        if mount.mountpoint == "/mnt/nas":
+            release.wait(30)
+        return _usage(mount)
+
+    t0 = time.monotonic()
+    result = {u.mount.mountpoint: u for u in BoundedStat(stat, timeout=0.3).stat_all(mounts,
+                                                                                      direct)}
+    release.set()
+    assert time.monotonic() - t0 < 10
+    me = threading.current_thread().name
+    assert {mp for mp, name in threads.items() if name == me} == direct
+    assert threads["/mnt/nas"] == "fs-stat" and threads["/mnt/nas/usb"] == "fs-stat"
+    assert result["/mnt/nas"].device_error and not result["/"].device_error

@@ -113,6 +113,18 @@ def test_keep_alive_serves_several_scrapes_on_one_connection(server: MetricsServ
     conn.close()
 
 
+def test_a_sequential_scraper_is_served_by_one_worker_thread(server: MetricsServer) -> None:
+    """Back-to-back scrapes on one connection: the worker counts as idle before it hands
+    the answer back, so the next request finds it and no second thread is started."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    for _ in range(200):
+        conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.read()
+    conn.close()
+    assert server.workers._threads == 1
+
+
 def test_concurrent_scrapes_share_one_collection(server: MetricsServer) -> None:
     """Five scrapes at once read the CPU source once, not five times."""
     sampler = server.exposition.collection.sampler

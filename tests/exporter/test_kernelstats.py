@@ -12,8 +12,12 @@ from exporter.collection import Collection
 from exporter.kernelstats import (
     DiskStats,
     KernelReader,
+    _Selection,
     parse_conntrack_stat,
     parse_diskstats,
+    parse_keyvalues,
+    parse_netstat,
+    parse_snmp6,
     parse_softnet,
 )
 from exporter.prometheus import Exposition
@@ -79,11 +83,32 @@ def test_vmstat_and_netstat_keep_node_exporters_default_field_sets(
     assert "node_netstat_Tcp_RtoMin" not in m and "node_netstat_TcpExt_TW" not in m
 
 
+def test_remembered_layouts_follow_the_kernels_values_and_a_changed_header() -> None:
+    """The second read of a file uses its remembered layout: new values are read, and a header
+    with a field added (a new kernel) gets its own layout, not the old positions."""
+    keep = _Selection(lambda name: name in ("Tcp_InSegs", "Ip6_InReceives", "pgfault"))
+    first = b"Tcp: RtoMin InSegs\nTcp: 200 5\nUdp: InErrors\nUdp: 1\n"
+    assert parse_netstat(first, keep) == {"Tcp_InSegs": 5}
+    assert parse_netstat(first.replace(b" 5\n", b" 9\n"), keep) == {"Tcp_InSegs": 9}
+    added = b"Tcp: RtoMin New InSegs\nTcp: 200 1 7\n"
+    assert parse_netstat(added, keep) == {"Tcp_InSegs": 7}
+    assert parse_netstat(b"Tcp: RtoMin InSegs\nUdp: 200 5\n", keep) == {}  # not a pair
+    assert parse_snmp6(b"Ip6InReceives 3\nIcmp6InMsgs 1\n", keep) == {"Ip6_InReceives": 3}
+    assert parse_snmp6(b"Ip6InReceives 4\nIcmp6InMsgs 1\n", keep) == {"Ip6_InReceives": 4}
+    assert parse_snmp6(b"Ip6InReceives 4\nIcmp6InMsgs\n", keep) == {"Ip6_InReceives": 4}
+    assert parse_keyvalues(b"pgfault 10\nnr_free 3\n", keep) == {"pgfault": 10}
+    assert parse_keyvalues(b"pgfault 11\nnr_free 3\n", keep) == {"pgfault": 11}
+    assert parse_keyvalues(b"nr_free 3\npgfault 12\n", keep) == {"pgfault": 12}
+    assert parse_keyvalues(b"pgfault 13\nodd\nnr_free 3 4\n", keep) == {"pgfault": 13}
+
+
 def test_diskstats_of_old_and_new_kernels() -> None:
     """14 fields (before 4.18) leave discards and flushes None; 20 fields fill them."""
     old = parse_diskstats(b"   8       0 sda 1 2 3 4 5 6 7 8 9 10 11\n")
     assert old == (DiskStats("sda", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11),)
     new = parse_diskstats(b" 254 0 vda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n")
+    both = b"   7 0 loop0 1 2 3 4 5 6 7 8 9 10 11\n 254 0 vda 1 2 3 4 5 6 7 8 9 10 11\n"
+    assert [d.device for d in parse_diskstats(both, lambda dev: dev != "loop0")] == ["vda"]
     assert new[0].discards == 12 and new[0].discard_ms == 15 and new[0].flush_ms == 17
 
 

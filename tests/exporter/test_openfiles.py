@@ -71,6 +71,18 @@ def test_a_file_that_went_away_is_reopened_and_then_missing() -> None:
     assert files.attr(path) is None
 
 
+def test_an_attribute_the_kernel_refuses_keeps_its_descriptor() -> None:
+    """lo's speed fails with EINVAL at every read: None, and kept (no open per scrape)."""
+    path = "/sys/class/net/lo/speed"
+    files = OpenFiles()
+    assert files.attr(path) is None
+    assert len(files) == 1
+    fd = files._fds[path]
+    assert files.attr(path) is None
+    assert files._fds[path] == fd  # asked again through the same descriptor
+    files.close()
+
+
 def test_ordinary_files_are_read_afresh_each_time(tmp_path: Path) -> None:
     """Disabled (a fixture tree): a file replaced by rename is read in its new version."""
     target = tmp_path / "value"

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import schema
 from exporter.collection import Collection, Snapshot
+from exporter.families import NAMES_MAX, FamilyNames
 from exporter.prometheus import (
     _LABEL_TEXT,
     LABEL_CACHE_MAX,
@@ -27,6 +28,7 @@ from exporter.prometheus import (
     format_value,
     host_families,
     label_text,
+    open_fds,
     render,
     to_metric,
 )
@@ -266,7 +268,7 @@ def test_the_guard_remembers_only_the_latest_scrape(procfs: Path, sysfs: Path) -
     assert (("device", "veth49"),) in last[schema.NETWORK_RECEIVE_BYTES]
     exported = sum(len(v) for k, v in last.items() if k.endswith("_total"))
     assert len(exp.guard) == exported
-    assert sum(1 for name, _ in exp.guard._last if name == schema.NETWORK_RECEIVE_BYTES) == len(
+    assert len(exp.guard.remembered(schema.NETWORK_RECEIVE_BYTES)) == len(
         last[schema.NETWORK_RECEIVE_BYTES]
     )
 
@@ -335,3 +337,32 @@ def test_family_metrics_are_written_without_building_samples() -> None:
                                                           {"device": "eth0"}, 7)  # fmt: skip
     with pytest.raises(ValueError, match="Invalid metric type"):
         FamilyMetric(Family("node_test", "bogus", "prometheus_client checks the type"))
+
+
+def test_family_names_are_made_once_per_key_and_bounded() -> None:
+    """A source key's (name, help) is formatted once; past NAMES_MAX keys the cache restarts."""
+    made: list[str] = []
+
+    def make(key: str) -> tuple[str, str]:
+        made.append(key)
+        return f"node_vmstat_{key}", f"/proc/vmstat information field {key}."
+
+    names = FamilyNames(make)
+    assert names("pgfault") == ("node_vmstat_pgfault", "/proc/vmstat information field pgfault.")
+    assert names("pgfault") is names("pgfault")
+    assert made == ["pgfault"]
+    for i in range(NAMES_MAX + 1):
+        names(f"k{i}")
+    assert len(names._cache) <= NAMES_MAX
+
+
+def test_open_fds_counts_this_processs_descriptors() -> None:
+    """process_open_fds follows descriptors opened and closed (the /proc/self/fd count)."""
+    before = open_fds()
+    fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(5)]
+    try:
+        assert open_fds() == before + 5
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert open_fds() == before

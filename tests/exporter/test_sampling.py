@@ -69,6 +69,33 @@ def test_kernel_counters_from_proc_stat(procfs: Path) -> None:
     assert (k.procs_running, k.procs_blocked) == (1, 0)
 
 
+def test_cpu_and_kernel_of_one_collection_share_one_read_of_proc_stat(procfs: Path) -> None:
+    """kernel() right after cpu() uses the text cpu() read; a second kernel() reads again."""
+    sampler = Sampler(procfs=procfs, ps=fake_psutil())
+    stat = procfs / "stat"
+    sampler.cpu()
+    stat.write_text(stat.read_text().replace("ctxt 517610", "ctxt 600000"))
+    assert sampler.kernel().context_switches == 517610  # the text cpu() read
+    assert sampler.kernel().context_switches == 600000  # nothing left to share: read again
+
+
+def test_meminfo_read_through_its_layout_follows_new_values_and_new_keys(procfs: Path) -> None:
+    """The second read converts values in place (its keys are the first's); a kernel line
+    added later makes a new layout rather than misreading the old positions."""
+    sampler = Sampler(procfs=procfs, ps=fake_psutil())
+    meminfo = procfs / "meminfo"
+    first = sampler.memory()
+    assert sampler._meminfo_layout is not None
+    text = meminfo.read_text()
+    total = f"MemTotal: {first.values['MemTotal'] // 1024} kB"
+    meminfo.write_text(text.replace(total.split()[1], "1234", 1))
+    assert sampler.memory().values["MemTotal"] == 1234 * 1024
+    meminfo.write_text("Extra:           7\n" + text)
+    again = sampler.memory()
+    assert again.values["Extra"] == 7 and "Extra" in again.unitless
+    assert again.values["MemTotal"] == first.values["MemTotal"]
+
+
 def test_load_average(procfs: Path) -> None:
     """/proc/loadavg's three averages."""
     assert Sampler(procfs=procfs, ps=fake_psutil()).load() == (0.44, 0.26, 0.12)
@@ -95,6 +122,20 @@ def test_mounts_come_from_pid_1_and_unescape_octal(procfs: Path) -> None:
     assert (root.device, root.fstype, root.readonly) == ("/dev/vda", "ext4", False)
     odd = parse_mounts("//nas/share /mnt/my\\040share cifs ro,relatime 0 0\n")[0]
     assert (odd.mountpoint, odd.readonly) == ("/mnt/my share", True)
+
+
+def test_an_unchanged_mount_table_is_not_parsed_again_and_a_changed_one_is(
+    procfs: Path,
+) -> None:
+    """The same text gives the same tuple (Collection keeps its selection); a mount added
+    between two scrapes is seen at the next one."""
+    sampler = Sampler(procfs=procfs, ps=fake_psutil())
+    first = sampler.mounts()
+    assert sampler.mounts() is first
+    table = procfs / "1" / "mounts"
+    table.write_text(table.read_text() + "/dev/sdz1 /srv/new ext4 rw 0 0\n")
+    again = sampler.mounts()
+    assert again is not first and again[-1].mountpoint == "/srv/new"
 
 
 def test_fs_usage_uses_statvfs_under_rootfs(tmp_path: Path, procfs: Path) -> None:

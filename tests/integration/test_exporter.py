@@ -295,3 +295,15 @@ def test_serving_process_is_the_lean_reexec(exporter: Exporter) -> None:
     maps = Path(f"/proc/{exporter.pid}/maps").read_text()
     assert "pydantic_core" not in maps
     assert exporter.sample_value("process_resident_memory_bytes")
+
+
+def test_serving_process_loads_no_openssl_without_tls(start_service: Callable[..., Any]) -> None:
+    """No web config file and an http InfluxDB: libssl and libcrypto (4 MB) are not mapped;
+    with an https InfluxDB URL they are (ssl is only hidden when nothing can need it)."""
+    plain = start_service(Exporter, influx={"enabled": True, "url": "http://127.0.0.1:9"})
+    maps = Path(f"/proc/{plain.pid}/maps").read_text()
+    assert "libssl" not in maps
+    assert "libcrypto" not in maps
+    assert plain.sample_value("node_load1") is not None
+    tls = start_service(Exporter, influx={"enabled": True, "url": "https://127.0.0.1:9"})
+    assert "libssl" in Path(f"/proc/{tls.pid}/maps").read_text()

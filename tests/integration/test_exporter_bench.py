@@ -26,6 +26,15 @@ def test_bench_measures_both_exporters_and_prints_ratios(tmp_path: Path) -> None
     assert table.count("x ") >= 3
 
 
+def test_bench_can_scrape_both_exporters_in_turns(tmp_path: Path) -> None:
+    """--interleave: both get their scrapes over the same stretch of time, and the table says
+    how they were taken."""
+    result = compare(scrapes=4, workdir=tmp_path, interleave=True)
+    for m in (result.baseline, result.ours):
+        assert m.scrapes == 4 and m.p99_ms >= m.p50_ms > 0 and m.series > 300
+    assert "in turns" in format_table(result)
+
+
 def test_bench_compares_the_served_writer_with_prometheus_clients() -> None:
     """Three renders each: every step is timed and the summary names both writers."""
     rows = compare_renderers(renders=3)
