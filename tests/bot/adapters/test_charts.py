@@ -491,3 +491,14 @@ def test_threshold_label_goes_where_it_hides_no_data() -> None:
 
     assert label_side(0.52) == "top"  # text hangs below the line
     assert label_side(0.48) == "bottom"  # text sits above the line
+
+
+def test_the_parent_watch_is_not_started_in_the_pool_owner() -> None:
+    """The worker initializer called in a process without a parent starts no watch thread."""
+    import threading
+
+    from bot.adapters.charts import _end_with_parent
+
+    before = {t.name for t in threading.enumerate()}
+    _end_with_parent()
+    assert "parent-watch" not in {t.name for t in threading.enumerate()} - before
