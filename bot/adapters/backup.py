@@ -52,6 +52,7 @@ from bot.adapters.backup_crypto import (
     encrypt_file,
     is_encrypted,
 )
+from bot.adapters.data_swap import Staged, stage, swap, unswap, users_of
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord, verify
 from bot.domain.backup import (
     DATABASE_NAME,
@@ -96,7 +97,7 @@ class RestoreError(Exception):
 
 
 class DatabaseInUse(Exception):
-    """Another process has the database open (the bot runs): restore refuses."""
+    """Another process has the database (or a data folder to replace) open: restore refuses."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -569,9 +570,11 @@ def _free_port() -> int:
 def verify_influx_backup(backup: Path, scratch: Path, timeout: float = 60.0) -> list[str]:
     """Restore the portable backup into a scratch influxd; return the databases it holds.
 
-    The scratch instance listens on free loopback ports, keeps its files under `scratch`
-    and is stopped before this returns. RestoreError when influxd refuses the backup or a
-    database of its manifest is missing afterwards; BinaryMissing without influxd.
+    The scratch instance listens on free loopback ports, keeps its meta/, data/ and wal/
+    under `scratch` (its config and log beside it, so that `scratch` is a restored InfluxDB
+    data folder once this returns) and is stopped before this returns. RestoreError when
+    influxd refuses the backup or a database of its manifest is missing afterwards;
+    BinaryMissing without influxd.
     """
     from homelab.stack import influx_config
 
@@ -585,9 +588,9 @@ def verify_influx_backup(backup: Path, scratch: Path, timeout: float = 60.0) -> 
     exe = find_binary("influxd")  # BinaryMissing: the caller says it checked checksums only
     port, rpc = _free_port(), _free_port()
     scratch.mkdir(parents=True, exist_ok=True)
-    conf = scratch / "influxdb.conf"
+    conf = scratch.with_name(scratch.name + ".conf")
     conf.write_text(influx_config(scratch, port, rpc))
-    log_file = (scratch / "influxd.log").open("wb")
+    log_file = scratch.with_name(scratch.name + ".log").open("wb")
     proc = subprocess.Popen([exe, "-config", str(conf)], stdout=log_file, stderr=log_file)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -639,15 +642,23 @@ def restore_backup(
     now: float | None = None,
     influxdb_rpc: str = "127.0.0.1:8088",
     encryption_key: str = "",
+    prometheus_data: Path | None = None,
+    influxdb_data: Path | None = None,
 ) -> RestoreResult:
     """Verify `archive` completely, then swap its database in for `database_path`.
 
-    The previous database is kept as `<db>.before-restore-<UTC time>`; the Prometheus snapshot
-    and InfluxDB backup (when present) are moved to `unpack_to` (default: a `restored-<time>`
-    folder beside the archive). RestoreError or DatabaseInUse: nothing was changed.
+    The previous database is kept as `<db>.before-restore-<UTC time>`. With `prometheus_data`
+    (Prometheus' --storage.tsdb.path) and `influxdb_data` (the folder of InfluxDB's meta/,
+    data/ and wal/) those are replaced too, by the verified snapshot and by the scratch
+    influxd's restored folder, the previous ones kept as `<dir>.before-restore-<UTC time>`;
+    the services must be stopped. Without them the Prometheus snapshot and InfluxDB backup are
+    moved to `unpack_to` (default: a `restored-<time>` folder beside the archive) for the
+    operator. RestoreError or DatabaseInUse: nothing was changed.
     """
     at = time.time() if now is None else now
     database_path.parent.mkdir(parents=True, exist_ok=True)
+    targets = {PROMETHEUS_DIR: prometheus_data, INFLUXDB_DIR: influxdb_data}
+    _refuse_in_use(database_path, targets)  # before minutes of verifying
     with tempfile.TemporaryDirectory(dir=database_path.parent, prefix=".restore-") as tmp:
         work = Path(tmp)
         progress("unpack", 0.0)
@@ -655,31 +666,60 @@ def restore_backup(
         progress("unpack", 1.0)
         if "sqlite" not in manifest.parts():
             raise RestoreError([f"{archive.name} holds no {DATABASE_NAME}"])
+        absent = [f"{archive.name} holds no {part} backup to put in {target}"
+                  for part, target in targets.items()
+                  if target is not None and part not in manifest.parts()]  # fmt: skip
+        if absent:
+            raise RestoreError(absent)
         counts, n_entries = verify_database(work / DATABASE_NAME, manifest, audit_key)
         progress("verify database", 1.0)
         if "prometheus" in manifest.parts():
             verify_snapshot(work / PROMETHEUS_DIR)
             progress("verify prometheus", 1.0)
         influx_note = ""
+        scratch = work / "scratch-influxdb"
         if "influxdb" in manifest.parts():
             try:
-                dbs = verify_influx_backup(work / INFLUXDB_DIR, work / ".scratch-influxdb")
+                dbs = verify_influx_backup(work / INFLUXDB_DIR, scratch)
                 influx_note = f"InfluxDB: restored into a scratch influxd: databases {dbs} present"
             except BinaryMissing as exc:
+                if influxdb_data is not None:
+                    raise RestoreError(
+                        [f"cannot restore InfluxDB into {influxdb_data}: {exc}"]
+                    ) from exc
                 influx_note = f"InfluxDB: checksums verified only, no scratch restore: {exc}"
             progress("verify influxdb", 1.0)
-        if database_in_use(database_path):
-            raise DatabaseInUse(
-                f"{database_path} is open in another process (is the bot running?): stop it, "
-                "then restore"
-            )
+        _refuse_in_use(database_path, targets)  # again: it may have started meanwhile
+        sources = {PROMETHEUS_DIR: work / PROMETHEUS_DIR, INFLUXDB_DIR: scratch}
+        folders = {sources[part]: t for part, t in targets.items() if t is not None}
+        try:
+            plan = stage(folders, stamp(at))
+        except OSError as exc:
+            raise RestoreError([f"cannot copy the restored data beside its target: {exc}"]) from exc
+        if influxdb_data is not None:  # its restored folder is staged: no copy for the operator
+            shutil.rmtree(work / INFLUXDB_DIR, ignore_errors=True)
         try:
             result = _swap(work, archive, database_path, manifest, counts, n_entries,
-                           influx_note, unpack_to, at, influxdb_rpc)  # fmt: skip
+                           influx_note, unpack_to, at, influxdb_rpc, plan)  # fmt: skip
         except OSError as exc:
             raise RestoreError([f"cannot put the restored files in place: {exc}"]) from exc
         progress("swap", 1.0)
         return result
+
+
+def _refuse_in_use(database_path: Path, targets: Mapping[str, Path | None]) -> None:
+    """DatabaseInUse when the database or a data folder to replace is open elsewhere."""
+    if database_in_use(database_path):
+        raise DatabaseInUse(
+            f"{database_path} is open in another process (is the bot running?): stop it, "
+            "then restore"
+        )
+    for target in targets.values():
+        users = users_of(target) if target is not None else []
+        if users:
+            raise DatabaseInUse(
+                f"{target} is in use by {', '.join(users)}: stop that service, then restore"
+            )
 
 
 def _swap(
@@ -693,20 +733,45 @@ def _swap(
     unpack_to: Path | None,
     at: float,
     influxdb_rpc: str,
+    plan: list[Staged],
 ) -> RestoreResult:
-    """Move the verified parts into place: the other parts first, the database last."""
+    """Move the verified parts into place: the data folders first, the database last."""
+    placed = swap(plan)
+    try:
+        return _swap_rest(work, archive, database_path, manifest, counts, n_entries,
+                          influx_note, unpack_to, at, influxdb_rpc, placed)  # fmt: skip
+    except OSError:
+        unswap(plan)
+        raise
+
+
+def _swap_rest(
+    work: Path,
+    archive: Path,
+    database_path: Path,
+    manifest: Manifest,
+    counts: dict[str, int],
+    n_entries: int,
+    influx_note: str,
+    unpack_to: Path | None,
+    at: float,
+    influxdb_rpc: str,
+    placed: list[tuple[Path, Path | None]],
+) -> RestoreResult:
+    # What stage() did not move (no target given) is unpacked for the operator.
     extra = [p for p in (PROMETHEUS_DIR, INFLUXDB_DIR) if (work / p).exists()]
     target: Path | None = None
-    instructions: list[str] = []
+    instructions: list[str] = [*([influx_note] if influx_note else [])]
+    instructions += [
+        f"{t} restored; the previous data is kept as {aside}" if aside else f"{t} restored"
+        for t, aside in placed
+    ]
     if extra:
         target = unpack_to or archive.parent / f"restored-{stamp(at)}"
         target.mkdir(parents=True, exist_ok=True)
         for p in extra:
             shutil.move(str(work / p), str(target / p))
-        instructions = [
-            *([influx_note] if influx_note else []),
-            *restore_instructions(target, extra, influxdb_rpc),
-        ]
+        instructions += restore_instructions(target, extra, influxdb_rpc)
     previous: Path | None = None
     if database_path.exists():
         previous = database_path.with_name(f"{database_path.name}.before-restore-{stamp(at)}")

@@ -201,8 +201,8 @@ class Vault:
         return cls(db, keys)
 
     def close(self) -> None:
-        """Close the database."""
-        self.db.run_blocking(lambda c: c.close())
+        """Close the database (every connection to it, so that a restore may replace it)."""
+        self.db.close_blocking()
 
     def init(self) -> Key | None:
         """Create the key file with one key; None when it exists already."""

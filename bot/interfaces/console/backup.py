@@ -78,9 +78,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "restore",
         help="verify an archive completely, then put its database in place",
         description="Unpack, verify (checksums, integrity_check, row counts, the audit chain, "
-        "promtool tsdb list) and only then replace the database, keeping the previous one as "
-        "<db>.before-restore-<time>. Refused while the database is open elsewhere (stop the "
-        "bot first). Exit codes: 0 done, 1 the archive does not verify (nothing changed), "
+        "promtool tsdb list, a scratch influxd restore) and only then replace the database "
+        "(and, when given, Prometheus' and InfluxDB's data folders), keeping the previous ones "
+        "as <path>.before-restore-<time>. Refused while any of them is open elsewhere (stop the "
+        "bot and those services first). Exit codes: 0 done, 1 the archive does not verify (nothing changed), "
         "2 refused, 3 no such archive.",
     )
     restore.add_argument("archive", type=Path, help="the .tar.gz written by `backup`")
@@ -88,6 +89,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--unpack-to", type=Path, default=None,
         help="where the Prometheus snapshot and InfluxDB backup go (default: restored-<time> "
         "beside the archive)",
+    )  # fmt: skip
+    restore.add_argument(
+        "--prometheus-data", type=Path, default=None, metavar="DIR",
+        help="Prometheus' --storage.tsdb.path (Prometheus stopped): replaced by the verified "
+        "snapshot, the previous folder kept as DIR.before-restore-<time>",
+    )  # fmt: skip
+    restore.add_argument(
+        "--influxdb-data", type=Path, default=None, metavar="DIR",
+        help="the folder of InfluxDB's meta/, data/ and wal/ (influxd stopped): replaced by "
+        "the scratch influxd's verified restore, the previous folder kept aside",
     )  # fmt: skip
     restore.add_argument("--json", action="store_true", help="print the answer as JSON")
 
@@ -196,6 +207,8 @@ def _restore(
             progress,
             influxdb_rpc=settings.influxdb.rpc_address,
             encryption_key=settings.backup.encryption_key.get_secret_value(),
+            prometheus_data=args.prometheus_data,
+            influxdb_data=args.influxdb_data,
         )
     except FileNotFoundError as exc:
         return _fail(as_json, 3, str(exc))
