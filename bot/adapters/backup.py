@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import gzip
 import hashlib
+import io
 import json
 import logging
 import os
@@ -46,8 +47,10 @@ from pathlib import Path
 import homelab
 from bot.adapters.backup_crypto import (
     SUFFIX,
+    ChunkReader,
     DamagedArchive,
     WrongKey,
+    decrypt_chunks,
     decrypt_file,
     encrypt_file,
     is_encrypted,
@@ -201,6 +204,16 @@ def backup_sqlite(src: Path, dest: Path, progress: Progress = _quiet) -> dict[st
         source.close()
     progress("sqlite", 1.0)
     return counts
+
+
+def _vault_keys(path: Path) -> tuple[str, ...]:
+    """The vault key ids the secrets of the database at `path` are encrypted under."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        try:
+            rows = conn.execute("SELECT DISTINCT key_id FROM vault_secret ORDER BY key_id")
+        except sqlite3.OperationalError:  # a database from before the vault
+            return ()
+        return tuple(str(r[0]) for r in rows)
 
 
 def row_counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -401,6 +414,7 @@ def create_backup(
         staging = Path(tmp) / "content"
         staging.mkdir()
         counts = backup_sqlite(sources.database_path, staging / DATABASE_NAME, progress)
+        vault_keys = _vault_keys(staging / DATABASE_NAME)
         if sources.prometheus is None:
             skipped.append(Skipped("prometheus", "no [bot.prometheus] url"))
         else:
@@ -433,6 +447,7 @@ def create_backup(
             versions=versions,
             row_counts=counts,
             skipped=tuple(skipped),
+            vault_keys=vault_keys,
         )
         (staging / MANIFEST_NAME).write_text(manifest.to_json())
         partial = Path(tmp) / archive.name
@@ -474,6 +489,31 @@ def unpack(archive: Path, into: Path, encryption_key: str = "") -> Manifest:
                 raise RestoreError([str(exc)]) from exc
             return _unpack_plain(plain, into, archive.name)
     return _unpack_plain(archive, into, archive.name)
+
+
+def read_manifest(archive: Path, encryption_key: str = "") -> Manifest:
+    """manifest.json of `archive`, its first member, read without unpacking the rest.
+
+    RestoreError says why it cannot be read (encrypted without the key, damaged, not ours).
+    """
+    try:
+        if is_encrypted(archive):
+            if not encryption_key:
+                raise RestoreError([f"{archive.name} is encrypted and no key is set"])
+            raw: io.BufferedIOBase = io.BufferedReader(
+                ChunkReader(decrypt_chunks(archive, encryption_key))
+            )
+        else:
+            raw = archive.open("rb")
+        with raw, tarfile.open(fileobj=raw, mode="r|gz") as tar:
+            member = tar.next()
+            content = tar.extractfile(member) if member and member.name == MANIFEST_NAME else None
+            if content is None:
+                raise RestoreError([f"{archive.name} does not start with {MANIFEST_NAME}"])
+            return Manifest.from_json(content.read().decode())
+    except (WrongKey, DamagedArchive, ManifestError, tarfile.TarError, OSError, EOFError,
+            zlib.error, UnicodeDecodeError) as exc:  # fmt: skip
+        raise RestoreError([f"{archive.name}: {exc}"]) from exc
 
 
 def _unpack_plain(archive: Path, into: Path, name: str) -> Manifest:

@@ -284,6 +284,11 @@ class Vault:
         )
         return [SecretInfo(str(r[0]), float(r[1]), str(r[2])) for r in rows]
 
+    def keys_added(self) -> dict[str, float]:
+        """When each key id the vault recorded was added (Unix seconds)."""
+        rows = self._run(lambda c: c.execute("SELECT id, added_at FROM vault_key").fetchall())
+        return {str(r[0]): float(r[1]) for r in rows}
+
     def status(self) -> list[KeyStatus]:
         """Each key of the key file, primary first, with how many secrets it decrypts."""
         keys = self.key_file.load()

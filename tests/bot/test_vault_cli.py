@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import random
@@ -299,3 +300,41 @@ def test_rotation_killed_at_random_moments_leaves_every_secret_readable(tmp_path
     final = _bot(cfg, "keys", "rotate")
     assert final.returncode == 0, final.stderr
     _all_readable(tmp_path, values)
+
+
+def test_retire_is_refused_while_a_kept_backup_needs_the_old_key(tmp_path: Path) -> None:
+    """A backup's manifest names the keys its secrets are under; `keys retire` keeps a key a
+    kept (encrypted) archive needs, says which, and is audited as refused; once that archive
+    is gone it retires; --force retires even so."""
+    cfg = _config(tmp_path, "[bot.backup]", 'encryption_key = "secret:backup-key"')
+    assert _bot(cfg, "secrets", "set", "backup-key", stdin="passphrase-" + CANARY).returncode == 0
+    assert _bot(cfg, "secrets", "set", "t", stdin=CANARY).returncode == 0
+    first = _bot(cfg, "backup", "--json")
+    assert first.returncode == 0, first.stderr
+    old_archive = Path(json.loads(first.stdout)["archive"])
+    from bot.adapters.backup import read_manifest
+
+    assert read_manifest(old_archive, "passphrase-" + CANARY).vault_keys == ("k1",)
+    assert _bot(cfg, "keys", "rotate").returncode == 0
+    refused = _bot(cfg, "keys", "retire")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"{old_archive.name} (k1)" in refused.stderr and "--force" in refused.stderr
+    assert [k.id for k in KeyFile(tmp_path / "vault.key").load()] == ["k2", "k1"]
+    assert _audit(tmp_path)[-1] == (
+        "console", "keys retire", "", "refused: a kept backup needs the key"
+    )
+    old_archive.unlink()  # pruned, or deleted by hand
+    done = _bot(cfg, "keys", "retire")
+    assert done.returncode == 0, done.stderr
+    assert [k.id for k in KeyFile(tmp_path / "vault.key").load()] == ["k2"]
+
+    second = _bot(cfg, "backup", "--json")
+    assert second.returncode == 0, second.stderr
+    new_archive = Path(json.loads(second.stdout)["archive"])
+    assert read_manifest(new_archive, "passphrase-" + CANARY).vault_keys == ("k2",)
+    assert _bot(cfg, "keys", "rotate").returncode == 0  # the kept archive needs k2 now
+    assert _bot(cfg, "keys", "retire").returncode == 2
+    forced = _bot(cfg, "keys", "retire", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert [k.id for k in KeyFile(tmp_path / "vault.key").load()] == ["k3"]
+    _all_readable(tmp_path, {"t": CANARY})

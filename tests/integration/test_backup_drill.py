@@ -193,7 +193,8 @@ def test_the_drill_restores_every_part_into_fresh_folders(
     assert f"{prom_data} restored" in done["next_steps"]
     assert f"{influx_data} restored" in done["next_steps"]
     assert _tree(prom_data) == snapshot_sums  # the snapshot, byte for byte
-    assert _counts(db2) == {**manifest.row_counts, "audit_log": manifest.row_counts["audit_log"] + 1}
+    audited = manifest.row_counts["audit_log"] + 1  # the restore's own record
+    assert _counts(db2) == {**manifest.row_counts, "audit_log": audited}
 
     # -- 5./6. start everything on the restored folders and compare ---------------------------
     new_prom.start()
@@ -204,8 +205,8 @@ def test_the_drill_restores_every_part_into_fresh_folders(
             assert _points(new_influx) == want_points
             # Running services: a second restore is refused before it changes anything.
             asides = sorted(new.glob("**/*.before-restore-*"))
-            again = _bot(cfg2, "restore", str(new / archive.name),
-                         "--prometheus-data", str(prom_data), "--influxdb-data", str(influx_data))  # fmt: skip
+            again = _bot(cfg2, "restore", str(new / archive.name), "--prometheus-data",
+                         str(prom_data), "--influxdb-data", str(influx_data))  # fmt: skip
             assert again.returncode == 2 and f"{prom_data} is in use by" in again.stderr
             assert sorted(new.glob("**/*.before-restore-*")) == asides
             assert [p.name for p in prom_data.parent.iterdir() if "restor" in p.name] == []

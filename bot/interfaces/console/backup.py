@@ -81,8 +81,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "promtool tsdb list, a scratch influxd restore) and only then replace the database "
         "(and, when given, Prometheus' and InfluxDB's data folders), keeping the previous ones "
         "as <path>.before-restore-<time>. Refused while any of them is open elsewhere (stop the "
-        "bot and those services first). Exit codes: 0 done, 1 the archive does not verify (nothing changed), "
-        "2 refused, 3 no such archive.",
+        "bot and those services first). Exit codes: 0 done, 1 the archive does not verify "
+        "(nothing changed), 2 refused, 3 no such archive.",
     )
     restore.add_argument("archive", type=Path, help="the .tar.gz written by `backup`")
     restore.add_argument(
