@@ -338,3 +338,50 @@ def test_retire_is_refused_while_a_kept_backup_needs_the_old_key(tmp_path: Path)
     assert forced.returncode == 0, forced.stderr
     assert [k.id for k in KeyFile(tmp_path / "vault.key").load()] == ["k3"]
     _all_readable(tmp_path, {"t": CANARY})
+
+
+def test_set_on_a_terminal_prompts_without_echo(tmp_path: Path) -> None:
+    """On a terminal `secrets set` asks with a hidden prompt: the typed value is stored and
+    never echoed back to the terminal."""
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    cfg = _config(tmp_path)
+    leader, follower = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(follower, termios.TIOCSCTTY, 0)
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_")}
+    proc = subprocess.Popen(
+        [*BOT, "--config", str(cfg), "secrets", "set", "typed"],
+        stdin=follower, stdout=follower, stderr=subprocess.DEVNULL,
+        preexec_fn=own_terminal, env=base,
+    )  # fmt: skip
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"(not shown): " not in seen:
+            assert time.monotonic() < deadline, seen
+            if select.select([leader], [], [], 0.5)[0]:
+                seen += os.read(leader, 1024)
+        os.write(leader, CANARY.encode() + b"\n")
+        assert proc.wait(timeout=60) == 0
+        with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
+            while select.select([leader], [], [], 0.2)[0]:
+                chunk = os.read(leader, 1024)
+                if not chunk:
+                    break
+                seen += chunk
+    finally:
+        os.close(leader)
+        if proc.poll() is None:
+            proc.kill()
+    text = seen.decode(errors="replace")
+    assert "value of secret typed (not shown): " in text
+    assert CANARY not in text and "secret typed stored" in text
+    _all_readable(tmp_path, {"typed": CANARY})
