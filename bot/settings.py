@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -526,9 +527,15 @@ class BotSettings(SectionSettings, section="bot"):
         assert self.vault.key_file is not None
         if not resolve_secrets:
             return []
+        return self.resolve()
+
+    def resolve(self, only: Collection[str] | None = None) -> list[str]:
+        """Read each `secret:<name>` setting from the vault (`only`: just these dotted names,
+        e.g. "bot.audit.key"); the problems, one sentence per setting."""
+        assert self.vault.key_file is not None
         from bot.adapters.vault import KeyFile, SecretMissing, Vault, VaultError
 
-        refs = list(_references(self, "bot"))
+        refs = [r for r in _references(self, "bot") if only is None or r[2] in only]
         if not refs:
             # No secret needed, but a key file others can read must still stop the bot.
             try:

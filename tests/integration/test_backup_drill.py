@@ -171,10 +171,11 @@ def test_the_drill_restores_every_part_into_fresh_folders(
     new_prom, new_influx = Prometheus(new / "prometheus"), InfluxDB(new / "influxdb")
     cfg2 = _config(new, new_prom.url, new_influx.url, f"127.0.0.1:{new_influx.rpc_port}")
     no_key = _bot(cfg2, "restore", str(new / archive.name))
-    assert no_key.returncode == 2 and "Traceback" not in no_key.stderr  # no keys there yet
+    assert no_key.returncode == 2 and "bot.audit.key: secret 'audit-key'" in no_key.stderr
     _ok(_bot(cfg2, "secrets", "set", "audit-key", stdin=AUDIT_KEY))
     _ok(_bot(cfg2, "secrets", "set", "backup-key", stdin=PASSPHRASE))
-    _ok(_bot(cfg2, "secrets", "set", "discord-token", stdin="placeholder"))
+    # Only those two: the Discord token comes back with the database.
+    assert _bot(cfg2, "check-config").returncode == 2
     db2 = new / "bot" / "bot.sqlite3"
 
     # -- 3./4. restore into the fresh folders -------------------------------------------------
@@ -221,7 +222,7 @@ def test_the_drill_restores_every_part_into_fresh_folders(
     assert "keyed (HMAC-SHA256)" in verify.stdout
     vault = Vault.open(db2, new / "vault.key")
     try:
-        assert vault.get("discord-token") == CANARY  # the restored one, not the placeholder
+        assert vault.get("discord-token") == CANARY
         assert vault.get("backup-key") == PASSPHRASE
     finally:
         vault.close()
