@@ -13,6 +13,8 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -37,6 +39,7 @@ AUDIT_KEY = "drill-audit-key-" + "a" * 24
 PASSPHRASE = "drill-backup-passphrase-Vd8Kq"
 CANARY = "drill-discord-token-Zr4Mw9"
 POINTS = 600
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _config(folder: Path, prom: str, influx_http: str, influx_rpc: str) -> Path:
@@ -69,7 +72,35 @@ def _config(folder: Path, prom: str, influx_http: str, influx_rpc: str) -> Path:
     return cfg
 
 
+RAN: list[tuple[str, ...]] = []  # the shape of each command the drill ran (see _shape)
+
+
+def _shape(args: list[str]) -> tuple[str, ...]:
+    """A command without its values: the leading words (command, subcommand, secret name),
+    then its options, sorted; --json left out (either way is the same command)."""
+    words: list[str] = []
+    for w in args:
+        if not re.fullmatch(r"[a-z][a-z-]*", w):
+            break
+        words.append(w)
+    return (*words, *sorted({a for a in args if a.startswith("--") and a != "--json"}))
+
+
+def _documented_drill() -> list[tuple[str, ...]]:
+    """The shape of each homelab-bot command in the drill section of docs/operations.md."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    drill = text.split("## The drill", 1)[1].split("\n## ", 1)[0]
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", drill, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line.split(" #", 1)[0].split("<", 1)[0])
+            if words and words[0] == "homelab-bot":
+                found.append(_shape(words[1:]))
+    return found
+
+
 def _bot(cfg: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    RAN.append(_shape(list(args)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_")}
     return subprocess.run(
         [*BOT, "--config", str(cfg), *args],
@@ -201,6 +232,8 @@ def test_the_drill_restores_every_part_into_fresh_folders(
     new_prom.start()
     try:
         assert _samples(new_prom, before) == want_samples
+        status = _bot(cfg2, "do", "status")
+        assert status.returncode == 0, status.stdout + status.stderr
         new_influx.start()
         try:
             assert _points(new_influx) == want_points
@@ -236,3 +269,8 @@ def test_the_drill_restores_every_part_into_fresh_folders(
     (influx_aside,) = influx_data.parent.glob("influxdb.before-restore-*")
     assert (prom_aside / "wal").is_dir() and (influx_aside / "influxdb.conf").exists()
     assert _tree(prom_data) == snapshot_sums  # no wal/: the snapshot as it was taken
+
+    # Every command of the documented drill is one this test ran.
+    documented = _documented_drill()
+    assert len(documented) >= 7
+    assert [d for d in documented if d not in RAN] == []
