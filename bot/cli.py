@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         settings = load_or_exit(BotSettings, args.config)
     key = settings.audit.secret().decode()
-    configure(settings.log_level, secrets=[*secrets_of(settings), *([key] if key else [])])
+    configure(
+        settings.log_level,
+        secrets=[*secrets_of(settings), *settings.webhook_tokens(), *([key] if key else [])],
+    )
     if args.command in ("backup", "restore"):
         # Not through the runtime: restore must find the database closed by this process too.
         from bot.interfaces.console import backup
