@@ -96,7 +96,7 @@ def test_alert_secrets_resolve_and_the_route_keeps_the_name(tmp_path: Path) -> N
         'credentials = "secret:am"\n[[bot.alerts.routes]]\nmatchers = [\'a="b"\']\n'
         'webhook_url = "secret:hook"\n'
     )
-    with pytest.raises(ConfigError, match="bot.alerts.credentials: secret 'am' is not in"):
+    with pytest.raises(ConfigError, match=r"bot\.alerts\.credentials: secret 'am' is not in"):
         load_settings(BotSettings, path)
     vault = Vault.open(tmp_path / "db", tmp_path / "vault.key")
     vault.set("am", "tok-Q7")
