@@ -315,14 +315,22 @@ def test_damaged_archive_changes_nothing(tmp_path: Path, damage: Callable[[Path]
     target = tmp_path / "target" / "bot.sqlite3"
     _seed(target, entries=2, filler_rows=7)
     before_counts, before_files = _counts(target), sorted(os.listdir(target.parent))
-    out = _bot(_config(tmp_path, target), "restore", str(archive))
+    data = {name: tmp_path / "target" / name for name in ("prometheus", "influxdb")}
+    for folder in data.values():
+        folder.mkdir()
+        (folder / "marker").write_text(folder.name)
+    out = _bot(_config(tmp_path, target), "restore", str(archive),
+               "--prometheus-data", str(data["prometheus"]),
+               "--influxdb-data", str(data["influxdb"]))  # fmt: skip
     assert out.returncode == 1
     assert "does not verify; nothing was changed" in out.stderr
     assert "damaged or truncated" in out.stderr
     after = _counts(target)
     assert after == {**before_counts, "audit_log": before_counts["audit_log"] + 1}
     assert _audit_actions(target)[-1] == ("restore", "failed")
-    assert sorted(os.listdir(target.parent)) == before_files
+    assert sorted(os.listdir(target.parent)) == sorted([*before_files, *data])
+    for folder in data.values():  # the data folders it was to replace: untouched
+        assert [p.name for p in folder.iterdir()] == ["marker"]
     empty = tmp_path / "empty" / "bot.sqlite3"
     out = _bot(_config(tmp_path, empty), "restore", str(archive))
     assert out.returncode == 1
