@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import homelab
+from bot.adapters import backup_influx2 as influx2
 from bot.adapters.backup_crypto import (
     SUFFIX,
     ChunkReader,
@@ -119,6 +120,9 @@ class BackupSources:
     database_path: Path
     prometheus: PrometheusSource | None = None
     influxdb_rpc: str | None = None  # host:port of influxd's RPC (bind-address), e.g. 8088
+    # Its HTTP API: a 2.x server (told by /ping) is backed up with `influx backup` instead.
+    influxdb_url: str = ""
+    influxdb_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,8 +432,17 @@ def create_backup(
         if sources.influxdb_rpc is None:
             skipped.append(Skipped("influxdb", "[bot.influxdb] is not enabled"))
         else:
-            versions["influxdb"] = influxd_version()
-            why = influx_backup(sources.influxdb_rpc, staging / INFLUXDB_DIR, progress)
+            server = influx2.server_version(sources.influxdb_url) if sources.influxdb_url else ""
+            if influx2.is_v2(server):
+                versions["influxdb"] = server
+                progress("influxdb", 0.0)
+                why = influx2.backup(
+                    sources.influxdb_url, sources.influxdb_token, staging / INFLUXDB_DIR, server
+                )
+                progress("influxdb", 1.0)
+            else:
+                versions["influxdb"] = influxd_version()
+                why = influx_backup(sources.influxdb_rpc, staging / INFLUXDB_DIR, progress)
             if why:
                 skipped.append(why)
         for s in skipped:
@@ -718,7 +731,22 @@ def restore_backup(
             progress("verify prometheus", 1.0)
         influx_note = ""
         scratch = work / "scratch-influxdb"
-        if "influxdb" in manifest.parts():
+        if "influxdb" in manifest.parts() and influx2.manifests(work / INFLUXDB_DIR):
+            problems, buckets = influx2.verify(work / INFLUXDB_DIR)
+            if problems:
+                raise RestoreError(problems)
+            if influxdb_data is not None:
+                raise RestoreError(
+                    [f"{archive.name} holds an InfluxDB 2.x backup, which goes back through "
+                     "InfluxDB's API (influx restore), not into a folder: leave out "
+                     "--influxdb-data"]
+                )  # fmt: skip
+            influx_note = (
+                f"InfluxDB 2.x: every file of the backup's manifest present, of its size and "
+                f"whole; buckets {buckets}"
+            )
+            progress("verify influxdb", 1.0)
+        elif "influxdb" in manifest.parts():
             try:
                 dbs = verify_influx_backup(work / INFLUXDB_DIR, scratch)
                 influx_note = f"InfluxDB: restored into a scratch influxd: databases {dbs} present"
@@ -845,7 +873,13 @@ def restore_instructions(
             "Prometheus: stop it, then replace its --storage.tsdb.path with the snapshot: "
             f"mv DATA DATA.old && cp -a {target / PROMETHEUS_DIR} DATA; start it"
         )
-    if INFLUXDB_DIR in parts:
+    if INFLUXDB_DIR in parts and influx2.manifests(target / INFLUXDB_DIR):
+        lines.append(
+            f"InfluxDB 2.x (running): INFLUX_TOKEN=<operator token> influx restore "
+            f"{target / INFLUXDB_DIR} --host <[bot.influxdb] url> --full  (or --bucket NAME "
+            "--new-bucket NAME for one bucket)"
+        )
+    elif INFLUXDB_DIR in parts:
         lines.append(
             f"InfluxDB (running): influxd restore -portable -host {influxdb_rpc} "
             f"{target / INFLUXDB_DIR}  (add -db NAME -newdb NAME to restore one database "

@@ -115,8 +115,10 @@ def sources(settings: BotSettings) -> BackupSources:
             p.headers,
         ),
     )
-    rpc = settings.influxdb.rpc_address if settings.influxdb.enabled else None
-    return BackupSources(settings.database_path, prom, rpc)
+    i = settings.influxdb
+    rpc = i.rpc_address if i.enabled else None
+    return BackupSources(settings.database_path, prom, rpc, influxdb_url=i.url if i.enabled else "",
+                         influxdb_token=i.token.get_secret_value())  # fmt: skip
 
 
 def main(args: argparse.Namespace, settings: BotSettings) -> int:
