@@ -324,8 +324,12 @@ def test_retire_is_refused_while_a_kept_backup_needs_the_old_key(tmp_path: Path)
         "console", "keys retire", "", "refused: a kept backup needs the key"
     )
     old_archive.unlink()  # pruned, or deleted by hand
+    damaged = old_archive.with_name("homelab-backup-20200101T000000Z.tar.gz")
+    damaged.write_bytes(b"not an archive")  # cannot be restored either: named, not counted
     done = _bot(cfg, "keys", "retire")
     assert done.returncode == 0, done.stderr
+    assert f"note: cannot tell which keys {damaged.name} needs" in done.stderr
+    damaged.unlink()
     assert [k.id for k in KeyFile(tmp_path / "vault.key").load()] == ["k2"]
 
     second = _bot(cfg, "backup", "--json")
