@@ -841,15 +841,27 @@ def _swap_rest(
             shutil.move(str(work / p), str(target / p))
         instructions += restore_instructions(target, extra, influxdb_rpc)
     previous: Path | None = None
-    if database_path.exists():
-        previous = database_path.with_name(f"{database_path.name}.before-restore-{stamp(at)}")
-        _keep(database_path, previous)
-        for suffix in ("-wal", "-shm"):  # a clean close leaves none; never pair old ones
-            side = database_path.with_name(database_path.name + suffix)
-            if side.exists():
-                os.replace(side, previous.with_name(previous.name + suffix))
-    # One rename: a reader sees the old database or the restored one, never neither.
-    os.replace(work / DATABASE_NAME, database_path)
+    moved: list[tuple[Path, Path]] = []
+    try:
+        if database_path.exists():
+            previous = database_path.with_name(
+                f"{database_path.name}.before-restore-{stamp(at)}"
+            )
+            _keep(database_path, previous)
+            for suffix in ("-wal", "-shm"):  # a clean close leaves none; never pair old ones
+                side = database_path.with_name(database_path.name + suffix)
+                if side.exists():
+                    os.replace(side, previous.with_name(previous.name + suffix))
+                    moved.append((previous.with_name(previous.name + suffix), side))
+        # One rename: a reader sees the old database or the restored one, never neither.
+        os.replace(work / DATABASE_NAME, database_path)
+    except OSError:
+        for aside, side in moved:  # as it was: the side files back, the second name gone
+            with contextlib.suppress(OSError):
+                os.replace(aside, side)
+        if previous is not None:
+            previous.unlink(missing_ok=True)
+        raise
     return RestoreResult(
         database_path, previous, manifest, counts, n_entries, target, tuple(instructions)
     )
