@@ -17,7 +17,7 @@ help:
 	@echo "make run    start Prometheus, Alertmanager, InfluxDB, the exporter and the bot on loopback"
 	@echo "make test   lint, type-check, layer contracts and every test (real services included)"
 	@echo "make bench  benchmarks, printed as ratios against a baseline measured in the same run"
-	@echo "make docs   redraw the images of docs/charts.md, dashboards.md and reports.md from fixed data"
+	@echo "make docs   redraw the images of docs/charts.md, dashboards.md, projects.md and reports.md from fixed data"
 
 $(STAMP): pyproject.toml
 	@# A venv made without pip (python3-venv missing) is removed, so the next run starts clean.

@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.settings import BotSettings
@@ -209,22 +210,14 @@ async def _sync_commands(runtime: Any) -> int:
     return 0
 
 
-def _schedule(runtime: Any, bot: Any) -> None:
-    """Task reminders and the overdue digest on the one scheduler, sent through Discord."""
-    from bot.interfaces.discord.notify import DiscordNotifier
-    from bot.services.projects import ProjectService
-    from bot.services.schedule import schedule_projects
-
-    projects = runtime.core.feature(ProjectService)
-    if projects is not None and runtime.scheduler is not None:
-        p = runtime.settings.projects
-        schedule_projects(
-            runtime.scheduler,
-            projects,
-            DiscordNotifier(bot),
-            timezone=p.timezone,
-            digest_hour=p.digest_hour,
-        )  # the scheduler itself is started once, by runtime.start_scheduler()
+async def _every(seconds: float, what: str, step: Callable[[], Awaitable[object]]) -> None:
+    """`step()` now and every `seconds`; a failure is logged and the next round tries again."""
+    while True:
+        try:
+            await step()
+        except Exception:
+            log.exception("%s failed; the next round tries again", what)
+        await asyncio.sleep(seconds)
 
 
 async def _console_dashboards(runtime: Any, console_target: Any) -> None:
@@ -236,12 +229,20 @@ async def _console_dashboards(runtime: Any, console_target: Any) -> None:
     if service is None:
         return
     service.attach(lambda _channel_id: console_target)
-    while True:
-        try:
-            await service.tick(time.time())
-        except Exception:
-            log.exception("the dashboard refresh failed; the next tick tries again")
-        await asyncio.sleep(TICK_SECONDS)
+    await _every(TICK_SECONDS, "the dashboard refresh", lambda: service.tick(time.time()))
+
+
+async def _console_notices(runtime: Any, console_target: Any) -> None:
+    """Task reminders and the overdue digest printed on the console face, as the Discord face's
+    projects cog sends them (the same service round, the same claims: each once)."""
+    from bot.services.projects import NOTICE_SECONDS, ProjectService
+
+    service = runtime.core.feature(ProjectService)
+    if service is None:
+        return
+    hour = runtime.settings.projects.digest_hour
+    await _every(NOTICE_SECONDS, "task reminders or the digest",
+                 lambda: service.notices(console_target, hour))  # fmt: skip
 
 
 async def run(runtime: Any, console: Any) -> int:
@@ -314,8 +315,7 @@ async def run(runtime: Any, console: Any) -> int:
         channel = settings.reports.channel_id or a.default_channel_id
         runtime.schedule_reports(targets(Destination(channel_id=channel)))
         runtime.start_scheduler()  # the backup job too; one start of the one scheduler
-        if bot is not None:
-            _schedule(runtime, bot)
+        if bot is not None:  # its projects cog sends the task reminders and the digest
             tasks.append(asyncio.create_task(bot.start(token), name="discord"))
             log.info("Discord face starting")
         else:
@@ -324,6 +324,8 @@ async def run(runtime: Any, console: Any) -> int:
             )
             tasks.append(asyncio.create_task(_console_dashboards(runtime, targets.console),
                                              name="dashboards"))  # fmt: skip
+            tasks.append(asyncio.create_task(_console_notices(runtime, targets.console),
+                                             name="task notices"))  # fmt: skip
             if sys.stdin.isatty():
                 tasks.append(asyncio.create_task(console.shell(), name="console"))
         waiter = asyncio.create_task(stop.wait(), name="stop")

@@ -529,6 +529,26 @@ def read_manifest(archive: Path, encryption_key: str = "") -> Manifest:
         raise RestoreError([f"{archive.name}: {exc}"]) from exc
 
 
+def _extract(tar: tarfile.TarFile, into: Path) -> None:
+    """Extract with tarfile's "data" filter, or, on a Python without it (3.11 before 3.11.4,
+    as Debian bookworm's python3 3.11.2 in the container image), only plain files and
+    directories with relative paths inside `into`; anything else fails as a damaged archive.
+    """
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(into, filter="data")
+        return
+    root = into.resolve()
+    members = tar.getmembers()
+    for member in members:
+        target = (root / member.name).resolve()
+        if not (member.isreg() or member.isdir()) or member.name.startswith("/"):
+            raise tarfile.TarError(f"{member.name}: not a plain file or directory")
+        if target != root and root not in target.parents:
+            raise tarfile.TarError(f"{member.name}: outside the destination")
+        member.mode &= 0o755
+    tar.extractall(into, members=members)  # noqa: S202 - every member checked above
+
+
 def _unpack_plain(archive: Path, into: Path, name: str) -> Manifest:
     """unpack() of a plain tar.gz; `name` is the archive's name in messages."""
     try:
@@ -538,7 +558,7 @@ def _unpack_plain(archive: Path, into: Path, name: str) -> Manifest:
             while stream.read(1 << 20):
                 pass
         with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(into, filter="data")
+            _extract(tar, into)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise RestoreError(
             [f"{name} is damaged or truncated: {type(exc).__name__}: {exc}"]

@@ -102,17 +102,20 @@ class PrometheusClient(SessionClient):
                 text = await resp.text()
                 status = resp.status
         except TimeoutError:
-            raise MetricsUnavailable(self.source, f"no answer within {self.timeout:g} s") from None
+            raise MetricsUnavailable(
+                self.source,
+                f"no answer within {self.timeout:g} s; check that Prometheus is up, or raise "
+                "[bot.prometheus] timeout_seconds",
+            ) from None
         except aiohttp.ClientConnectorError as exc:
-            why = (
-                "connection refused"
-                if isinstance(exc.os_error, ConnectionRefusedError)
-                else (exc.os_error.strerror or type(exc.os_error).__name__)
-            )
-            raise MetricsUnavailable(self.source, f"cannot connect ({why})") from None
+            if isinstance(exc.os_error, ConnectionRefusedError):
+                why = "connection refused: is Prometheus running? `make run` starts it"
+            else:
+                why = f"cannot connect ({exc.os_error.strerror or type(exc.os_error).__name__})"
+            raise MetricsUnavailable(self.source, f"{why}; check [bot.prometheus] url") from None
         except aiohttp.ClientError as exc:
             raise MetricsUnavailable(
-                self.source, f"request failed ({type(exc).__name__})"
+                self.source, f"request failed ({type(exc).__name__}); check [bot.prometheus] url"
             ) from None
         # Not redacted here: the patterns cost 25 ms on an 80 KB range result, on the event
         # loop. What can reach a user (error details, label values) is redacted when parsed.

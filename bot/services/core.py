@@ -17,7 +17,7 @@ from bot.domain import commands as catalog
 from bot.domain.commands import ArgError, CommandSpec, ComponentSpec, check_args
 from bot.domain.messages import Message
 from bot.domain.permissions import Actor
-from bot.services.feature import CommandHandler, ComponentHandler, Feature
+from bot.services.feature import CommandHandler, ComponentHandler, Feature, FormDefaults
 from bot.services.gate import Decision, Gate
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class Core:
         self.features = tuple(features)
         self._commands: dict[str, CommandHandler] = {}
         self._components: dict[str, ComponentHandler] = {}
+        self._defaults: dict[str, FormDefaults] = {}
         for feature in self.features:
             for name, handler in feature.commands().items():
                 if catalog.command(name) is None or name in self._commands:
@@ -50,6 +51,14 @@ class Core:
                         "the catalogue or has two handlers"
                     )
                 self._components[route] = click
+            defaults = getattr(feature, "form_defaults", None)
+            for route, fill in (defaults() if defaults is not None else {}).items():
+                if route not in self._components or route in self._defaults:
+                    raise ValueError(
+                        f"{type(feature).__name__}: form defaults for {route!r}, which it "
+                        "does not handle or which has them twice"
+                    )
+                self._defaults[route] = fill
 
     def feature(self, kind: type[T]) -> T | None:
         """The feature service of this type, if the bot runs one."""
@@ -119,6 +128,18 @@ class Core:
             except ArgError as exc:
                 return Message(text=f"{exc}.", ephemeral=True, outcome="usage")
         return await handler(actor, arg, list(values or []), answers)
+
+    async def form_defaults(self, route: str, arg: str) -> dict[str, str]:
+        """What a form opens filled in with (empty when its feature has nothing: the form
+        then opens blank; a failure to read them is logged, never in the user's way)."""
+        fill = self._defaults.get(route)
+        if fill is None:
+            return {}
+        try:
+            return dict(await fill(arg))
+        except Exception:
+            log.exception("the current values of form %s (%s) could not be read", route, arg)
+            return {}
 
     async def run_admitted(
         self, actor: Actor, spec: CommandSpec | ComponentSpec, target: str, work: Awaitable[Message]

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bot.domain.alerts.model import Alert
+from bot.domain.alerts.model import Alert, is_heartbeat
 from bot.domain.catalogue import dashboards as part
 from bot.domain.charts import CHARTS, Chart, ChartGrid
 from bot.domain.dashboards.alerts import AlertLine, AlertsData, HistoryLine, SilenceLine
@@ -323,7 +323,8 @@ class DashboardService:
 
     async def _firing_or_empty(self) -> list[ActiveAlert]:
         try:
-            return [a for a in await self.alertmanager.alerts() if a.state != "unprocessed"]
+            return [a for a in await self.alertmanager.alerts()
+                    if a.state != "unprocessed" and not is_heartbeat(a.labels)]  # fmt: skip
         except AlertmanagerUnavailable as exc:
             log.warning("dashboards: no alerts from Alertmanager: %s", exc)
             return []
@@ -335,7 +336,7 @@ class DashboardService:
             self.history.episodes(now - DAY, now + 1),
         )
         return AlertsData(
-            firing=tuple(_line(a) for a in firing),
+            firing=tuple(_line(a) for a in firing if not is_heartbeat(a.labels)),
             silences=tuple(_silence(s) for s in silences if s.state == "active"),
             history=tuple(
                 HistoryLine(e.name, e.severity, e.host, e.starts, e.resolved) for e in episodes

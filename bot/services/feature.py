@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 CommandHandler = Callable[..., Awaitable[Message]]
 # (actor, custom id argument, select values, form answers) -> answer
 ComponentHandler = Callable[[Actor, str, list[str], dict[str, Any]], Awaitable[Message]]
+# custom id argument -> the form's fields as they stand (a modal opens filled in with them)
+FormDefaults = Callable[[str], Awaitable[Mapping[str, str]]]
 
 
 class Feature(Protocol):
@@ -41,4 +43,12 @@ class Feature(Protocol):
 
     def components(self) -> Mapping[str, ComponentHandler]:
         """Catalogue component route -> handler(actor, arg, values, form)."""
+        ...
+
+
+class FormFeature(Feature, Protocol):
+    """A feature whose forms open filled in with what they change (optional)."""
+
+    def form_defaults(self) -> Mapping[str, FormDefaults]:
+        """Catalogue component route (with a form) -> its current values(arg)."""
         ...

@@ -42,7 +42,7 @@ from bot.domain.projects.views import TaskFilter, project_list, task_line, task_
 from bot.domain.reports.model import ChartImage, Period
 from bot.domain.reports.sections import ExtraSection
 from bot.domain.text import escape
-from bot.services.feature import CommandHandler, ComponentHandler
+from bot.services.feature import CommandHandler, ComponentHandler, FormDefaults
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,9 @@ class AlertLookup(Protocol):
     async def latest(self, fingerprint: str) -> Any: ...
 
 
+NOTICE_SECONDS = 600  # how often a face runs `notices`: reminders are due 24 h ahead
+
+
 class Notifier(Protocol):
     """Where reminders and digests go: a user's DMs, a channel."""
 
@@ -197,22 +200,46 @@ class ProjectService:
             "task.from_alert": self._from_alert,
         }
 
+    def form_defaults(self) -> Mapping[str, FormDefaults]:
+        """The task edit form opens filled in with the task as it stands."""
+        return {"task.edit": self._edit_defaults}
+
+    async def _edit_defaults(self, arg: str) -> Mapping[str, str]:
+        task = await self.store.task(int(arg)) if arg.isdigit() else None
+        if task is None:
+            return {}
+        return {"title": task.title, "description": task.description,
+                "due": self._due_text(task.due), "labels": ", ".join(task.labels)}  # fmt: skip
+
+    def _due_text(self, due: float | None) -> str:
+        """A due time as the form shows it: its day in the guild's zone (parsed back alike)."""
+        return "" if due is None else datetime.fromtimestamp(due, self.tz).date().isoformat()
+
     # -- lookups (autocomplete too) ------------------------------------------------------
 
-    async def project_names(self, typed: str = "") -> list[str]:
-        """Live project names containing `typed`, for autocomplete."""
+    async def project_names(self, typed: str = "", *, gone: bool = False) -> list[str]:
+        """Names of projects not deleted containing `typed`, for autocomplete; with `gone`,
+        the deleted and archived ones (what /project restore can bring back)."""
         t = typed.casefold()
         return sorted(
-            p.name for p in await self.store.projects() if not p.deleted and t in p.name.casefold()
+            p.name
+            for p in await self.store.projects()
+            if ((p.deleted or p.archived) if gone else not p.deleted) and t in p.name.casefold()
         )
 
-    async def task_choices(self, typed: str = "") -> list[tuple[str, int]]:
-        """(`#id title`, id) of live tasks whose number or title contains `typed`."""
+    async def project_id(self, name: str) -> int | None:
+        """The id of the live project `name` (the New task form carries it)."""
+        found = await self._project(name)
+        return found.id if found is not None else None
+
+    async def task_choices(self, typed: str = "", *, gone: bool = False) -> list[tuple[str, int]]:
+        """(`#id title`, id) of live tasks whose number or title contains `typed`; with
+        `gone`, of deleted ones (for /task restore)."""
         t = typed.casefold().lstrip("#")
         return [
             (f"#{k.id} {k.title}", k.id)
             for k in await self.store.tasks()
-            if not k.deleted and (t in str(k.id) or t in k.title.casefold())
+            if k.deleted == gone and (t in str(k.id) or t in k.title.casefold())
         ]
 
     async def assignee_ids(self) -> list[int]:
@@ -259,9 +286,14 @@ class ProjectService:
     # -- projects --------------------------------------------------------------------------
 
     async def project_create(
-        self, actor: Actor, name: str, description: str | None = None, due: str | None = None
+        self,
+        actor: Actor,
+        name: str | None = None,
+        description: str | None = None,
+        due: str | None = None,
     ) -> Message:
         """A new project (names are unique among live projects)."""
+        name = name or ""
         try:
             if await self._project(name) is not None:
                 raise ProjectError(
@@ -394,7 +426,7 @@ class ProjectService:
         self,
         actor: Actor,
         project: str,
-        title: str,
+        title: str | None = None,
         description: str | None = None,
         due: str | None = None,
         priority: str = "normal",
@@ -403,6 +435,7 @@ class ProjectService:
         assignee: int | None = None,
     ) -> Message:
         """Add a task; it answers with the task and its buttons."""
+        title = title or ""
         found = await self._project(project)
         if found is None:
             return _not_found(f"There is no project {project!r}.")
@@ -608,13 +641,17 @@ class ProjectService:
     ) -> Message:
         if not arg.isdigit():
             return Message(text="This button is not valid.", ephemeral=True, outcome="usage")
+        # The form opened filled in: a field sent back as it stood is no change (an overdue
+        # task's due day, sent back, would otherwise be refused as a day in the past).
+        before = await self._edit_defaults(arg)
+        kept = {k: v for k, v in form.items() if v is not None and v != before.get(k)}
         return await self.task_edit(
             actor,
             int(arg),
-            title=form.get("title"),
-            description=form.get("description"),
-            due=form.get("due"),
-            labels=form.get("labels"),
+            title=kept.get("title"),
+            description=kept.get("description"),
+            due=kept.get("due"),
+            labels=kept.get("labels"),
         )
 
     async def _new_form(
@@ -722,7 +759,10 @@ class ProjectService:
         time (the claim is written before the send, so a restart never sends twice)."""
         now = self.clock()
         sent = 0
+        live = await self._live_projects()
         for task in await self.store.tasks():
+            if task.project_id not in live:
+                continue  # an archived or deleted project's tasks rest
             if not task.is_open or task.due is None or not task.assignees:
                 continue
             if not now <= task.due <= now + REMINDER_SECONDS:
@@ -740,6 +780,18 @@ class ProjectService:
                         log.warning("reminder of task %d to %d failed: %s", task.id, user, exc)
         return sent
 
+    async def notices(self, notifier: Notifier, digest_hour: int) -> None:
+        """One round of the face's notice loop: linked alerts' states, the reminders due, and
+        today's digest once its hour has passed (each sent once: claimed in the database)."""
+        await self.sync_alerts()
+        await self.send_reminders(notifier)
+        if self.digest_due(digest_hour):
+            await self.send_digest(notifier)
+
+    async def _live_projects(self) -> dict[int, Project]:
+        """Projects neither archived nor deleted: the ones reminded of and in the digest."""
+        return {p.id: p for p in await self.store.projects() if not (p.deleted or p.archived)}
+
     def _today(self) -> str:
         return datetime.fromtimestamp(self.clock(), self.tz).date().isoformat()
 
@@ -749,11 +801,12 @@ class ProjectService:
         return datetime.fromtimestamp(self.clock(), self.tz).hour >= hour
 
     async def send_digest(self, notifier: Notifier) -> bool:
-        """Post today's overdue digest once (claimed per day in the guild's time zone)."""
+        """Post today's overdue digest once (claimed per day in the guild's time zone): the
+        overdue tasks of the projects neither archived nor deleted."""
         if not self.digest_channel_id:
             return False
         now = self.clock()
-        projects = {p.id: p for p in await self.store.projects() if not p.deleted}
+        projects = await self._live_projects()
         late = sorted(
             (t for t in await self.store.tasks() if t.project_id in projects and t.overdue(now)),
             key=lambda t: t.due or 0,

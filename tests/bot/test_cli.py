@@ -246,3 +246,55 @@ def test_bearer_and_basic_auth_together_fail_check_config(
     assert main(["check-config"]) == 2
     err = capsys.readouterr().err
     assert "bot.prometheus" in err and "not both" in err and CANARY not in err
+
+
+async def test_the_console_face_prints_task_reminders_and_the_digest_once(
+    tmp_path: Path,
+) -> None:
+    """Without a token, `run` prints what the Discord face would send: the reminder to each
+    assignee of a task due within 24 h and the overdue digest, each once, also after a restart
+    (the same claims as on Discord)."""
+    import asyncio
+    import io
+
+    from bot.cli import _console_notices
+    from bot.interfaces.console.alerts import ConsoleAlerts
+    from bot.interfaces.runtime import Runtime
+    from bot.services.core import CONSOLE_ACTOR
+    from bot.services.projects import ProjectService
+    from tests.bot.conftest import make_settings
+
+    settings = make_settings(tmp_path, projects={"digest_channel_id": 99, "digest_hour": 0})
+    due: list[float] = []
+
+    async def one_round(hours_before_due: float) -> str:
+        """A start of the console face's notice loop, its clock that long before the task's
+        due time; what it printed."""
+        out = io.StringIO()
+        async with await Runtime.build(settings) as rt:
+            service = rt.core.feature(ProjectService)
+            assert service is not None
+            if not due:
+                await rt.core.execute(CONSOLE_ACTOR, "project create", {"name": "lab"})
+                await rt.core.execute(CONSOLE_ACTOR, "task add", {
+                    "project": "lab", "title": "Swap the UPS battery", "due": "+2d",
+                    "assignee": "42"})  # fmt: skip
+                (task,) = await service.store.tasks()
+                assert task.due is not None
+                due.append(task.due)
+            service.clock = lambda: due[0] - hours_before_due * 3600
+            loop = asyncio.create_task(_console_notices(rt, ConsoleAlerts(tmp_path, out=out)))
+            for _ in range(40):
+                await asyncio.sleep(0.05)
+                if "---" in out.getvalue():
+                    break
+            await asyncio.sleep(0.2)
+            loop.cancel()
+        return out.getvalue()
+
+    said = await one_round(1)
+    assert "--- to user 42 ---" in said and "Reminder: task #1" in said, said
+    assert "Swap the UPS battery" in said and "in channel" not in said  # not overdue yet
+    assert await one_round(0.5) == ""  # a restart half an hour later: reminded once only
+    overdue = await one_round(-1)  # the next start, an hour after it was due
+    assert "--- in channel 99 ---" in overdue and "1 overdue task" in overdue, overdue

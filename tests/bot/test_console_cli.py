@@ -107,6 +107,19 @@ def test_unavailable_prometheus_and_sync_without_token_exit_4(tmp_path: Path) ->
     assert "token" in doc["text"]
 
 
+@pytest.mark.parametrize(
+    "words", [["status"], ["dashboard", "show", "fleet"], ["report", "daily"], ["chart", "cpu"]]
+)
+def test_prometheus_down_says_how_to_start_it(tmp_path: Path, words: list[str]) -> None:
+    """Every command that reads Prometheus, with nothing listening at its URL: exit 4 and a
+    sentence that says it is not running, how to start it, and the setting to check."""
+    done = _bot(tmp_path, "do", *words)
+    said = done.stdout + done.stderr
+    assert done.returncode == 4, said
+    assert "connection refused: is Prometheus running? `make run` starts it" in said, said
+    assert "[bot.prometheus] url" in said and "Traceback" not in said, said
+
+
 @pytest.mark.integration
 def test_unknown_host_exits_3_and_json_carries_the_fleet(
     tmp_path: Path, prometheus_factory: Callable[..., Prometheus], node_exporter: NodeExporter

@@ -103,14 +103,21 @@ def test_secret_files_are_documented_and_git_ignored() -> None:
 
 
 def test_every_variable_is_in_env_example_and_secrets_are_required() -> None:
-    """Each ${VAR} of the compose file is listed in .env.example; secrets have no default."""
+    """Each ${VAR} of the compose file is listed in .env.example; secrets have no default, and
+    the ones .env.example calls required stop compose with a message naming them."""
     text = COMPOSE.read_text()
     used = set(re.findall(r"\$\{([A-Z_]+)", text))
-    listed = set(re.findall(r"^([A-Z_]+)=", ENV_EXAMPLE.read_text(), flags=re.M))
+    example = ENV_EXAMPLE.read_text()
+    listed = set(re.findall(r"^([A-Z_]+)=", example, flags=re.M))
     assert used == listed
-    secrets = ("DISCORD_TOKEN", "INFLUXDB_PASSWORD", "INFLUXDB_TOKEN", "GRAFANA_ADMIN_PASSWORD")
-    for secret in secrets:
-        assert re.search(rf"\$\{{{secret}:\?", text), f"{secret} must be required, not defaulted"
+    required_part = example.split("# -- required")[1].split("# -- optional")[0]
+    required = set(re.findall(r"^([A-Z_]+)=", required_part, flags=re.M))
+    assert required == {"INFLUXDB_PASSWORD", "INFLUXDB_TOKEN", "GRAFANA_ADMIN_PASSWORD"}
+    for secret in required:
+        for message in re.findall(rf"\$\{{{secret}:\?([^}}]*)\}}", text) or ["(none)"]:
+            assert message == f"set {secret} in .env (see .env.example)", secret
+    # The Discord token is optional (the console face runs without it), but never defaulted.
+    assert re.findall(r"\$\{DISCORD_TOKEN[^}]*\}", text) == ["${DISCORD_TOKEN}"]
 
 
 def test_exporter_sees_the_host_read_only() -> None:
@@ -189,8 +196,10 @@ def _normalise(path: PurePosixPath) -> PurePosixPath:
 def test_dockerfile_is_pinned_unprivileged_and_builds_from_existing_paths() -> None:
     """Base image pinned, runs as a non-root user, COPY sources exist, commands are installed."""
     text = DOCKERFILE.read_text()
+    default = re.search(r"^ARG BASE_IMAGE=(\S+)$", text, flags=re.M)
+    assert default and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", default.group(1))
     for base in re.findall(r"^FROM (\S+)", text, flags=re.M):
-        assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base), base
+        assert base == "${BASE_IMAGE}", f"FROM {base}: the base is the BASE_IMAGE build argument"
     user = re.findall(r"^USER (\S+)", text, flags=re.M)
     assert user and user[-1] not in {"root", "0"}
     for line in re.findall(r"^COPY (?!--from)(.+)$", text, flags=re.M):
@@ -200,6 +209,17 @@ def test_dockerfile_is_pinned_unprivileged_and_builds_from_existing_paths() -> N
     for name in ("exporter", "bot"):
         command = compose()["services"][name]["command"][0]
         assert command in scripts, f"{name} runs {command}, which pyproject does not install"
+
+
+def test_dockerignore_lets_in_what_the_wheel_is_built_from() -> None:
+    """.dockerignore admits the packages and every file the wheel force-includes (a build
+    from the sources fails without them), and keeps var/ out but for the wheelhouse."""
+    lines = (ROOT / ".dockerignore").read_text().split()
+    allowed = {line[1:] for line in lines if line.startswith("!")}
+    hatch = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]
+    wheel = hatch["targets"]["wheel"]
+    assert set(wheel["packages"]) | set(wheel["force-include"]) | {"pyproject.toml"} <= allowed
+    assert "*" in lines and not any(a.startswith("var") for a in allowed - {"var/wheelhouse"})
 
 
 def _default(value: str) -> str:
@@ -214,7 +234,7 @@ def _listen_hosts(name: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for arg in svc.get("command") or []:
         if arg.startswith("--web.listen-address="):
-            found["--web.listen-address"] = arg.split("=", 1)[1].rsplit(":", 1)[0]
+            found["--web.listen-address"] = _default(arg.split("=", 1)[1].rsplit(":", 1)[0])
         if arg.startswith("--cluster.listen-address="):
             found["--cluster.listen-address"] = arg.split("=", 1)[1]
     env = svc.get("environment") or {}
@@ -254,10 +274,12 @@ def test_services_listen_on_loopback_by_default(name: str) -> None:
 
 
 def _settings_env(env: dict[str, str]) -> dict[str, str]:
-    """Compose values with ${VAR:-default} replaced by the default, ${VAR:?...} by 'x'."""
+    """Compose values with ${VAR:-default} replaced by the default, ${VAR:?...} by 'x' and
+    ${VAR} by nothing."""
     out = {}
     for key, value in env.items():
         value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+        value = re.sub(r"\$\{[A-Z_]+\}", "", value)
         out[key] = re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "x", value)
     return out
 
@@ -384,3 +406,37 @@ def test_documented_commands_create_a_fresh_random_token(tmp_path: Path) -> None
     assert re.fullmatch(r"[0-9a-f]{64}\n", first)
     _run_documented(tmp_path)
     assert token.read_text() == first
+
+
+# -- the container test's override (tests/integration/test_containers.py) ----------------------
+
+OVERRIDE = ROOT / "tests" / "harness" / "podman" / "compose.override.yml"
+# What the override may change, and why: host networking (network_mode, the bot's listen and
+# service addresses), the images no registry can give here, the exporter's InfluxDB writes (no
+# InfluxDB 2.x), and the secret files' folder.
+OVERRIDE_MAY = {
+    "prometheus": {"image", "entrypoint", "network_mode", "volumes"},
+    "alertmanager": {"image", "entrypoint", "network_mode", "volumes"},
+    "exporter": {"network_mode", "environment"},
+    "bot": {"network_mode", "environment"},
+}
+
+
+def test_the_container_tests_override_swaps_only_what_cannot_run_here() -> None:
+    """The override changes only networking, images and the InfluxDB writes; each mount it
+    gives replaces one of compose's (same target and options: podman-compose 1.0.3 appends
+    any other), and each secret it names is one of compose's."""
+    override = yaml.safe_load(OVERRIDE.read_text())
+    services = compose()["services"]
+    assert set(override["services"]) == set(OVERRIDE_MAY)
+    for name, svc in override["services"].items():
+        assert set(svc) <= OVERRIDE_MAY[name], name
+        assert svc["network_mode"] == "" and services[name]["network_mode"] == "host"
+        shipped = {v.split(":", 1)[1] for v in services[name].get("volumes", [])}
+        for volume in svc.get("volumes", []):
+            assert volume.split(":", 1)[1] in shipped, f"{name}: {volume} adds a mount"
+        for key in svc.get("environment", {}):
+            assert key.startswith(("HOMELAB_BOT__WEB__", "HOMELAB_BOT__PROMETHEUS__URL",
+                                   "HOMELAB_BOT__ALERTS__ALERTMANAGER_URL",
+                                   "HOMELAB_EXPORTER__INFLUX__ENABLED")), key  # fmt: skip
+    assert set(override["secrets"]) == set(compose()["secrets"])

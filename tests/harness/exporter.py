@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.harness.services import Service, http
+from tests.harness.services import Service, free_port, http
 
 
 def _toml_value(value: Any) -> str:
@@ -68,6 +68,13 @@ class Exporter(Service):
         influx_settings = {"spool_dir": str(self.workdir / "spool"), **(influx or {})}
         self.settings["influx"] = influx_settings
         self.config_path = self.workdir / "homelab.toml"
+
+    def fresh_ports(self) -> bool:
+        """Its port is in the settings file `prepare` writes (unless the test chose it)."""
+        if self.settings["port"] != self.port:
+            return False
+        self.port = self.settings["port"] = free_port()
+        return True
 
     def find_exe(self) -> str:
         """This interpreter: the exporter runs as `python -m exporter`."""

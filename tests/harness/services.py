@@ -149,8 +149,29 @@ class Service:
         """Base URL of the HTTP listener."""
         return f"http://{self.address}"
 
+    def fresh_ports(self) -> bool:
+        """Pick new ports, after another process took one between `free_port()` and the
+        service's bind; False (no retry) where a port was handed out before the start."""
+        return False
+
     def start(self, timeout: float = READY_TIMEOUT) -> Service:
-        """Start the process and wait until it is ready, or raise with its log."""
+        """Start the process and wait until it is ready, or raise with its log. A port taken
+        in the meantime (on a busy machine, a free port is free only until someone binds it)
+        is retried on new ports, twice at most, where the service can take new ones."""
+        for attempt in range(3):
+            offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            try:
+                return self._start_once(timeout)
+            except ServiceError:
+                with open(self.log_path, "rb") as log:
+                    log.seek(offset)
+                    taken = b"address already in use" in log.read()
+                if attempt == 2 or not taken or not self.fresh_ports():
+                    raise
+                _RUNNING.discard(self)
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> Service:
         self.prepare()
         stdin = self.child_stdin()
         with open(self.log_path, "ab") as log:
@@ -294,6 +315,11 @@ class Prometheus(Service):
         self.extra_args = list(extra_args)
         self.config_path = self.workdir / "prometheus.yml"
 
+    def fresh_ports(self) -> bool:
+        """Its port is only in its command line."""
+        self.port = free_port()
+        return True
+
     def config(self) -> dict[str, Any]:
         """The generated configuration."""
         if self.config_override is not None:
@@ -406,6 +432,13 @@ class Alertmanager(Service):
         self.extra_args = list(extra_args)
         self.config_path = self.workdir / "alertmanager.yml"
 
+    def fresh_ports(self) -> bool:
+        """Not in a cluster: its peers know its gossip port."""
+        if self.cluster:
+            return False
+        self.port = free_port()
+        return True
+
     @property
     def cluster_address(self) -> str:
         """host:port of the gossip listener."""
@@ -469,6 +502,11 @@ class InfluxDB(Service):
         super().__init__(workdir)
         self.rpc_port = free_port()
         self.config_path = self.workdir / "influxdb.conf"
+
+    def fresh_ports(self) -> bool:
+        """Both its ports are in the config `prepare` writes."""
+        self.port, self.rpc_port = free_port(), free_port()
+        return True
 
     def prepare(self) -> None:
         """Write influxdb.conf (the same generator `make run` uses)."""
@@ -540,6 +578,11 @@ class NodeExporter(Service):
     def __init__(self, workdir: Path, extra_args: Sequence[str] = ()) -> None:
         super().__init__(workdir)
         self.extra_args = list(extra_args)
+
+    def fresh_ports(self) -> bool:
+        """Its port is only in its command line."""
+        self.port = free_port()
+        return True
 
     def argv(self) -> list[str]:
         """Command line."""

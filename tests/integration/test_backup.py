@@ -510,3 +510,47 @@ def test_a_failed_database_swap_puts_the_data_folders_back(
     bare = create_backup(BackupSources(db), tmp_path / "c")
     with pytest.raises(RestoreError, match="holds no prometheus backup to put in"):
         restore_backup(bare.archive, target, KEY, prometheus_data=data)
+
+
+def _python_without_data_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tarfile as Python 3.11.0-3.11.3 has it (Debian bookworm's python3 is 3.11.2, the
+    container image's): no data_filter, and extractall() takes no `filter` argument."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    original = tarfile.TarFile.extractall
+
+    def extractall(self: tarfile.TarFile, path: Any = ".", members: Any = None, *,
+                   numeric_owner: bool = False, **kwargs: Any) -> None:  # fmt: skip
+        if kwargs:
+            raise TypeError(f"extractall() got an unexpected keyword argument {next(iter(kwargs))}")
+        original(self, path, members, numeric_owner=numeric_owner)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", extractall)
+
+
+def test_restore_on_a_python_without_tar_filters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a Python without tarfile's data filter a backup restores, and an archive with a
+    member outside the destination or a link is refused as damaged, nothing written outside."""
+    db = tmp_path / "live" / "bot.sqlite3"
+    _seed(db)
+    archive = create_backup(BackupSources(db), tmp_path / "b").archive
+    _python_without_data_filter(monkeypatch)
+    target = tmp_path / "target" / "bot.sqlite3"
+    restored = restore_backup(archive, target, KEY)
+    assert _counts(target) == restored.row_counts
+
+    for name, kind in (("../escaped", tarfile.REGTYPE), ("link", tarfile.SYMTYPE)):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = "/etc/passwd" if kind == tarfile.SYMTYPE else ""
+            tar.addfile(info, io.BytesIO(b""))
+        bad = tmp_path / f"bad-{kind.decode()}.tar.gz"
+        bad.write_bytes(gzip.compress(buf.getvalue()))
+        other = tmp_path / f"other-{kind.decode()}" / "bot.sqlite3"
+        with pytest.raises(RestoreError) as caught:
+            restore_backup(bad, other, KEY)
+        assert "damaged or truncated" in caught.value.problems[0], caught.value.problems
+        assert not (other.parent.parent / "escaped").exists()

@@ -20,6 +20,7 @@ import simcord
 
 from bot.adapters.sqlite import SqliteAuditRepository
 from bot.domain.alerts.model import parse_notification
+from bot.domain.dashboards.model import Params
 from bot.domain.messages import validate
 from bot.interfaces.console.face import Console
 from bot.interfaces.discord.client import HomelabBot
@@ -111,13 +112,19 @@ async def test_console_shows_each_dashboard_from_the_real_stack(
         assert "nas" in host.embeds[0].title
         stack.am.api("POST", "alerts", [{"labels": {"alertname": "ConsoleShown",
                                                     "instance": "nas:1", "severity": "warning"},
-                                         "annotations": {"summary": "seen"}}])  # fmt: skip
+                                         "annotations": {"summary": "seen"}},
+                                        {"labels": {"alertname": "Watchdog", "severity": "none"},
+                                         "annotations": {"summary": "alive"}}])  # fmt: skip
         alerts = await console.run("dashboard show", {"type": "alerts"})
         assert "ConsoleShown" in alerts.embeds[0].description
+        # The always-firing heartbeat is not something wrong: shown and counted nowhere.
+        assert "Watchdog" not in alerts.embeds[0].description
+        assert alerts.embeds[0].title.startswith("Alerts: 1 firing"), alerts.embeds[0].title
         welcome = await console.run("dashboard show", {"type": "welcome"})
         assert "Hosts up" in welcome.embeds[0].description and "1 of 1" in (
             welcome.embeds[0].description
         )
+        assert "Alerts firing 1" in welcome.embeds[0].description.replace("*", "")
         unknown = await console.run("dashboard show", {"type": "host", "target": "nope"})
         assert unknown.outcome == "not_found" and "nas" in unknown.text
         missing = await console.run("dashboard show", {"type": "host"})
@@ -254,6 +261,7 @@ async def test_a_live_project_dashboard_follows_its_tasks_and_posts_its_charts(
             assert "NAS upgrade" in message.embeds[0].title
             assert {a.filename for a in message.attachments} == {
                 "burndown.png", "flow.png", "throughput.png"}  # fmt: skip
+            before = {a.filename: (a.id, await a.read()) for a in message.attachments}
             edits = _edits(env)
             await env.advance_time(10)
             assert _edits(env) == edits
@@ -264,6 +272,13 @@ async def test_a_live_project_dashboard_follows_its_tasks_and_posts_its_charts(
             (message,) = _dashboard_messages(channel)
             fields = {f.name: f.value for f in message.embeds[0].fields}
             assert sum(int(v) for k, v in fields.items() if k in ("backlog", "todo")) == 1
+            # The edit carries the charts drawn anew, in place of the old ones (an edit that
+            # names no files keeps the old ones: the charts would never move).
+            after = {a.filename: (a.id, await a.read()) for a in message.attachments}
+            assert after.keys() == before.keys()
+            for name in ("burndown.png", "flow.png"):
+                assert after[name][0] != before[name][0], name
+                assert after[name][1].startswith(PNG) and after[name][1] != before[name][1], name
     finally:
         await rt.close()
 
@@ -357,3 +372,91 @@ async def test_the_fleet_selects_the_host_select_and_the_welcome_button_work_in_
             assert above.id not in env.backend.get_member(guild.id, olga.id).role_ids
     finally:
         await rt.close()
+
+
+class _LoggedIn:
+    """What ChannelTarget needs of the bot, from a discord.py client logged in over HTTP to
+    the fake Discord (no gateway: the fake's READY carries no guilds anyway)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def wait_until_ready(self) -> None:
+        return None
+
+    def get_partial_messageable(self, channel_id: int) -> Any:
+        return self.client.get_partial_messageable(channel_id)
+
+
+async def test_twenty_dashboards_never_burst_the_channel_bucket_of_the_fake_discord(
+    tmp_path: Path, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty alerts dashboards in one channel, through discord.py to the local fake of Discord
+    that enforces the per-channel message bucket (Discord's 5 per 5 s, here with time ten
+    times faster: ticks every 0.5 s, 5 per 0.5 s): their first posts and the 20 edits an alert
+    urges at once go out at most 2 a tick, the bucket is never emptied, nothing is refused
+    with a 429, and every dashboard ends up showing the alert."""
+    import asyncio
+
+    import discord
+
+    from bot.interfaces.discord.delivery import ChannelTarget
+    from tests.harness.fakediscord import FakeDiscord
+
+    token, channel_id = "canary-dash-Wq8rT3xW9vKp2LmN", 7700000000000000001
+    tick_real, limit = 0.5, 5
+    settings = _settings(tmp_path, stack)
+    async with FakeDiscord(token, channel_ids=[channel_id]) as fake, \
+            await Runtime.build(settings) as rt:  # fmt: skip
+        fake.channel_rate(limit=limit, per=tick_real)
+        monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+        client = discord.Client(intents=discord.Intents.none())
+        await client.login(token)
+        try:
+            service = rt.core.feature(DashboardService)
+            assert service is not None and service.schedule.per_channel == 2
+            service.attach(lambda c: ChannelTarget(_LoggedIn(client), c, replace_files=True))
+            made = [await service.store.add(channel_id, Params("alerts"), 60, "olga", 0.0)
+                    for _ in range(20)]  # fmt: skip
+            message_requests = ("POST", "PATCH", "DELETE")
+
+            def sent() -> list[Any]:
+                return [r for r in fake.requests
+                        if r.method in message_requests and f"/channels/{channel_id}/" in r.path]
+
+            now, per_tick = 1_000_000.0, []
+
+            async def tick() -> None:
+                nonlocal now
+                started, before = time.monotonic(), len(sent())
+                await service.tick(now)
+                per_tick.append(len(sent()) - before)
+                now += 5.0
+                await asyncio.sleep(max(0.0, tick_real - (time.monotonic() - started)))
+
+            for _ in range(13):  # 65 s of the dashboards' clock: every first post is out
+                await tick()
+            boards = await service.store.all()
+            assert all(len(d.message_ids) == 1 for d in boards), boards
+            assert len(fake.messages(channel_id)) == 20
+
+            body = _alert("BucketAlert", "nas:9100")
+            stack.am.api("POST", "alerts", [{k: body[k] for k in ("labels", "annotations")}])
+            await rt.ingest.accept(parse_notification({
+                "version": "4", "groupKey": "{}:{}", "status": "firing", "receiver": "bot",
+                "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+                "externalURL": stack.am.url, "alerts": [body],
+            }))  # fmt: skip
+            for _ in range(11):  # all twenty urged at once
+                await tick()
+        finally:
+            await client.close()
+        shown = fake.messages(channel_id)
+        assert len(shown) == 20 and all(
+            "BucketAlert" in m.embeds[0]["description"] for m in shown), shown  # fmt: skip
+        assert max(per_tick) == 2 and sum(per_tick) == 40, per_tick
+        assert [r for r in fake.requests if r.status == 429] == []
+        times = sorted(r.at for r in sent())
+        most = max(sum(1 for t in times if s <= t < s + tick_real) for s in times)
+        assert most < limit, f"{most} message requests within {tick_real} s"
+        assert {d.id for d in made} == {d.id for d in await service.store.all()}

@@ -97,3 +97,30 @@ def test_restart_keeps_port_and_data(tmp_path: Path) -> None:
     finally:
         node.stop()
     assert not node.running()
+
+
+def test_a_port_taken_before_the_bind_is_retried_on_new_ports(tmp_path: Path) -> None:
+    """On a busy machine a free port can be taken between free_port() and the service's bind
+    (InfluxDB's "bind: address already in use"): the start goes on with new ports, and a
+    service whose port was handed out (an Alertmanager peer) is not moved."""
+    import socket
+
+    from tests.harness.services import InfluxDB
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        influx = InfluxDB(tmp_path / "influx")
+        influx.port = taken
+        try:
+            influx.start()
+            assert influx.port != taken and influx.running()
+            assert "address already in use" in influx.log_path.read_text()
+        finally:
+            influx.stop()
+        node = NodeExporter(tmp_path / "node")
+        node.port = taken
+        node.fresh_ports = lambda: False  # type: ignore[method-assign]
+        with pytest.raises(Exception, match="exited with code"):
+            node.start()

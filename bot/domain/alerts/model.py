@@ -33,6 +33,16 @@ STATUSES: tuple[Status, ...] = ("firing", "resolved")
 # Go's zero time.Time, which Alertmanager sends as endsAt of an alert that has not ended.
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
+# Alerts that fire all the time on purpose: the dead man's switch's heartbeat (rules/alerts.yml).
+# Dashboards and /status never count them as something wrong.
+HEARTBEAT_ALERTS = frozenset({"Watchdog"})
+
+
+def is_heartbeat(labels: Mapping[str, str]) -> bool:
+    """Whether an alert with these labels is the always-firing heartbeat."""
+    return labels.get("alertname", "") in HEARTBEAT_ALERTS
+
+
 # The fingerprint goes into button custom ids (100 characters in all), so it is kept short and
 # plain. Alertmanager's are 16 hex digits.
 FINGERPRINT_RE = re.compile(r"[0-9a-zA-Z]{1,64}")

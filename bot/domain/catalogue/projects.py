@@ -35,7 +35,8 @@ PROJECT_CREATE = CommandSpec(
     Role.OPERATOR,
     "admin",
     args=(
-        Arg("name", help="the project's name", required=True, max_length=NAME_MAX),
+        # Left out on Discord: the New project form asks for it (on the console: required).
+        Arg("name", help="the project's name (left out: a form asks)", max_length=NAME_MAX),
         Arg("description", help="what it is for", max_length=DESCRIPTION_MAX),
         _DUE,
     ),
@@ -81,7 +82,8 @@ TASK_ADD = CommandSpec(
     "admin",
     args=(
         _PROJECT,
-        Arg("title", help="what is to be done", required=True, max_length=TITLE_MAX),
+        # Left out on Discord: the New task form asks for it (on the console: required).
+        Arg("title", help="what is to be done (left out: a form asks)", max_length=TITLE_MAX),
         Arg("description", help="details", max_length=DESCRIPTION_MAX),
         _DUE,
         Arg("priority", "choice", "how urgent", default="normal", choices=PRIORITIES),
@@ -92,7 +94,7 @@ TASK_ADD = CommandSpec(
 )
 TASK_EDIT = CommandSpec(
     "task edit",
-    "Change a task's title, description, due day, priority, labels or host",
+    "Change a task's title, description, due day, priority, labels or host (none given: a form)",
     Role.OPERATOR,
     "admin",
     args=(

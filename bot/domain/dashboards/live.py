@@ -81,6 +81,9 @@ class LiveSchedule:
         self._next: dict[int, float] = {}
         self._urgent: set[int] = set()
         self._known: dict[int, Dashboard] = {}
+        # Urges since the last tick, applied to the dashboards that tick reads too: one made
+        # after the last tick is not known yet, and must not miss a change made meanwhile.
+        self._wanted: list[Callable[[Dashboard], bool]] = []
 
     def offset(self, d: Dashboard) -> float:
         """Where in its interval a dashboard's refreshes fall: by the golden ratio of its id,
@@ -93,6 +96,9 @@ class LiveSchedule:
         channel's budget for this tick."""
         live = {d.id: d for d in dashboards}
         self._known = live
+        for which in self._wanted:
+            self._urgent.update(d.id for d in live.values() if which(d))
+        self._wanted.clear()
         for gone in set(self._next) - set(live):
             del self._next[gone]
         self._urgent &= set(live)
@@ -119,6 +125,7 @@ class LiveSchedule:
         """Mark the known dashboards `which` selects for the next tick; their ids."""
         ids = [d.id for d in self._known.values() if which(d)]
         self._urgent.update(ids)
+        self._wanted.append(which)
         return ids
 
     def next_at(self, dashboard_id: int) -> float | None:

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -38,6 +39,7 @@ RECENT = 8  # activity lines on the dashboard
 OVERDUE_SHOWN = 10
 # The dashboard's charts cover the project's life, at least two weeks.
 MIN_SPAN = 14 * DAY
+CHART_END_STEP = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +55,17 @@ class ProjectData:
 
 
 def _span(data: ProjectData) -> tuple[float, float]:
+    """The charts' time range: the project's life, at least two weeks, up to the end of the
+    current hour. The last point (taken at that end) holds every change made so far, and a
+    live dashboard whose tasks stand still is redrawn at most once an hour (the range is in
+    its digest), not at every interval."""
+    end = math.ceil(data.now / CHART_END_STEP) * CHART_END_STEP
     start = data.project.created
     mine = [e.at for e in data.events if _of_project(e, data)]
     if mine:
         start = min(start, min(mine)) if start else min(mine)
-    start = min(start or data.now, data.now - MIN_SPAN)
-    return start, data.now
+    start = min(start or end, end - MIN_SPAN)
+    return start, end
 
 
 def _of_project(event: Event, data: ProjectData) -> bool:
@@ -175,7 +182,8 @@ def activity_line(event: Event, titles: Mapping[int, str]) -> str:
     who = escape(event.actor)
     when = f"<t:{int(event.at)}:R>"
     if event.entity == "project":
-        return f"{when} {who} {event.action} the project"
+        done = {"create": "created", "edit": "edited"}.get(event.action, event.action + "d")
+        return f"{when} {who} {done} the project"
     what = f"#{event.entity_id} {escape(titles.get(event.entity_id, ''))}".strip()
     if "status" in event.after and event.action != "create":
         return f"{when} {who} moved {what}: {event.before.get('status')} → {event.after['status']}"

@@ -54,6 +54,9 @@ def transitions(events: Iterable[Event], project_id: int) -> list[Transition]:
             deleted = bool(e.after.get("deleted", False)) if "deleted" in e.after else False
             shown = None if deleted else status[e.entity_id]
             out.append(Transition(e.at, e.entity_id, project_id, shown))
+    # The store's log is in order; a merged or hand-made one may not be, and the counts
+    # walk it by time.
+    out.sort(key=lambda m: m.at)
     return out
 
 
@@ -91,9 +94,11 @@ def burndown(
     due: float | None,
     step: float = DAY,
 ) -> tuple[Series, Series]:
-    """(remaining open tasks over time, the ideal line from the first remaining to 0 at `due`).
+    """(remaining open tasks over time, the ideal line from the scope to 0 at `due`, a point
+    every `step`).
 
-    Without a due date the ideal line ends at `end`.
+    The ideal line starts at the first sample with open work (a chart that begins before
+    the project would otherwise aim from 0 to 0); without a due date it ends at `end`.
     """
     moves = transitions(events, project_id)
     times = samples(start, end, step)
@@ -101,9 +106,14 @@ def burndown(
         (t, float(sum(v for k, v in c.items() if k != "done")))
         for t, c in zip(times, status_counts(moves, times), strict=True)
     ]
-    target = due if due is not None and due > start else end
-    first = remaining[0][1] if remaining else 0.0
-    ideal = ((start, first), (target, 0.0))
+    begin, first = next(((t, v) for t, v in remaining if v > 0), (start, 0.0))
+    target = due if due is not None and due > begin else max(end, begin)
+    # A point every step: the renderer draws a stretch without points as a gap.
+    span = target - begin
+    ideal = tuple(
+        (t, round(first * (1 - (t - begin) / span), 6) if span > 0 else 0.0)
+        for t in samples(begin, target, step)
+    )
     return (
         Series({"series": "remaining"}, tuple(remaining), name="remaining"),
         Series({"series": "ideal"}, ideal, name="ideal"),

@@ -1,4 +1,5 @@
-"""Alert delivery to the console face: each alert message printed, its graph written to disk.
+"""Alert delivery to the console face: each alert message printed, its graph written to disk;
+and the task reminders and digest the Discord face would send (the projects' Notifier).
 
 Without a Discord token (`make run`'s default) this is where alerts go; a resolution prints
 the updated message under the id of the original, so the terminal reads like the channel.
@@ -57,6 +58,14 @@ class ConsoleAlerts:
         """Say that earlier messages are gone."""
         print(f"--- message #{', #'.join(map(str, ids))} deleted ---", file=self.out or sys.stdout,
               flush=True)  # fmt: skip
+
+    async def to_user(self, user_id: int, msg: Message) -> None:
+        """A task reminder (on Discord, a DM to the assignee)."""
+        await self._print(f"--- to user {user_id} ---", msg)
+
+    async def to_channel(self, channel_id: int, msg: Message) -> None:
+        """A notice for a channel (the overdue digest)."""
+        await self._print(f"--- in channel {channel_id} ---", msg)
 
     async def reply(self, ids: Sequence[int], msg: Message) -> None:
         """Print a reply to an earlier message."""

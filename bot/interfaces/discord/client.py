@@ -17,11 +17,15 @@ from discord.ext import commands
 
 from bot.domain.commands import CommandSpec
 from bot.domain.messages import Message
+from bot.domain.permissions import allows
 from bot.interfaces.discord.components import RoutedButton, RoutedSelect
 from bot.interfaces.discord.guard import (
+    FORM_OPENED,
     actor_of,
     apologise,
+    decide_only,
     enforce,
+    form_wanted,
     send,
     spec_of,
     target_of,
@@ -111,8 +115,22 @@ class GuardedTree(app_commands.CommandTree["HomelabBot"]):
     """A command tree whose every command passes the one permission check first."""
 
     async def interaction_check(self, interaction: discord.Interaction[HomelabBot], /) -> bool:
-        """Refuse undeclared commands and users below the declared role."""
-        return await enforce(interaction, spec_of(interaction.command))
+        """Refuse undeclared commands and users below the declared role.
+
+        Typing into an option (autocomplete) cannot be answered with a refusal or deferred,
+        and runs nothing: only the role is checked (no rate-limit token per keystroke, no
+        audit row). An invocation that opens a form is only decided
+        too; the form's submit is checked and audited in full.
+        """
+        spec = spec_of(interaction.command)
+        if interaction.type == discord.InteractionType.autocomplete:
+            gate = self.client.core.gate
+            return spec is not None and allows(gate.roles.role_of(actor_of(interaction)),
+                                               spec.permission)  # fmt: skip
+        if form_wanted(interaction):
+            interaction.extras[FORM_OPENED] = True
+            return await decide_only(interaction, spec)
+        return await enforce(interaction, spec)
 
     async def on_error(
         self, interaction: discord.Interaction[HomelabBot], error: app_commands.AppCommandError, /
@@ -244,7 +262,7 @@ class HomelabBot(commands.Bot):
     ) -> None:
         """Audit how a privileged command ended."""
         spec: CommandSpec | None = spec_of(command)
-        if spec is not None:
+        if spec is not None and not interaction.extras.get(FORM_OPENED):
             await self.core.gate.completed(
                 actor_of(interaction), spec, target_of(interaction), "ok"
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
@@ -18,6 +19,7 @@ from bot.domain.commands import ComponentSpec
 from bot.interfaces.discord.guard import (
     actor_of,
     apologise,
+    decide_only,
     defer_private,
     defer_update,
     enforce,
@@ -81,7 +83,7 @@ class _Routed:
             if spec is not None and spec.form:
                 # A form opens a modal, which must be the click's first answer: only decide
                 # here; the submit passes the whole check (and the audit) before it runs.
-                return await _decide_only(interaction, spec)
+                return await decide_only(interaction, spec)
             return await enforce(interaction, spec, self.acknowledge)
         except Exception:
             log.exception("checking a click on %s failed", self.route)
@@ -106,7 +108,8 @@ class _Routed:
         if spec is None or not bot.core.handles_component(self.route):
             return
         if spec.form:
-            await interaction.response.send_modal(FormModal(spec, self.arg))
+            defaults = await bot.core.form_defaults(self.route, self.arg)  # a database read
+            await interaction.response.send_modal(FormModal(spec, self.arg, defaults))
             return
         values = [str(v) for v in getattr(getattr(self, "item", None), "values", [])]
         # Acknowledge before the handler runs: Discord allows 3 s for the first answer, and a
@@ -145,22 +148,12 @@ class RoutedSelect(
         self.arg = arg
 
 
-async def _decide_only(interaction: discord.Interaction[Any], spec: ComponentSpec) -> bool:
-    """The gate's decision without writing the audit row (a refusal is still recorded)."""
-    bot: HomelabBot = interaction.client
-    decision = bot.core.gate.decide(actor_of(interaction), spec, target_of(interaction))
-    if not decision.allowed:
-        assert decision.refusal is not None
-        await send(interaction, decision.refusal)
-        await bot.core.gate.record(decision)
-        return False
-    return True
-
-
 class FormModal(discord.ui.Modal):
     """The fields a component's catalogue entry asks for; the submit runs the click."""
 
-    def __init__(self, spec: ComponentSpec, arg: str) -> None:
+    def __init__(
+        self, spec: ComponentSpec, arg: str, defaults: Mapping[str, str] | None = None
+    ) -> None:
         title = spec.route.split(".")[-1].replace("_", " ").capitalize()
         # discord.py keys open modals by custom id alone: one per form opened, or a second
         # form (another alert, another member) would take the first one's answer.
@@ -177,6 +170,8 @@ class FormModal(discord.ui.Modal):
                 placeholder=(field.help or None) and field.help[:100],
                 required=field.required,
                 max_length=field.max_length,
+                # Filled in with what the form changes (a task's title...), cut to fit.
+                default=(defaults or {}).get(field.name, "")[: field.max_length] or None,
             )
             self.inputs[field.name] = text
             self.add_item(text)

@@ -73,10 +73,20 @@ class ChannelTarget:
     buttons = True
     graphs = False
 
-    def __init__(self, bot: Any, channel_id: int, allowed_role_ids: Iterable[int] = ()) -> None:
+    def __init__(
+        self,
+        bot: Any,
+        channel_id: int,
+        allowed_role_ids: Iterable[int] = (),
+        *,
+        replace_files: bool = False,
+    ) -> None:
         self.bot = bot
         self.channel_id = channel_id
         self.allowed = list(allowed_role_ids)
+        # An edit keeps the message's files (an alert's graph stays when it resolves) unless
+        # told to replace them with the new message's (a dashboard's charts are redrawn).
+        self.replace_files = replace_files
 
     @property
     def where(self) -> str:
@@ -116,7 +126,9 @@ class ChannelTarget:
             for n, part in enumerate(parts):
                 if n < len(ids):
                     kw = part.kwargs(interaction=False)
-                    kw.pop("files")
+                    files = kw.pop("files")
+                    if self.replace_files:
+                        kw["attachments"] = files
                     kw.setdefault("view", None)
                     try:
                         await channel.get_partial_message(ids[n]).edit(**kw)

@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 SPEC_KEY = "homelab_spec"
+# A command that answers some invocations with a form (a modal): the predicate on the
+# interaction's options says when (see `opens_form`).
+FORM_KEY = "homelab_form"
+# Set on an interaction whose command answered with a form: its submit is what is audited.
+FORM_OPENED = "homelab_form_opened"
 
 
 def spec_command(spec: CommandSpec) -> Callable[[F], app_commands.Command[Any, Any, Any]]:
@@ -55,6 +60,47 @@ def spec_command(spec: CommandSpec) -> Callable[[F], app_commands.Command[Any, A
         return cmd
 
     return decorate
+
+
+def opens_form(
+    when: Callable[[app_commands.Namespace], bool],
+) -> Callable[[app_commands.Command[Any, Any, Any]], app_commands.Command[Any, Any, Any]]:
+    """Mark a command that opens a modal when `when(options)` holds (e.g. no title given).
+
+    A modal must be an interaction's first answer, so for such an invocation the tree only
+    decides (a refusal is still answered and recorded) and neither defers nor writes the
+    "started" row; the form's submit passes the whole check and the audit itself.
+    """
+
+    def mark(cmd: app_commands.Command[Any, Any, Any]) -> app_commands.Command[Any, Any, Any]:
+        cmd.extras[FORM_KEY] = when
+        return cmd
+
+    return mark
+
+
+def form_wanted(interaction: discord.Interaction[Any]) -> bool:
+    """Whether this invocation of its command is to be answered with a form."""
+    when = (getattr(interaction.command, "extras", None) or {}).get(FORM_KEY)
+    return (
+        when is not None
+        and interaction.type == discord.InteractionType.application_command
+        and bool(when(interaction.namespace))
+    )
+
+
+async def decide_only(
+    interaction: discord.Interaction[Any], spec: CommandSpec | ComponentSpec | None
+) -> bool:
+    """The gate's decision without writing the audit row (a refusal is still recorded)."""
+    bot: HomelabBot = interaction.client
+    decision = bot.core.gate.decide(actor_of(interaction), spec, target_of(interaction))
+    if not decision.allowed:
+        assert decision.refusal is not None
+        await send(interaction, decision.refusal)
+        await bot.core.gate.record(decision)
+        return False
+    return True
 
 
 def spec_of(command: Any) -> CommandSpec | None:

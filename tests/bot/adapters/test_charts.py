@@ -502,3 +502,35 @@ def test_the_parent_watch_is_not_started_in_the_pool_owner() -> None:
     before = {t.name for t in threading.enumerate()}
     _end_with_parent()
     assert "parent-watch" not in {t.name for t in threading.enumerate()} - before
+
+
+def test_a_kept_axes_draws_what_a_new_one_draws() -> None:
+    """Each worker keeps its figures and their axes from chart to chart: every gallery chart
+    and grid, drawn after the others on kept axes, is the same PNG as drawn on new ones (no
+    line, legend, locator or hidden tick left over from the chart before)."""
+    from bot.adapters import charts
+    from bot.domain.charts import ChartGrid
+    from bot.tools.chart_gallery import example_charts
+    from bot.tools.dashboard_gallery import example_drawings
+
+    singles = example_charts()
+    drawings: list[tuple[str, Chart | ChartGrid]] = [*singles.items(),
+                                                     *example_drawings().items()]
+    # Charts of four units (stacked, percent, bits/s, °C) as panels beside the no-data one,
+    # at the same places, one after the other.
+    drawings += [(f"{name} grid", ChartGrid((c, singles["no-data.png"], c, c), columns=2,
+                                            width=1200, height=800))
+                 for name, c in singles.items()
+                 if name in ("cpu.png", "memory.png", "network.png", "temperature.png")]
+
+    def draw(d: Chart | ChartGrid) -> bytes:
+        return charts.render_grid(d) if isinstance(d, ChartGrid) else render_chart(d)
+
+    new: dict[str, bytes] = {}
+    for name, d in drawings:
+        charts._FIGURES.clear()
+        new[name] = draw(d)
+    charts._FIGURES.clear()
+    kept = {name: draw(d) for name, d in drawings}
+    assert len(charts._AXES[(1200, 800)]) > 1  # axes were kept
+    assert [n for n in new if kept[n] != new[n]] == []

@@ -43,3 +43,31 @@ def test_the_example_report_is_a_valid_message_with_its_html_attached() -> None:
     assert [e.title for e in msg.embeds][:5] == [
         "Daily report · all hosts", "Availability", "CPU, memory and disk",
         "Disk fill forecast", "Alerts"]  # fmt: skip
+
+
+def test_the_docs_new_section_example_draws_in_markdown_and_html() -> None:
+    """docs/reports.md's "Writing a new section" code, run as written: the section shows in
+    its place, as a table in the Discord markdown and in the HTML file."""
+    from pathlib import Path
+
+    from bot.domain.reports import sections
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "reports.md").read_text()
+    part = doc.split("## Writing a new section", 1)[1]
+    code = part.split("```python\n", 1)[1].split("```", 1)[0]
+    period = period_ending("daily", datetime(2026, 12, 3, 8, tzinfo=UTC))
+    data = ReportData(period, "", (HostReport("nas", "nas:9100", 0.999),), (),
+                      summarise_alerts([]))  # fmt: skip
+    namespace = {"register": sections.register, "ReportData": ReportData,
+                 "SectionView": SectionView, "percent": sections.percent}  # fmt: skip
+    exec(compile(code, "docs/reports.md", "exec"), namespace)  # noqa: S102 - our own docs
+    try:
+        shown = [(s.name, v) for s, v in views(data)]
+        assert [n for n, _ in shown][:2] == ["availability", "uptime"]  # order 15: after 10
+        view = dict(shown)["uptime"]
+        assert view.title == "Uptime" and view.rows == (("nas", "99.9 %"),)
+        assert "nas   99.9 %" in ReportTemplates().section_markdown(view)
+        page = ReportTemplates().html(data, views(data))
+        assert "Uptime" in page and "99.9 %" in page
+    finally:
+        del sections.SECTIONS["uptime"]

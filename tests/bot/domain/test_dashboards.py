@@ -201,6 +201,19 @@ def test_urgent_dashboards_go_first_and_only_those_an_alert_touches() -> None:
     assert sorted(d.id for d in schedule.due(boards, 2.0)) == [1, 2, 3]
 
 
+def test_a_change_before_a_new_dashboards_first_tick_is_not_missed() -> None:
+    """A project dashboard made after the last tick, whose project changes before the next,
+    is refreshed at that next tick (not an interval later)."""
+    schedule = LiveSchedule()
+    for d in schedule.due([_dash(1)], 0.0):
+        schedule.done(d, 0.0)
+    assert schedule.urge(lambda d: d.params.type == "project") == []  # #2 not seen yet
+    boards = [_dash(1), _dash(2, interval=600, type="project")]
+    assert [d.id for d in schedule.due(boards, 5.0)] == [2]
+    schedule.done(boards[1], 5.0)
+    assert schedule.due(boards, 10.0) == []  # urged once, not for ever
+
+
 def test_a_removed_dashboard_leaves_the_schedule() -> None:
     """A dashboard no longer stored is forgotten; a new one is scheduled from its offset."""
     schedule = LiveSchedule()

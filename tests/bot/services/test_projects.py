@@ -3,6 +3,7 @@ the dashboard drawn by the real renderer, reminders and the digest across a rest
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,6 +231,31 @@ async def test_forms_create_and_edit(world: World) -> None:
     assert "rewire it" in edited.embeds[0].title
 
 
+async def test_the_edit_form_opens_filled_in_and_a_field_sent_back_is_no_change(
+    world: World,
+) -> None:
+    """The Edit form opens with the task as it stands (due as its day in the guild's zone);
+    sent back with only the title changed, the overdue task's due day is kept, not refused as
+    a day in the past, and only the title is in the event log."""
+    w = world
+    await run(w, OPERATOR, "project create", name="lab")
+    await run(w, OPERATOR, "task add", project="lab", title="wire it", due="tomorrow",
+              labels="net, rack", description="cat6")  # fmt: skip
+    assert await w.core.form_defaults("task.new", "1") == {}  # a new task's form opens blank
+    w.clock.now += 3 * DAY  # overdue now
+    filled = await w.core.form_defaults("task.edit", "1")
+    assert filled == {"title": "wire it", "description": "cat6", "due": "2026-12-04",
+                      "labels": "net, rack"}  # fmt: skip
+    before = len(await w.service.store.events())
+    edited = await w.core.click(OPERATOR, "task.edit", "1", [], {**filled, "title": "rewire"})
+    assert edited.outcome == "ok" and "rewire" in edited.embeds[0].title, edited
+    (task,) = await w.service.store.tasks()
+    assert task.title == "rewire" and task.labels == ("net", "rack") and task.description == "cat6"
+    events = (await w.service.store.events())[before:]
+    assert len(events) == 1 and "title" in str(events[0]), events
+    assert await w.core.form_defaults("task.edit", "99") == {}  # no such task: a blank form
+
+
 async def test_reminders_and_digest_survive_a_restart(world: World) -> None:
     """A reminder 24 h before and one digest a day, never twice, across a new service."""
     w = world
@@ -249,3 +275,66 @@ async def test_reminders_and_digest_survive_a_restart(world: World) -> None:
     assert out.channels[0][0] == 99 and "1 overdue task" in out.channels[0][1].embeds[0].title
     w.clock.now += DAY
     assert await w.service.send_digest(out) is True  # the next day's digest
+
+
+async def test_an_archived_or_deleted_project_is_neither_reminded_nor_digested(
+    world: World,
+) -> None:
+    """Its tasks rest: no reminder for a task due tomorrow, no digest line once overdue."""
+    w = world
+    for name in ("kept", "shelved", "dropped"):
+        await run(w, OPERATOR, "project create", name=name)
+        await run(w, OPERATOR, "task add", project=name, title=f"{name} task", due="tomorrow",
+                  assignee=42)  # fmt: skip
+    await run(w, ADMIN, "project archive", project="shelved")
+    await run(w, ADMIN, "project delete", project="dropped")
+    out = Outbox()
+    w.clock.now = T0 + DAY + 3600
+    assert await w.service.send_reminders(out) == 1
+    assert out.users[0][1].embeds[0].title == "#1 kept task"
+    w.clock.now = T0 + 2 * DAY + 3600
+    assert await w.service.send_digest(out) is True
+    assert out.channels[0][1].embeds[0].title == "1 overdue task"
+
+
+async def test_every_project_and_task_command_works_on_the_console(
+    world: World, tmp_path: Path
+) -> None:
+    """Each of the catalogue's /project and /task commands, typed as a console line, runs as
+    the console's owner and succeeds; the dashboard's PNGs are written to the image folder."""
+    from bot.interfaces.console.face import Console
+
+    out = io.StringIO()
+    console = Console(world.core, tmp_path / "images", out=out)
+    lines = [
+        'project create "NAS upgrade" --description "Disks and fans" --due +14d',
+        'project create Spare',
+        'project list --archived yes',
+        'task add "NAS upgrade" "Order disks" --labels hw --host nas --priority high --due fri',
+        'task add "NAS upgrade" "Swap fans" --assignee 42',
+        'task edit 1 --title "Order 4 disks" --due none',
+        'task move 1 doing',
+        'task assign 1 42',
+        'task done 1',
+        'task show 2',
+        'task list --project "NAS upgrade" --status done --label hw --host nas',
+        'task list --mine yes --overdue no --page 1',
+        'task thread 2',
+        'task delete 2',
+        'task restore 2',
+        'project show "NAS upgrade"',
+        'project archive Spare',
+        'project delete Spare',
+        'project restore Spare',
+    ]
+    ran = set()
+    for line in lines:
+        msg = await console.run_line(line)
+        assert msg is not None and msg.outcome == "ok", (line, out.getvalue()[-500:])
+        assert validate(msg) == []
+        ran.add(" ".join(line.split()[:2]))
+    assert ran == {c.name for c in part.COMMANDS}
+    assert {p.name for p in (tmp_path / "images").iterdir()} == {
+        "burndown.png", "flow.png", "throughput.png"}  # fmt: skip
+    printed = out.getvalue()
+    assert "== #1 Order 4 disks ==" in printed and "done: 1" in printed

@@ -70,7 +70,7 @@ class DashboardCog(commands.GroupCog, group_name="dashboard", group_description=
             return
         allowed = self.bot.settings.discord.allowed_ping_role_ids
         self.service.attach(
-            lambda channel_id: ChannelTarget(self.bot, channel_id, allowed),
+            lambda channel_id: ChannelTarget(self.bot, channel_id, allowed, replace_files=True),
             members=self._members,
             roles=DiscordRoles(self.bot),
         )

@@ -1,6 +1,11 @@
 """/project and /task, with autocomplete for projects, tasks and hosts (assignees use
 Discord's own user picker); the buttons on task messages are dynamic items, and /task thread
-opens a thread for a task's discussion."""
+opens a thread for a task's discussion.
+
+`/project create` without a name, `/task add` without a title and `/task edit` with nothing
+to change open the catalogue's forms (modals). The notice loop, a `tasks.loop` started in
+`cog_load` that waits for the gateway, sends the reminders and the daily overdue digest every
+ten minutes (and once at start); claims in the database keep each to one send."""
 
 from __future__ import annotations
 
@@ -10,14 +15,26 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.domain.catalogue import projects as part
-from bot.interfaces.discord.guard import actor_of, defer_private, defer_public, send, spec_command
+from bot.domain.catalogue.spec import ComponentSpec
+from bot.domain.messages import Message
+from bot.interfaces.discord.components import FormModal
+from bot.interfaces.discord.guard import (
+    actor_of,
+    defer_private,
+    defer_public,
+    form_wanted,
+    opens_form,
+    send,
+    spec_command,
+)
+from bot.interfaces.discord.notify import DiscordNotifier
 from bot.interfaces.discord.render import render
 from bot.services.charts import ChartService
 from bot.services.ports import MetricsUnavailable
-from bot.services.projects import ProjectService
+from bot.services.projects import NOTICE_SECONDS, ProjectService
 
 if TYPE_CHECKING:
     from bot.interfaces.discord.client import HomelabBot
@@ -41,12 +58,30 @@ async def project_names(
     return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names][:MAX_CHOICES]
 
 
+async def gone_project_names(
+    interaction: discord.Interaction[Any], current: str
+) -> list[app_commands.Choice[str]]:
+    """Deleted and archived projects whose name contains what was typed (for restore)."""
+    service = _service(interaction)
+    names = await service.project_names(current, gone=True) if service else []
+    return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names][:MAX_CHOICES]
+
+
 async def task_numbers(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[int]]:
     """Live tasks whose number or title contains what was typed."""
     service = _service(interaction)
     found = await service.task_choices(current) if service else []
+    return [app_commands.Choice(name=label[:100], value=tid) for label, tid in found][:MAX_CHOICES]
+
+
+async def gone_task_numbers(
+    interaction: discord.Interaction[Any], current: str
+) -> list[app_commands.Choice[int]]:
+    """Deleted tasks whose number or title contains what was typed (for restore)."""
+    service = _service(interaction)
+    found = await service.task_choices(current, gone=True) if service else []
     return [app_commands.Choice(name=label[:100], value=tid) for label, tid in found][:MAX_CHOICES]
 
 
@@ -80,23 +115,59 @@ class _Face(commands.GroupCog):
         msg = await self.bot.core.call(actor_of(interaction), name, args)
         await send(interaction, msg)
 
+    async def _form(
+        self, interaction: discord.Interaction[Any], spec: ComponentSpec, arg: str = ""
+    ) -> None:
+        """Answer with the form (the tree only decided; the submit is checked and audited)."""
+        defaults = await self.bot.core.form_defaults(spec.route, arg)
+        await interaction.response.send_modal(FormModal(spec, arg, defaults))
+
 
 class ProjectCog(_Face, group_name="project", group_description="Projects"):
-    """Projects: create, list, show (the dashboard), archive, delete, restore."""
+    """Projects: create, list, show (the dashboard), archive, delete, restore; and the loop
+    that sends the task reminders and the overdue digest."""
 
     def __init__(self, bot: HomelabBot) -> None:
         self.bot = bot
+        self.service = bot.core.feature(ProjectService)
+        self.notifier = DiscordNotifier(bot)
         super().__init__()
 
+    async def cog_load(self) -> None:
+        """Start the notice loop."""
+        if self.service is not None:
+            self.notices.start()
+
+    async def cog_unload(self) -> None:
+        """Stop the notice loop."""
+        self.notices.cancel()
+
+    @tasks.loop(seconds=NOTICE_SECONDS)
+    async def notices(self) -> None:
+        """Reminders and the digest (a failure is logged, the next round tries again)."""
+        assert self.service is not None
+        try:
+            await self.service.notices(self.notifier, self.bot.settings.projects.digest_hour)
+        except Exception:
+            log.exception("task reminders or the digest failed; the next round tries again")
+
+    @notices.before_loop
+    async def _ready(self) -> None:
+        await self.bot.wait_until_ready()
+
+    @opens_form(lambda options: not options.name)
     @spec_command(part.PROJECT_CREATE)
     async def create(
         self,
         interaction: discord.Interaction[Any],
-        name: str,
+        name: str | None = None,
         description: str | None = None,
         due: str | None = None,
     ) -> None:
-        """Start a project."""
+        """Start a project (no name given: the New project form)."""
+        if form_wanted(interaction):
+            await self._form(interaction, part.PROJECT_NEW_FORM)
+            return
         await self._run(
             interaction,
             part.PROJECT_CREATE.name,
@@ -127,6 +198,7 @@ class ProjectCog(_Face, group_name="project", group_description="Projects"):
         await self._run(interaction, part.PROJECT_DELETE.name, {"project": project})
 
     @spec_command(part.PROJECT_RESTORE)
+    @app_commands.autocomplete(project=gone_project_names)
     async def restore(self, interaction: discord.Interaction[Any], project: str) -> None:
         """Bring back a project."""
         await self._run(interaction, part.PROJECT_RESTORE.name, {"project": project})
@@ -139,13 +211,14 @@ class TaskCog(_Face, group_name="task", group_description="Tasks"):
         self.bot = bot
         super().__init__()
 
+    @opens_form(lambda options: not options.title)
     @spec_command(part.TASK_ADD)
     @app_commands.autocomplete(project=project_names, host=host_names)
     async def add(
         self,
         interaction: discord.Interaction[Any],
         project: str,
-        title: str,
+        title: str | None = None,
         description: str | None = None,
         due: str | None = None,
         priority: str = "normal",
@@ -153,7 +226,22 @@ class TaskCog(_Face, group_name="task", group_description="Tasks"):
         host: str | None = None,
         assignee: discord.User | None = None,
     ) -> None:
-        """Add a task to a project."""
+        """Add a task to a project (no title given: the New task form)."""
+        if form_wanted(interaction):
+            service = self.bot.core.feature(ProjectService)
+            pid = await service.project_id(project) if service else None
+            if pid is None:
+                await send(
+                    interaction,
+                    Message(
+                        text=f"There is no project {project!r}. See /project list.",
+                        ephemeral=True,
+                        outcome="not_found",
+                    ),
+                )
+                return
+            await self._form(interaction, part.TASK_NEW_FORM, str(pid))
+            return
         await self._run(
             interaction,
             part.TASK_ADD.name,
@@ -169,6 +257,7 @@ class TaskCog(_Face, group_name="task", group_description="Tasks"):
             },
         )
 
+    @opens_form(lambda o: not any((o.title, o.description, o.due, o.priority, o.labels, o.host)))
     @spec_command(part.TASK_EDIT)
     @app_commands.autocomplete(task=task_numbers)
     @app_commands.autocomplete(host=host_names)
@@ -183,7 +272,10 @@ class TaskCog(_Face, group_name="task", group_description="Tasks"):
         labels: str | None = None,
         host: str | None = None,
     ) -> None:
-        """Change a task."""
+        """Change a task (nothing given to change: the Edit form)."""
+        if form_wanted(interaction):
+            await self._form(interaction, part.TASK_EDIT_FORM, str(task))
+            return
         await self._run(
             interaction,
             part.TASK_EDIT.name,
@@ -260,6 +352,7 @@ class TaskCog(_Face, group_name="task", group_description="Tasks"):
         await self._run(interaction, part.TASK_DELETE.name, {"task": task})
 
     @spec_command(part.TASK_RESTORE)
+    @app_commands.autocomplete(task=gone_task_numbers)
     async def restore(self, interaction: discord.Interaction[Any], task: int) -> None:
         """Bring back a task."""
         await self._run(interaction, part.TASK_RESTORE.name, {"task": task})
@@ -276,7 +369,9 @@ class TaskCog(_Face, group_name="task", group_description="Tasks"):
         if msg.outcome != "ok" or not isinstance(channel, discord.TextChannel) or not service:
             await send(interaction, msg)
             return
-        title = msg.embeds[0].title if msg.embeds else f"#{task}"
+        found = await service.store.task(task)
+        # A thread's name is plain text (no markdown, no pings): the title as typed.
+        title = f"#{task} {found.title}" if found is not None else f"#{task}"
         thread = await channel.create_thread(
             name=title[:100], type=discord.ChannelType.public_thread
         )

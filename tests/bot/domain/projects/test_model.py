@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.domain.messages import validate
 from bot.domain.projects import model
+from bot.domain.projects.dashboard import activity_line
 from bot.domain.projects.dates import DueDateError, parse_due
 from bot.domain.projects.model import STATUSES, Event, ProjectError, Task, replay
 from bot.domain.projects.series import DAY, burndown, cumulative_flow, throughput
@@ -99,7 +100,7 @@ def test_burndown_and_flow_from_the_log() -> None:
     events = _day_history()
     remaining, ideal = burndown(events, 7, T0, T0 + 4 * DAY, due=T0 + 8 * DAY)
     assert [v for _, v in remaining.points] == [4, 4, 3, 2, 2]
-    assert ideal.points == ((T0, 4.0), (T0 + 8 * DAY, 0.0))
+    assert ideal.points == tuple((T0 + d * DAY, 4.0 - d / 2) for d in range(9))
     flow = {s.name: [v for _, v in s.points] for s in cumulative_flow(events, 7, T0, T0 + 4 * DAY)}
     assert flow["done"] == [0, 0, 1, 2, 2]
     assert flow["blocked"] == [0, 0, 0, 0, 1]
@@ -107,6 +108,26 @@ def test_burndown_and_flow_from_the_log() -> None:
     assert [v for _, v in throughput(events, 7, T0, T0 + 14 * DAY).points] == [2.0, 0.0, 0.0]
     # Another project's log changes nothing.
     assert [v for _, v in burndown(events, 8, T0, T0 + DAY, None)[0].points] == [0, 0]
+
+
+def test_a_log_out_of_order_counts_by_time() -> None:
+    """Events handed over out of time order (a merged log: task 1's moves before tasks 3 and
+    4 were added, though they were added first) give the same series."""
+    events = _day_history()
+    e = events
+    shuffled = [e[0], e[1], e[4], e[5], e[2], e[3], e[6], e[7]]
+    assert burndown(shuffled, 7, T0, T0 + 4 * DAY, None)[0] == burndown(
+        events, 7, T0, T0 + 4 * DAY, None
+    )[0]
+
+
+def test_the_ideal_line_starts_at_the_scope_not_before_the_project() -> None:
+    """A chart that begins two days before the tasks existed (the dashboard shows at least
+    two weeks) aims from the first day with open work, 4 tasks, to 0 at the due date."""
+    events = _day_history()
+    remaining, ideal = burndown(events, 7, T0 - 2 * DAY, T0 + 4 * DAY, due=T0 + 8 * DAY)
+    assert [v for _, v in remaining.points] == [0, 0, 4, 4, 3, 2, 2]
+    assert ideal.points[0] == (T0, 4.0) and ideal.points[-1] == (T0 + 8 * DAY, 0.0)
 
 
 ops = st.lists(
@@ -154,3 +175,41 @@ def test_replaying_the_log_reproduces_the_state(steps: list[tuple[str, int, str,
         last = {s.name: s.points[-1][1] for s in cumulative_flow(events, 1, T0, at)}
         for s in STATUSES:
             assert last[s] == sum(1 for t in tasks.values() if t.status == s and not t.deleted)
+
+
+def test_activity_lines_read_as_sentences() -> None:
+    """The dashboard's recent activity: past tense for projects and tasks alike."""
+    project, made = model.new_project(1, "lab", actor="ann", at=T0)
+    _, archived = model.edit_project(project, actor="ann", at=T0, action="archive", archived=True)
+    task, added = model.new_task(3, 1, "fans", actor="bo", at=T0)
+    _, moved = model.move(task, "doing", actor="bo", at=T0)
+    assert archived is not None and moved is not None
+    lines = [activity_line(e, {3: "fans"}) for e in (made, archived, added, moved)]
+    assert [line.split("> ", 1)[1] for line in lines] == [
+        "ann created the project",
+        "ann archived the project",
+        "bo added #3 fans",
+        "bo moved #3 fans: backlog → doing",
+    ]
+
+
+def test_a_still_project_draws_the_same_charts_within_the_hour() -> None:
+    """The charts end at the end of the current hour: twenty minutes without a change draw
+    the same charts (a live dashboard is left alone), the next hour moves the axis, and the
+    last point holds a change made a minute ago."""
+    from dataclasses import replace
+
+    from bot.domain.projects.dashboard import BURNDOWN_PNG, ProjectData, dashboard_charts
+
+    project, _ = model.new_project(7, "lab", actor="a", at=T0)
+    events = _day_history()
+    state = replay(events)
+    data = ProjectData(project, tuple(state.tasks.values()), tuple(events), T0 + 4 * DAY + 600)
+    later = replace(data, now=data.now + 1200)
+    assert dashboard_charts(data) == dashboard_charts(later)
+    assert dashboard_charts(replace(data, now=data.now + 3600)) != dashboard_charts(data)
+    _, moved = model.move(state.tasks[4], "done", actor="a", at=data.now - 60)
+    assert moved is not None
+    fresh = replace(data, events=(*events, moved))
+    remaining = dashboard_charts(fresh)[BURNDOWN_PNG].series[0]
+    assert remaining.points[-1][1] == 1.0  # 4 tasks: 1, 2 and now 4 done
