@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import datetime as dt
 import gzip
 import hashlib
@@ -57,6 +58,7 @@ from bot.adapters.backup_crypto import (
     is_encrypted,
 )
 from bot.adapters.data_swap import Staged, stage, swap, unswap, users_of
+from bot.adapters.vault import check_restored
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord, verify
 from bot.domain.backup import (
     DATABASE_NAME,
@@ -717,6 +719,7 @@ def restore_backup(
     encryption_key: str = "",
     prometheus_data: Path | None = None,
     influxdb_data: Path | None = None,
+    vault_key_file: Path | None = None,
 ) -> RestoreResult:
     """Verify `archive` completely, then swap its database in for `database_path`.
 
@@ -745,6 +748,9 @@ def restore_backup(
         if absent:
             raise RestoreError(absent)
         counts, n_entries = verify_database(work / DATABASE_NAME, manifest, audit_key)
+        # Whether the restored secrets can be read here: said, not refused (the audit log and
+        # the rest are worth having back even when a key is lost).
+        vault_note = check_restored(work / DATABASE_NAME, vault_key_file) if vault_key_file else ""
         progress("verify database", 1.0)
         if "prometheus" in manifest.parts():
             verify_snapshot(work / PROMETHEUS_DIR)
@@ -789,6 +795,10 @@ def restore_backup(
         try:
             result = _swap(work, archive, database_path, manifest, counts, n_entries,
                            influx_note, unpack_to, at, influxdb_rpc, plan)  # fmt: skip
+            if vault_note:
+                result = dataclasses.replace(
+                    result, instructions=(vault_note, *result.instructions)
+                )
         except OSError as exc:
             raise RestoreError([f"cannot put the restored files in place: {exc}"]) from exc
         progress("swap", 1.0)

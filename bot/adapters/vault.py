@@ -408,6 +408,38 @@ class Vault:
         return old
 
 
+def check_restored(database: Path, key_file: Path) -> str:
+    """One sentence on whether the secrets of the database at `database` (a restored copy)
+    decrypt with the keys of `key_file`; read-only, nothing is changed."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as c:
+        try:
+            query = "SELECT name, token, key_id FROM vault_secret ORDER BY name"
+            rows = c.execute(query).fetchall()
+        except sqlite3.OperationalError:
+            rows = []
+    if not rows:
+        return "vault: the restored database holds no secret"
+    try:
+        keys = KeyFile(key_file).load()
+    except VaultError as exc:
+        return f"vault: {len(rows)} secrets, not checked: {exc}"
+    fernet = MultiFernet([Fernet(k.key) for k in keys])
+    bad: list[tuple[str, str]] = []
+    for name, token, key_id in rows:
+        try:
+            fernet.decrypt(str(token).encode())
+        except InvalidToken:
+            bad.append((str(name), str(key_id)))
+    if not bad:
+        return f"vault: all {len(rows)} secrets decrypt with {key_file}"
+    needed = ", ".join(sorted({k for _, k in bad}))
+    return (
+        f"vault: {len(bad)} of {len(rows)} secrets ({', '.join(n for n, _ in bad)}) do not "
+        f"decrypt with {key_file}: they need key {needed}; put back the key file that holds "
+        "it, or set them again with `homelab-bot secrets set`"
+    )
+
+
 def _register(c: sqlite3.Connection, key: Key) -> None:
     c.execute(
         # The key file says what an id means now (a fresh file after every secret was deleted).

@@ -53,7 +53,7 @@ def _bot(
 
 
 def _audit(tmp_path: Path) -> list[tuple[str, str, str, str]]:
-    with sqlite3.connect(tmp_path / "bot.sqlite3") as c:
+    with contextlib.closing(sqlite3.connect(tmp_path / "bot.sqlite3")) as c:
         return [
             (str(r[0]), str(r[1]), str(r[2]), str(r[3]))
             for r in c.execute("SELECT actor, action, target, outcome FROM audit_log ORDER BY seq")
@@ -342,6 +342,11 @@ def test_retire_is_refused_while_a_kept_backup_needs_the_old_key(tmp_path: Path)
     assert forced.returncode == 0, forced.stderr
     assert [k.id for k in KeyFile(tmp_path / "vault.key").load()] == ["k3"]
     _all_readable(tmp_path, {"t": CANARY})
+    # What --force warned of: a restore of that archive brings back secrets under k2 only.
+    restored = _bot(cfg, "restore", str(new_archive), "--json")
+    assert restored.returncode == 0, restored.stdout
+    (note,) = [n for n in json.loads(restored.stdout)["next_steps"] if n.startswith("vault:")]
+    assert "2 of 2 secrets (backup-key, t) do not decrypt" in note and "need key k2" in note
 
 
 def test_set_on_a_terminal_prompts_without_echo(tmp_path: Path) -> None:

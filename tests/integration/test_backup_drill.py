@@ -224,6 +224,7 @@ def test_the_drill_restores_every_part_into_fresh_folders(
     assert done["unpacked"] is None  # both went into place
     assert f"{prom_data} restored" in done["next_steps"]
     assert f"{influx_data} restored" in done["next_steps"]
+    assert f"vault: all 3 secrets decrypt with {new / 'vault.key'}" in done["next_steps"]
     assert _tree(prom_data) == snapshot_sums  # the snapshot, byte for byte
     audited = manifest.row_counts["audit_log"] + 1  # the restore's own record
     assert _counts(db2) == {**manifest.row_counts, "audit_log": audited}

@@ -211,6 +211,7 @@ def _restore(
             encryption_key=settings.backup.encryption_key.get_secret_value(),
             prometheus_data=args.prometheus_data,
             influxdb_data=args.influxdb_data,
+            vault_key_file=settings.vault.key_file,
         )
     except FileNotFoundError as exc:
         return _fail(as_json, 3, str(exc))
