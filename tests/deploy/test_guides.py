@@ -70,8 +70,11 @@ def _program_lines(text: str) -> list[list[str]]:
     found = []
     for line in text.replace("\\\n", " ").splitlines():
         for part in re.split(r"&&|;", line.split(" #", 1)[0]):
-            words = shlex.split(part.replace("<", " < "))
-            words = words[: words.index("<")] if "<" in words else words
+            if not re.search(r"(^|[\s/])homelab-(bot|exporter)\s", part + " "):
+                continue  # another program's line (bash -n checks its syntax)
+            words = shlex.split(part.replace("<", " < ").replace(">", " > "))
+            cut = [i for i, w in enumerate(words) if w in ("<", ">")]  # redirections
+            words = words[: cut[0]] if cut else words
             while words and (words[0] in ("sudo", "git", "pull") or "=" in words[0]):
                 words = words[1:]
             if words and Path(words[0]).name in ("homelab-bot", "homelab-exporter"):

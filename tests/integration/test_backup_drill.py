@@ -78,6 +78,8 @@ RAN: list[tuple[str, ...]] = []  # the shape of each command the drill ran (see 
 def _shape(args: list[str]) -> tuple[str, ...]:
     """A command without its values: the leading words (command, subcommand, secret name),
     then its options, sorted; --json left out (either way is the same command)."""
+    if args[:1] == ["--config"]:  # the settings file: which machine, not which command
+        args = args[2:]
     words: list[str] = []
     for w in args:
         if not re.fullmatch(r"[a-z][a-z-]*", w):
@@ -93,6 +95,9 @@ def _documented_drill() -> list[tuple[str, ...]]:
     found = []
     for block in re.findall(r"```sh\n(.*?)```", drill, re.S):
         for line in block.replace("\\\n", " ").splitlines():
+            line = line.strip()
+            if not line.startswith("homelab-bot "):
+                continue
             words = shlex.split(line.split(" #", 1)[0].split("<", 1)[0])
             if words and words[0] == "homelab-bot":
                 found.append(_shape(words[1:]))

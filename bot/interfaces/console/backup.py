@@ -235,6 +235,7 @@ def backup_answer(r: BackupResult) -> dict[str, Any]:
     return {
         "outcome": "ok",
         "archive": str(r.archive),
+        "created_at": m.created_at,
         "size": r.size,
         "parts": sorted(m.parts()),
         "row_counts": dict(m.row_counts),
