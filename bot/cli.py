@@ -15,9 +15,12 @@ from typing import Any
 from bot.settings import BotSettings
 from homelab.cli import HelpFormatter, base_parser, check_config, load_or_exit, settings_epilog
 from homelab.logs import configure
-from homelab.settings import secrets_of
+from homelab.settings import ConfigError, resolve_config_path, secrets_of
 
 log = logging.getLogger(__name__)
+# What `restore` reads from the vault: the audit key (the restored chain is checked with it)
+# and the backup passphrase. Every other `secret:` setting comes back with the database.
+RESTORE_SECRETS = frozenset({"bot.audit.key", "bot.backup.encryption_key"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,9 +89,22 @@ def main(argv: list[str] | None = None) -> int:
         raw = load_or_exit(BotSettings, args.config, resolve_secrets=False)
         configure(raw.log_level, secrets=secrets_of(raw))
         return vault.main(args, raw)
-    settings = load_or_exit(BotSettings, args.config)
+    if args.command == "restore":
+        # Only the two keys it needs: on a new machine the vault holds just those until the
+        # restored database brings back the rest.
+        settings = load_or_exit(BotSettings, args.config, resolve_secrets=False)
+        problems = settings.resolve(only=RESTORE_SECRETS)
+        if problems:
+            print(f"error: {ConfigError(problems, resolve_config_path(args.config))}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    else:
+        settings = load_or_exit(BotSettings, args.config)
     key = settings.audit.secret().decode()
-    configure(settings.log_level, secrets=[*secrets_of(settings), *([key] if key else [])])
+    configure(
+        settings.log_level,
+        secrets=[*secrets_of(settings), *settings.webhook_tokens(), *([key] if key else [])],
+    )
     if args.command in ("backup", "restore"):
         # Not through the runtime: restore must find the database closed by this process too.
         from bot.interfaces.console import backup

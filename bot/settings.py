@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from bot.domain.vault import reference
+from bot.domain.vault import check_name, reference
 from homelab.settings import SectionSettings, http_url
 
 
@@ -153,8 +154,38 @@ class AlertRouteSettings(BaseModel):
     matchers: list[str] = []
     # A channel the bot posts to (needs a Discord token); 0 = the default channel.
     channel_id: int = Field(0, ge=0)
-    # Or a Discord webhook URL read from this file (no bot needed; no buttons on its messages).
+    # Or a Discord webhook URL read from this file (no bot needed; no buttons on its messages),
+    # or kept in the vault: webhook_url = "secret:<name>" (homelab-bot secrets set <name>).
     webhook_url_file: Path | None = None
+    webhook_url: SecretStr = SecretStr("")
+    # The vault secret webhook_url names (set when it is resolved): the outbox keeps this
+    # name, never the URL, as the message's target.
+    _secret_name: str = PrivateAttr("")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, v: SecretStr) -> SecretStr:
+        value = v.get_secret_value()
+        if value:
+            name = reference(value)
+            if name is None:
+                raise ValueError(
+                    "webhook_url takes a vault reference, secret:<name> (the URL is a secret: "
+                    "homelab-bot secrets set <name>), or use webhook_url_file"
+                )
+            check_name(name)
+        return v
+
+    @model_validator(mode="after")
+    def _one_webhook(self) -> AlertRouteSettings:
+        if self.webhook_url_file is not None and self.webhook_url.get_secret_value():
+            raise ValueError("set webhook_url_file or webhook_url, not both")
+        return self
+
+    @property
+    def webhook_secret(self) -> str:
+        """The vault secret holding this route's webhook URL ('' for none)."""
+        return self._secret_name or (reference(self.webhook_url.get_secret_value()) or "")
 
     @field_validator("matchers")
     @classmethod
@@ -207,9 +238,12 @@ class AlertsSettings(BaseModel):
     # with a bearer token (`credentials_file`, the file deploy/alertmanager.yml sends) or basic
     # auth (`username` and `password_file`). Without either the receiver refuses to start,
     # unless allow_unauthenticated = true.
+    # Or the same in the vault: credentials = "secret:<name>", password = "secret:<name>".
     credentials_file: Path | None = None
+    credentials: SecretStr = SecretStr("")
     username: str = ""
     password_file: Path | None = None
+    password: SecretStr = SecretStr("")
     allow_unauthenticated: bool = False
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     # Failed authentications per source address per minute before it gets 429s.
@@ -241,15 +275,24 @@ class AlertsSettings(BaseModel):
 
     @model_validator(mode="after")
     def _auth(self) -> AlertsSettings:
-        if self.credentials_file is not None and self.username:
-            raise ValueError("set credentials_file (bearer) or username/password_file, not both")
-        if bool(self.username) != (self.password_file is not None):
-            raise ValueError("basic auth needs both username and password_file")
+        bearer = self.credentials_file is not None or bool(self.credentials.get_secret_value())
+        password = self.password_file is not None or bool(self.password.get_secret_value())
+        if self.credentials_file is not None and self.credentials.get_secret_value():
+            raise ValueError("set credentials_file or credentials, not both")
+        if self.password_file is not None and self.password.get_secret_value():
+            raise ValueError("set password_file or password, not both")
+        if bearer and self.username:
+            raise ValueError(
+                "set credentials (bearer) or username/password (basic auth), not both"
+            )
+        if bool(self.username) != password:
+            raise ValueError("basic auth needs both username and password_file (or password)")
         return self
 
     def authenticated(self) -> bool:
         """Whether the receiver checks who calls it."""
-        return self.credentials_file is not None or bool(self.username)
+        bearer = self.credentials_file is not None or bool(self.credentials.get_secret_value())
+        return bearer or bool(self.username)
 
 
 class RoleGrant(BaseModel):
@@ -517,6 +560,15 @@ class BotSettings(SectionSettings, section="bot"):
     projects: ProjectsSettings = ProjectsSettings()
     dashboards: DashboardsSettings = DashboardsSettings()
 
+    def webhook_tokens(self) -> list[str]:
+        """The token part of each route's webhook URL from the vault: discord.py logs webhook
+        requests under its own base URL, so the whole URL alone would not be redacted."""
+        return [
+            r.webhook_url.get_secret_value().rstrip("/").rsplit("/", 1)[-1]
+            for r in self.alerts.routes
+            if r.webhook_url.get_secret_value() and r._secret_name
+        ]
+
     def complete(self, path: Path | None, *, resolve_secrets: bool = True) -> list[str]:
         """Default the key file beside `path`; resolve every `secret:<name>` from the vault."""
         if self.vault.key_file is None:
@@ -526,9 +578,15 @@ class BotSettings(SectionSettings, section="bot"):
         assert self.vault.key_file is not None
         if not resolve_secrets:
             return []
+        return self.resolve()
+
+    def resolve(self, only: Collection[str] | None = None) -> list[str]:
+        """Read each `secret:<name>` setting from the vault (`only`: just these dotted names,
+        e.g. "bot.audit.key"); the problems, one sentence per setting."""
+        assert self.vault.key_file is not None
         from bot.adapters.vault import KeyFile, SecretMissing, Vault, VaultError
 
-        refs = list(_references(self, "bot"))
+        refs = [r for r in _references(self, "bot") if only is None or r[2] in only]
         if not refs:
             # No secret needed, but a key file others can read must still stop the bot.
             try:
@@ -554,6 +612,8 @@ class BotSettings(SectionSettings, section="bot"):
             for model, field_name, where, name in refs:
                 try:
                     setattr(model, field_name, SecretStr(vault.get(name)))
+                    if isinstance(model, AlertRouteSettings):
+                        model._secret_name = name
                 except SecretMissing:
                     problems.append(
                         f"{where}: secret {name!r} is not in the vault; set it with "

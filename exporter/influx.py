@@ -329,7 +329,9 @@ class HttpClientTransport:
         parts = urllib.parse.urlsplit(url)
         key = (parts.scheme, parts.netloc)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        for attempt in (1, 2):
+        attempt = 0
+        while True:  # at most twice: the second failure of a kept-alive connection is raised
+            attempt += 1
             conn = self._conns.get(key)
             if conn is None:
                 cls = (
@@ -357,7 +359,6 @@ class HttpClientTransport:
                 self._conns.pop(key, None)
                 raise OSError(f"bad HTTP answer: {exc!r}") from exc
             return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, text)
-        raise OSError("unreachable")  # pragma: no cover
 
 
 # -- the writer -----------------------------------------------------------------------------

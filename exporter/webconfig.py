@@ -175,12 +175,12 @@ def _tls(path: Path, raw: Any) -> TLSConfig | None:
         return None
     if not isinstance(raw, dict):
         raise WebConfigError(path, "tls_server_config must be a mapping")
+    if "cert" in raw or "key" in raw:  # exporter-toolkit's inline PEM: say what to use instead
+        raise WebConfigError(path, "inline cert/key are not supported; use cert_file/key_file")
     unknown = set(raw) - TLS_KEYS
     if unknown:
         raise WebConfigError(path, f"unknown tls_server_config key(s) "
                              f"{', '.join(sorted(map(str, unknown)))}")  # fmt: skip
-    if "cert" in raw or "key" in raw:  # pragma: no cover - caught as unknown above
-        raise WebConfigError(path, "inline cert/key are not supported; use cert_file/key_file")
     for key in IGNORED_TLS_KEYS:
         if key in raw:
             log.warning("web config %s: tls_server_config.%s is ignored: OpenSSL's defaults "

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import datetime as dt
 import gzip
 import hashlib
+import io
 import json
 import logging
 import os
@@ -44,14 +46,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import homelab
+from bot.adapters import backup_influx2 as influx2
 from bot.adapters.backup_crypto import (
     SUFFIX,
+    ChunkReader,
     DamagedArchive,
     WrongKey,
+    decrypt_chunks,
     decrypt_file,
     encrypt_file,
     is_encrypted,
 )
+from bot.adapters.data_swap import Staged, stage, swap, unswap, users_of
+from bot.adapters.vault import check_restored
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord, verify
 from bot.domain.backup import (
     DATABASE_NAME,
@@ -96,7 +103,7 @@ class RestoreError(Exception):
 
 
 class DatabaseInUse(Exception):
-    """Another process has the database open (the bot runs): restore refuses."""
+    """Another process has the database (or a data folder to replace) open: restore refuses."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +122,9 @@ class BackupSources:
     database_path: Path
     prometheus: PrometheusSource | None = None
     influxdb_rpc: str | None = None  # host:port of influxd's RPC (bind-address), e.g. 8088
+    # Its HTTP API: a 2.x server (told by /ping) is backed up with `influx backup` instead.
+    influxdb_url: str = ""
+    influxdb_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +210,16 @@ def backup_sqlite(src: Path, dest: Path, progress: Progress = _quiet) -> dict[st
         source.close()
     progress("sqlite", 1.0)
     return counts
+
+
+def _vault_keys(path: Path) -> tuple[str, ...]:
+    """The vault key ids the secrets of the database at `path` are encrypted under."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        try:
+            rows = conn.execute("SELECT DISTINCT key_id FROM vault_secret ORDER BY key_id")
+        except sqlite3.OperationalError:  # a database from before the vault
+            return ()
+        return tuple(str(r[0]) for r in rows)
 
 
 def row_counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -400,6 +420,7 @@ def create_backup(
         staging = Path(tmp) / "content"
         staging.mkdir()
         counts = backup_sqlite(sources.database_path, staging / DATABASE_NAME, progress)
+        vault_keys = _vault_keys(staging / DATABASE_NAME)
         if sources.prometheus is None:
             skipped.append(Skipped("prometheus", "no [bot.prometheus] url"))
         else:
@@ -413,8 +434,17 @@ def create_backup(
         if sources.influxdb_rpc is None:
             skipped.append(Skipped("influxdb", "[bot.influxdb] is not enabled"))
         else:
-            versions["influxdb"] = influxd_version()
-            why = influx_backup(sources.influxdb_rpc, staging / INFLUXDB_DIR, progress)
+            server = influx2.server_version(sources.influxdb_url) if sources.influxdb_url else ""
+            if influx2.is_v2(server):
+                versions["influxdb"] = server
+                progress("influxdb", 0.0)
+                why = influx2.backup(
+                    sources.influxdb_url, sources.influxdb_token, staging / INFLUXDB_DIR, server
+                )
+                progress("influxdb", 1.0)
+            else:
+                versions["influxdb"] = influxd_version()
+                why = influx_backup(sources.influxdb_rpc, staging / INFLUXDB_DIR, progress)
             if why:
                 skipped.append(why)
         for s in skipped:
@@ -432,6 +462,7 @@ def create_backup(
             versions=versions,
             row_counts=counts,
             skipped=tuple(skipped),
+            vault_keys=vault_keys,
         )
         (staging / MANIFEST_NAME).write_text(manifest.to_json())
         partial = Path(tmp) / archive.name
@@ -473,6 +504,31 @@ def unpack(archive: Path, into: Path, encryption_key: str = "") -> Manifest:
                 raise RestoreError([str(exc)]) from exc
             return _unpack_plain(plain, into, archive.name)
     return _unpack_plain(archive, into, archive.name)
+
+
+def read_manifest(archive: Path, encryption_key: str = "") -> Manifest:
+    """manifest.json of `archive`, its first member, read without unpacking the rest.
+
+    RestoreError says why it cannot be read (encrypted without the key, damaged, not ours).
+    """
+    try:
+        if is_encrypted(archive):
+            if not encryption_key:
+                raise RestoreError([f"{archive.name} is encrypted and no key is set"])
+            raw: io.BufferedIOBase = io.BufferedReader(
+                ChunkReader(decrypt_chunks(archive, encryption_key))
+            )
+        else:
+            raw = archive.open("rb")
+        with raw, tarfile.open(fileobj=raw, mode="r|gz") as tar:
+            member = tar.next()
+            content = tar.extractfile(member) if member and member.name == MANIFEST_NAME else None
+            if content is None:
+                raise RestoreError([f"{archive.name} does not start with {MANIFEST_NAME}"])
+            return Manifest.from_json(content.read().decode())
+    except (WrongKey, DamagedArchive, ManifestError, tarfile.TarError, OSError, EOFError,
+            zlib.error, UnicodeDecodeError) as exc:  # fmt: skip
+        raise RestoreError([f"{archive.name}: {exc}"]) from exc
 
 
 def _extract(tar: tarfile.TarFile, into: Path) -> None:
@@ -589,9 +645,11 @@ def _free_port() -> int:
 def verify_influx_backup(backup: Path, scratch: Path, timeout: float = 60.0) -> list[str]:
     """Restore the portable backup into a scratch influxd; return the databases it holds.
 
-    The scratch instance listens on free loopback ports, keeps its files under `scratch`
-    and is stopped before this returns. RestoreError when influxd refuses the backup or a
-    database of its manifest is missing afterwards; BinaryMissing without influxd.
+    The scratch instance listens on free loopback ports, keeps its meta/, data/ and wal/
+    under `scratch` (its config and log beside it, so that `scratch` is a restored InfluxDB
+    data folder once this returns) and is stopped before this returns. RestoreError when
+    influxd refuses the backup or a database of its manifest is missing afterwards;
+    BinaryMissing without influxd.
     """
     from homelab.stack import influx_config
 
@@ -605,9 +663,9 @@ def verify_influx_backup(backup: Path, scratch: Path, timeout: float = 60.0) -> 
     exe = find_binary("influxd")  # BinaryMissing: the caller says it checked checksums only
     port, rpc = _free_port(), _free_port()
     scratch.mkdir(parents=True, exist_ok=True)
-    conf = scratch / "influxdb.conf"
+    conf = scratch.with_name(scratch.name + ".conf")
     conf.write_text(influx_config(scratch, port, rpc))
-    log_file = (scratch / "influxd.log").open("wb")
+    log_file = scratch.with_name(scratch.name + ".log").open("wb")
     proc = subprocess.Popen([exe, "-config", str(conf)], stdout=log_file, stderr=log_file)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -659,15 +717,24 @@ def restore_backup(
     now: float | None = None,
     influxdb_rpc: str = "127.0.0.1:8088",
     encryption_key: str = "",
+    prometheus_data: Path | None = None,
+    influxdb_data: Path | None = None,
+    vault_key_file: Path | None = None,
 ) -> RestoreResult:
     """Verify `archive` completely, then swap its database in for `database_path`.
 
-    The previous database is kept as `<db>.before-restore-<UTC time>`; the Prometheus snapshot
-    and InfluxDB backup (when present) are moved to `unpack_to` (default: a `restored-<time>`
-    folder beside the archive). RestoreError or DatabaseInUse: nothing was changed.
+    The previous database is kept as `<db>.before-restore-<UTC time>`. With `prometheus_data`
+    (Prometheus' --storage.tsdb.path) and `influxdb_data` (the folder of InfluxDB's meta/,
+    data/ and wal/) those are replaced too, by the verified snapshot and by the scratch
+    influxd's restored folder, the previous ones kept as `<dir>.before-restore-<UTC time>`;
+    the services must be stopped. Without them the Prometheus snapshot and InfluxDB backup are
+    moved to `unpack_to` (default: a `restored-<time>` folder beside the archive) for the
+    operator. RestoreError or DatabaseInUse: nothing was changed.
     """
     at = time.time() if now is None else now
     database_path.parent.mkdir(parents=True, exist_ok=True)
+    targets = {PROMETHEUS_DIR: prometheus_data, INFLUXDB_DIR: influxdb_data}
+    _refuse_in_use(database_path, targets)  # before minutes of verifying
     with tempfile.TemporaryDirectory(dir=database_path.parent, prefix=".restore-") as tmp:
         work = Path(tmp)
         progress("unpack", 0.0)
@@ -675,31 +742,82 @@ def restore_backup(
         progress("unpack", 1.0)
         if "sqlite" not in manifest.parts():
             raise RestoreError([f"{archive.name} holds no {DATABASE_NAME}"])
+        absent = [f"{archive.name} holds no {part} backup to put in {target}"
+                  for part, target in targets.items()
+                  if target is not None and part not in manifest.parts()]  # fmt: skip
+        if absent:
+            raise RestoreError(absent)
         counts, n_entries = verify_database(work / DATABASE_NAME, manifest, audit_key)
+        # Whether the restored secrets can be read here: said, not refused (the audit log and
+        # the rest are worth having back even when a key is lost).
+        vault_note = check_restored(work / DATABASE_NAME, vault_key_file) if vault_key_file else ""
         progress("verify database", 1.0)
         if "prometheus" in manifest.parts():
             verify_snapshot(work / PROMETHEUS_DIR)
             progress("verify prometheus", 1.0)
         influx_note = ""
-        if "influxdb" in manifest.parts():
+        scratch = work / "scratch-influxdb"
+        if "influxdb" in manifest.parts() and influx2.manifests(work / INFLUXDB_DIR):
+            problems, buckets = influx2.verify(work / INFLUXDB_DIR)
+            if problems:
+                raise RestoreError(problems)
+            if influxdb_data is not None:
+                raise RestoreError(
+                    [f"{archive.name} holds an InfluxDB 2.x backup, which goes back through "
+                     "InfluxDB's API (influx restore), not into a folder: leave out "
+                     "--influxdb-data"]
+                )  # fmt: skip
+            influx_note = (
+                f"InfluxDB 2.x: every file of the backup's manifest present, of its size and "
+                f"whole; buckets {buckets}"
+            )
+            progress("verify influxdb", 1.0)
+        elif "influxdb" in manifest.parts():
             try:
-                dbs = verify_influx_backup(work / INFLUXDB_DIR, work / ".scratch-influxdb")
+                dbs = verify_influx_backup(work / INFLUXDB_DIR, scratch)
                 influx_note = f"InfluxDB: restored into a scratch influxd: databases {dbs} present"
             except BinaryMissing as exc:
+                if influxdb_data is not None:
+                    raise RestoreError(
+                        [f"cannot restore InfluxDB into {influxdb_data}: {exc}"]
+                    ) from exc
                 influx_note = f"InfluxDB: checksums verified only, no scratch restore: {exc}"
             progress("verify influxdb", 1.0)
-        if database_in_use(database_path):
-            raise DatabaseInUse(
-                f"{database_path} is open in another process (is the bot running?): stop it, "
-                "then restore"
-            )
+        _refuse_in_use(database_path, targets)  # again: it may have started meanwhile
+        sources = {PROMETHEUS_DIR: work / PROMETHEUS_DIR, INFLUXDB_DIR: scratch}
+        folders = {sources[part]: t for part, t in targets.items() if t is not None}
+        try:
+            plan = stage(folders, stamp(at))
+        except OSError as exc:
+            raise RestoreError([f"cannot copy the restored data beside its target: {exc}"]) from exc
+        if influxdb_data is not None:  # its restored folder is staged: no copy for the operator
+            shutil.rmtree(work / INFLUXDB_DIR, ignore_errors=True)
         try:
             result = _swap(work, archive, database_path, manifest, counts, n_entries,
-                           influx_note, unpack_to, at, influxdb_rpc)  # fmt: skip
+                           influx_note, unpack_to, at, influxdb_rpc, plan)  # fmt: skip
+            if vault_note:
+                result = dataclasses.replace(
+                    result, instructions=(vault_note, *result.instructions)
+                )
         except OSError as exc:
             raise RestoreError([f"cannot put the restored files in place: {exc}"]) from exc
         progress("swap", 1.0)
         return result
+
+
+def _refuse_in_use(database_path: Path, targets: Mapping[str, Path | None]) -> None:
+    """DatabaseInUse when the database or a data folder to replace is open elsewhere."""
+    if database_in_use(database_path):
+        raise DatabaseInUse(
+            f"{database_path} is open in another process (is the bot running?): stop it, "
+            "then restore"
+        )
+    for target in targets.values():
+        users = users_of(target) if target is not None else []
+        if users:
+            raise DatabaseInUse(
+                f"{target} is in use by {', '.join(users)}: stop that service, then restore"
+            )
 
 
 def _swap(
@@ -713,30 +831,67 @@ def _swap(
     unpack_to: Path | None,
     at: float,
     influxdb_rpc: str,
+    plan: list[Staged],
 ) -> RestoreResult:
-    """Move the verified parts into place: the other parts first, the database last."""
+    """Move the verified parts into place: the data folders first, the database last."""
+    placed = swap(plan)
+    try:
+        return _swap_rest(work, archive, database_path, manifest, counts, n_entries,
+                          influx_note, unpack_to, at, influxdb_rpc, placed)  # fmt: skip
+    except OSError:
+        unswap(plan)
+        raise
+
+
+def _swap_rest(
+    work: Path,
+    archive: Path,
+    database_path: Path,
+    manifest: Manifest,
+    counts: dict[str, int],
+    n_entries: int,
+    influx_note: str,
+    unpack_to: Path | None,
+    at: float,
+    influxdb_rpc: str,
+    placed: list[tuple[Path, Path | None]],
+) -> RestoreResult:
+    # What stage() did not move (no target given) is unpacked for the operator.
     extra = [p for p in (PROMETHEUS_DIR, INFLUXDB_DIR) if (work / p).exists()]
     target: Path | None = None
-    instructions: list[str] = []
+    instructions: list[str] = [*([influx_note] if influx_note else [])]
+    instructions += [
+        f"{t} restored; the previous data is kept as {aside}" if aside else f"{t} restored"
+        for t, aside in placed
+    ]
     if extra:
         target = unpack_to or archive.parent / f"restored-{stamp(at)}"
         target.mkdir(parents=True, exist_ok=True)
         for p in extra:
             shutil.move(str(work / p), str(target / p))
-        instructions = [
-            *([influx_note] if influx_note else []),
-            *restore_instructions(target, extra, influxdb_rpc),
-        ]
+        instructions += restore_instructions(target, extra, influxdb_rpc)
     previous: Path | None = None
-    if database_path.exists():
-        previous = database_path.with_name(f"{database_path.name}.before-restore-{stamp(at)}")
-        _keep(database_path, previous)
-        for suffix in ("-wal", "-shm"):  # a clean close leaves none; never pair old ones
-            side = database_path.with_name(database_path.name + suffix)
-            if side.exists():
-                os.replace(side, previous.with_name(previous.name + suffix))
-    # One rename: a reader sees the old database or the restored one, never neither.
-    os.replace(work / DATABASE_NAME, database_path)
+    moved: list[tuple[Path, Path]] = []
+    try:
+        if database_path.exists():
+            previous = database_path.with_name(
+                f"{database_path.name}.before-restore-{stamp(at)}"
+            )
+            _keep(database_path, previous)
+            for suffix in ("-wal", "-shm"):  # a clean close leaves none; never pair old ones
+                side = database_path.with_name(database_path.name + suffix)
+                if side.exists():
+                    os.replace(side, previous.with_name(previous.name + suffix))
+                    moved.append((previous.with_name(previous.name + suffix), side))
+        # One rename: a reader sees the old database or the restored one, never neither.
+        os.replace(work / DATABASE_NAME, database_path)
+    except OSError:
+        for aside, side in moved:  # as it was: the side files back, the second name gone
+            with contextlib.suppress(OSError):
+                os.replace(aside, side)
+        if previous is not None:
+            previous.unlink(missing_ok=True)
+        raise
     return RestoreResult(
         database_path, previous, manifest, counts, n_entries, target, tuple(instructions)
     )
@@ -760,7 +915,13 @@ def restore_instructions(
             "Prometheus: stop it, then replace its --storage.tsdb.path with the snapshot: "
             f"mv DATA DATA.old && cp -a {target / PROMETHEUS_DIR} DATA; start it"
         )
-    if INFLUXDB_DIR in parts:
+    if INFLUXDB_DIR in parts and influx2.manifests(target / INFLUXDB_DIR):
+        lines.append(
+            f"InfluxDB 2.x (running): INFLUX_TOKEN=<operator token> influx restore "
+            f"{target / INFLUXDB_DIR} --host <[bot.influxdb] url> --full  (or --bucket NAME "
+            "--new-bucket NAME for one bucket)"
+        )
+    elif INFLUXDB_DIR in parts:
         lines.append(
             f"InfluxDB (running): influxd restore -portable -host {influxdb_rpc} "
             f"{target / INFLUXDB_DIR}  (add -db NAME -newdb NAME to restore one database "

@@ -21,10 +21,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import logging
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -87,7 +90,14 @@ def encrypt_file(src: Path, dest: Path, passphrase: str) -> None:
 
 def decrypt_file(src: Path, dest: Path, passphrase: str) -> None:
     """Decrypt `src` into `dest`; WrongKey or DamagedArchive say what is wrong."""
-    with src.open("rb") as inp, dest.open("wb") as out:
+    with dest.open("wb") as out:
+        for plain in decrypt_chunks(src, passphrase):
+            out.write(plain)
+
+
+def decrypt_chunks(src: Path, passphrase: str) -> Iterator[bytes]:
+    """The plaintext of `src`, chunk by chunk; WrongKey or DamagedArchive (when reached)."""
+    with src.open("rb") as inp:
         header = inp.read(_HEADER)
         if len(header) < _HEADER or not header.startswith(MAGIC):
             raise DamagedArchive(f"{src.name}: the encryption header is missing or cut off")
@@ -113,9 +123,33 @@ def decrypt_file(src: Path, dest: Path, passphrase: str) -> None:
             got, last = struct.unpack(">Q?", plain[:9])
             if got != index:
                 raise DamagedArchive(f"{src.name}: chunk {index} is out of order")
-            out.write(plain[9:])
+            yield plain[9:]
             index += 1
             if last:
                 break
         if inp.read(1):
             raise DamagedArchive(f"{src.name}: bytes after the last chunk")
+
+
+class ChunkReader(io.RawIOBase):
+    """A read-only stream over an iterator of byte chunks (tarfile's stream mode reads it)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        """Yes."""
+        return True
+
+    def readinto(self, target: Any) -> int:
+        """Fill `target` from the chunks; 0 at their end."""
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n

@@ -663,7 +663,7 @@ def _end_with_parent() -> None:
     A bot killed with SIGKILL (the OOM killer, `systemctl kill`) never shuts its executor
     down; without this its idle workers would live on, orphaned, holding memory."""
     parent = multiprocessing.parent_process()
-    if parent is None:  # pragma: no cover - only ever run as a spawned worker
+    if parent is None:  # called in the process that owns the pool: nothing to watch
         return
     sentinel = parent.sentinel
 

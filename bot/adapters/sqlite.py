@@ -372,6 +372,13 @@ class Database:
         with self._lock:
             return fn(self._conn)
 
+    def close_blocking(self) -> None:
+        """`close` outside an event loop: the checkpointer's connection is closed too."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+        self._locked(lambda c: c.close())
+
     async def close(self) -> None:
         """Stop the checkpointer and close the connection."""
         if self._checkpointer is not None:

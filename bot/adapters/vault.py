@@ -201,8 +201,8 @@ class Vault:
         return cls(db, keys)
 
     def close(self) -> None:
-        """Close the database."""
-        self.db.run_blocking(lambda c: c.close())
+        """Close the database (every connection to it, so that a restore may replace it)."""
+        self.db.close_blocking()
 
     def init(self) -> Key | None:
         """Create the key file with one key; None when it exists already."""
@@ -283,6 +283,11 @@ class Vault:
             ).fetchall()
         )
         return [SecretInfo(str(r[0]), float(r[1]), str(r[2])) for r in rows]
+
+    def keys_added(self) -> dict[str, float]:
+        """When each key id the vault recorded was added (Unix seconds)."""
+        rows = self._run(lambda c: c.execute("SELECT id, added_at FROM vault_key").fetchall())
+        return {str(r[0]): float(r[1]) for r in rows}
 
     def status(self) -> list[KeyStatus]:
         """Each key of the key file, primary first, with how many secrets it decrypts."""
@@ -401,6 +406,38 @@ class Vault:
         )
         log.info("vault keys %s retired; %s is the only key", ", ".join(old), keys[0].id)
         return old
+
+
+def check_restored(database: Path, key_file: Path) -> str:
+    """One sentence on whether the secrets of the database at `database` (a restored copy)
+    decrypt with the keys of `key_file`; read-only, nothing is changed."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as c:
+        try:
+            query = "SELECT name, token, key_id FROM vault_secret ORDER BY name"
+            rows = c.execute(query).fetchall()
+        except sqlite3.OperationalError:
+            rows = []
+    if not rows:
+        return "vault: the restored database holds no secret"
+    try:
+        keys = KeyFile(key_file).load()
+    except VaultError as exc:
+        return f"vault: {len(rows)} secrets, not checked: {exc}"
+    fernet = MultiFernet([Fernet(k.key) for k in keys])
+    bad: list[tuple[str, str]] = []
+    for name, token, key_id in rows:
+        try:
+            fernet.decrypt(str(token).encode())
+        except InvalidToken:
+            bad.append((str(name), str(key_id)))
+    if not bad:
+        return f"vault: all {len(rows)} secrets decrypt with {key_file}"
+    needed = ", ".join(sorted({k for _, k in bad}))
+    return (
+        f"vault: {len(bad)} of {len(rows)} secrets ({', '.join(n for n, _ in bad)}) do not "
+        f"decrypt with {key_file}: they need key {needed}; put back the key file that holds "
+        "it, or set them again with `homelab-bot secrets set`"
+    )
 
 
 def _register(c: sqlite3.Connection, key: Key) -> None:

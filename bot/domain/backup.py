@@ -68,6 +68,9 @@ class Manifest:
     row_counts: Mapping[str, int] = field(default_factory=dict)
     skipped: tuple[Skipped, ...] = ()
     format: int = FORMAT
+    # The vault key ids the database's secrets are encrypted under (None: an archive made
+    # before manifests said so): `keys retire` keeps a key that a kept archive needs.
+    vault_keys: tuple[str, ...] | None = None
 
     def parts(self) -> set[str]:
         """The parts present: 'sqlite', 'prometheus', 'influxdb'."""
@@ -91,6 +94,8 @@ class Manifest:
             "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files],
             "skipped": [{"part": s.part, "reason": s.reason} for s in self.skipped],
         }
+        if self.vault_keys is not None:
+            doc["vault_keys"] = list(self.vault_keys)
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -112,6 +117,9 @@ class Manifest:
                 versions={str(k): str(v) for k, v in doc["versions"].items()},
                 row_counts={str(k): int(v) for k, v in doc["row_counts"].items()},
                 skipped=tuple(Skipped(str(s["part"]), str(s["reason"])) for s in doc["skipped"]),
+                vault_keys=(
+                    tuple(str(k) for k in doc["vault_keys"]) if "vault_keys" in doc else None
+                ),
             )
         except ManifestError:
             raise

@@ -42,11 +42,19 @@ class AlertTargets:
         return target
 
     def _make(self, dest: Destination) -> AlertTarget:
-        if dest.webhook_url_file:
+        if dest.webhook_url_file or dest.webhook_secret:
             from bot.interfaces.discord.delivery import WebhookTarget
 
             if self._session is None:
                 self._session = aiohttp.ClientSession()
+            if dest.webhook_secret:
+                # Resolved from the vault when the settings were loaded, held in memory only.
+                urls = {r.webhook_secret: r.webhook_url for r in self.settings.alerts.routes}
+                return WebhookTarget(
+                    None, self._session, secret=dest.webhook_secret,
+                    url=urls[dest.webhook_secret].get_secret_value()
+                    if dest.webhook_secret in urls else "",
+                )  # fmt: skip
             return WebhookTarget(Path(dest.webhook_url_file), self._session)
         if dest.channel_id and self.bot is not None:
             from bot.interfaces.discord.delivery import ChannelTarget

@@ -96,8 +96,10 @@ def alert_routing(settings: BotSettings) -> Routing:
         Route(
             tuple(parse_matcher(m) for m in r.matchers),
             Destination(
-                channel_id=r.channel_id or (0 if r.webhook_url_file else a.default_channel_id),
+                channel_id=r.channel_id
+                or (0 if r.webhook_url_file or r.webhook_secret else a.default_channel_id),
                 webhook_url_file=str(r.webhook_url_file or ""),
+                webhook_secret=r.webhook_secret,
             ),
         )
         for r in a.routes

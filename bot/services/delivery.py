@@ -539,4 +539,6 @@ def card_of(r: AlertRecord) -> AlertCard:
 def _destination_of(target: str, channel_id: int) -> Destination:
     if target.startswith("webhook:"):
         return Destination(webhook_url_file=target.removeprefix("webhook:"))
+    if target.startswith("webhook-secret:"):
+        return Destination(webhook_secret=target.removeprefix("webhook-secret:"))
     return Destination(channel_id=channel_id)

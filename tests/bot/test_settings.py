@@ -56,3 +56,55 @@ def test_influxdb_token_and_password_together_are_refused(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, '[bot.influxdb]\ntoken = "t"\nusername = "u"\npassword = "p"\n')
     assert "bot.influxdb" in str(err.value) and "not both" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("alerts", "says"),
+    [
+        ('[[bot.alerts.routes]]\nwebhook_url = "https://discord.com/api/webhooks/1/x"\n',
+         "webhook_url takes a vault reference, secret:<name>"),
+        ('[[bot.alerts.routes]]\nwebhook_url = "secret:a"\nwebhook_url_file = "f"\n',
+         "set webhook_url_file or webhook_url, not both"),
+        ('[bot.alerts]\ncredentials = "secret:a"\ncredentials_file = "f"\n',
+         "set credentials_file or credentials, not both"),
+        ('[bot.alerts]\nusername = "am"\npassword = "p"\npassword_file = "f"\n',
+         "set password_file or password, not both"),
+        ('[bot.alerts]\ncredentials = "secret:a"\nusername = "am"\npassword = "p"\n',
+         "not both"),
+    ],
+)  # fmt: skip
+def test_alert_credentials_in_the_vault_are_checked(
+    tmp_path: Path, alerts: str, says: str
+) -> None:
+    """The receiver's and the webhooks' vault settings: a literal URL and two sources refused."""
+    path = tmp_path / "homelab.toml"
+    path.write_text(f'[bot]\ndatabase_path = "{tmp_path / "db"}"\n{alerts}')
+    with pytest.raises(ConfigError, match=says):
+        load_settings(BotSettings, path, resolve_secrets=False)
+
+
+def test_alert_secrets_resolve_and_the_route_keeps_the_name(tmp_path: Path) -> None:
+    """credentials and a route's webhook_url come from the vault; the route's destination is
+    keyed by the secret's name; a missing one names the setting."""
+    from bot.adapters.vault import Vault
+    from bot.interfaces.runtime import alert_routing
+    from bot.interfaces.web.alerts import WebhookAuth
+
+    path = tmp_path / "homelab.toml"
+    path.write_text(
+        f'[bot]\ndatabase_path = "{tmp_path / "db"}"\n[bot.alerts]\n'
+        'credentials = "secret:am"\n[[bot.alerts.routes]]\nmatchers = [\'a="b"\']\n'
+        'webhook_url = "secret:hook"\n'
+    )
+    with pytest.raises(ConfigError, match=r"bot\.alerts\.credentials: secret 'am' is not in"):
+        load_settings(BotSettings, path)
+    vault = Vault.open(tmp_path / "db", tmp_path / "vault.key")
+    vault.set("am", "tok-Q7")
+    vault.set("hook", "https://discord.com/api/webhooks/1/secret-part")
+    vault.close()
+    settings = load_settings(BotSettings, path)
+    auth = WebhookAuth.from_settings(settings.alerts)
+    assert auth.check("Bearer tok-Q7") and not auth.check("Bearer nope")
+    (route,) = alert_routing(settings).routes
+    assert route.destination.key == "webhook-secret:hook"
+    assert settings.webhook_tokens() == ["secret-part"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import random
@@ -52,7 +53,7 @@ def _bot(
 
 
 def _audit(tmp_path: Path) -> list[tuple[str, str, str, str]]:
-    with sqlite3.connect(tmp_path / "bot.sqlite3") as c:
+    with contextlib.closing(sqlite3.connect(tmp_path / "bot.sqlite3")) as c:
         return [
             (str(r[0]), str(r[1]), str(r[2]), str(r[3]))
             for r in c.execute("SELECT actor, action, target, outcome FROM audit_log ORDER BY seq")
@@ -299,3 +300,97 @@ def test_rotation_killed_at_random_moments_leaves_every_secret_readable(tmp_path
     final = _bot(cfg, "keys", "rotate")
     assert final.returncode == 0, final.stderr
     _all_readable(tmp_path, values)
+
+
+def test_retire_is_refused_while_a_kept_backup_needs_the_old_key(tmp_path: Path) -> None:
+    """A backup's manifest names the keys its secrets are under; `keys retire` keeps a key a
+    kept (encrypted) archive needs, says which, and is audited as refused; once that archive
+    is gone it retires; --force retires even so."""
+    cfg = _config(tmp_path, "[bot.backup]", 'encryption_key = "secret:backup-key"')
+    assert _bot(cfg, "secrets", "set", "backup-key", stdin="passphrase-" + CANARY).returncode == 0
+    assert _bot(cfg, "secrets", "set", "t", stdin=CANARY).returncode == 0
+    first = _bot(cfg, "backup", "--json")
+    assert first.returncode == 0, first.stderr
+    old_archive = Path(json.loads(first.stdout)["archive"])
+    from bot.adapters.backup import read_manifest
+
+    assert read_manifest(old_archive, "passphrase-" + CANARY).vault_keys == ("k1",)
+    assert _bot(cfg, "keys", "rotate").returncode == 0
+    refused = _bot(cfg, "keys", "retire")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"{old_archive.name} (k1)" in refused.stderr and "--force" in refused.stderr
+    assert [k.id for k in KeyFile(tmp_path / "vault.key").load()] == ["k2", "k1"]
+    assert _audit(tmp_path)[-1] == (
+        "console", "keys retire", "", "refused: a kept backup needs the key"
+    )
+    old_archive.unlink()  # pruned, or deleted by hand
+    damaged = old_archive.with_name("homelab-backup-20200101T000000Z.tar.gz")
+    damaged.write_bytes(b"not an archive")  # cannot be restored either: named, not counted
+    done = _bot(cfg, "keys", "retire")
+    assert done.returncode == 0, done.stderr
+    assert f"note: cannot tell which keys {damaged.name} needs" in done.stderr
+    damaged.unlink()
+    assert [k.id for k in KeyFile(tmp_path / "vault.key").load()] == ["k2"]
+
+    second = _bot(cfg, "backup", "--json")
+    assert second.returncode == 0, second.stderr
+    new_archive = Path(json.loads(second.stdout)["archive"])
+    assert read_manifest(new_archive, "passphrase-" + CANARY).vault_keys == ("k2",)
+    assert _bot(cfg, "keys", "rotate").returncode == 0  # the kept archive needs k2 now
+    assert _bot(cfg, "keys", "retire").returncode == 2
+    forced = _bot(cfg, "keys", "retire", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert [k.id for k in KeyFile(tmp_path / "vault.key").load()] == ["k3"]
+    _all_readable(tmp_path, {"t": CANARY})
+    # What --force warned of: a restore of that archive brings back secrets under k2 only.
+    restored = _bot(cfg, "restore", str(new_archive), "--json")
+    assert restored.returncode == 0, restored.stdout
+    (note,) = [n for n in json.loads(restored.stdout)["next_steps"] if n.startswith("vault:")]
+    assert "2 of 2 secrets (backup-key, t) do not decrypt" in note and "need key k2" in note
+
+
+def test_set_on_a_terminal_prompts_without_echo(tmp_path: Path) -> None:
+    """On a terminal `secrets set` asks with a hidden prompt: the typed value is stored and
+    never echoed back to the terminal."""
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    cfg = _config(tmp_path)
+    leader, follower = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(follower, termios.TIOCSCTTY, 0)
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_")}
+    proc = subprocess.Popen(
+        [*BOT, "--config", str(cfg), "secrets", "set", "typed"],
+        stdin=follower, stdout=follower, stderr=subprocess.DEVNULL,
+        preexec_fn=own_terminal, env=base,
+    )  # fmt: skip
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"(not shown): " not in seen:
+            assert time.monotonic() < deadline, seen
+            if select.select([leader], [], [], 0.5)[0]:
+                seen += os.read(leader, 1024)
+        os.write(leader, CANARY.encode() + b"\n")
+        assert proc.wait(timeout=60) == 0
+        with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
+            while select.select([leader], [], [], 0.2)[0]:
+                chunk = os.read(leader, 1024)
+                if not chunk:
+                    break
+                seen += chunk
+    finally:
+        os.close(leader)
+        if proc.poll() is None:
+            proc.kill()
+    text = seen.decode(errors="replace")
+    assert "value of secret typed (not shown): " in text
+    assert CANARY not in text and "secret typed stored" in text
+    _all_readable(tmp_path, {"typed": CANARY})

@@ -26,6 +26,16 @@ from tests.deploy.guides import USER_GUIDE, blocks, normalise, replay
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_GUIDE = ROOT / "docs" / "operator-guide.md"
 SECURITY = ROOT / "docs" / "security.md"
+OPERATIONS = ROOT / "docs" / "operations.md"
+# The languages whose snippets a test below checks, per guide: console transcripts are
+# replayed, sh is parsed by bash and its homelab lines by the programs, toml loaded as
+# settings, yaml passed by promtool.
+CHECKED = {
+    USER_GUIDE: {"console"},
+    OPERATOR_GUIDE: {"sh", "toml", "yaml"},
+    SECURITY: set(),
+    OPERATIONS: {"sh"},
+}
 
 
 def _fenced(path: Path, lang: str) -> list[str]:
@@ -58,10 +68,13 @@ def test_user_guide_transcripts_are_what_the_console_prints(tmp_path: Path) -> N
 def _program_lines(text: str) -> list[list[str]]:
     """argv of every homelab-bot / homelab-exporter invocation in a shell block."""
     found = []
-    for line in text.splitlines():
+    for line in text.replace("\\\n", " ").splitlines():
         for part in re.split(r"&&|;", line.split(" #", 1)[0]):
-            words = shlex.split(part.replace("<", " < "))
-            words = words[: words.index("<")] if "<" in words else words
+            if not re.search(r"(^|[\s/])homelab-(bot|exporter)\s", part + " "):
+                continue  # another program's line (bash -n checks its syntax)
+            words = shlex.split(part.replace("<", " < ").replace(">", " > "))
+            cut = [i for i, w in enumerate(words) if w in ("<", ">")]  # redirections
+            words = words[: cut[0]] if cut else words
             while words and (words[0] in ("sudo", "git", "pull") or "=" in words[0]):
                 words = words[1:]
             if words and Path(words[0]).name in ("homelab-bot", "homelab-exporter"):
@@ -138,3 +151,45 @@ def test_security_covers_each_surface_with_guarantees_and_limits() -> None:
     assert "Who can reach what" in sections
     for name in ("The webhook", "The web face", "The vault key", "The audit chain"):
         assert "**Guarantees.**" in sections[name] and "**Does not guarantee.**" in sections[name]
+
+
+def _fences(path: Path) -> list[str]:
+    """The language of every fenced block of `path` ('' when it has none)."""
+    marks = re.findall(r"^\s*```(\S*)\s*$", path.read_text(), re.M)
+    assert len(marks) % 2 == 0, f"{path.name}: a fence is not closed"
+    assert all(m == "" for m in marks[1::2]), f"{path.name}: a closing fence has a language"
+    return marks[::2]
+
+
+@pytest.mark.parametrize("guide", list(CHECKED), ids=lambda p: p.name)
+def test_every_snippet_is_of_a_kind_a_test_checks(guide: Path) -> None:
+    """No untagged block, and no language that no test here parses or runs."""
+    langs = _fences(guide)
+    assert [lang for lang in langs if lang not in CHECKED[guide]] == []
+    if guide == USER_GUIDE:  # every console block is a transcript the replay test runs
+        assert len(blocks(guide.read_text())) == langs.count("console")
+
+
+@pytest.mark.parametrize("guide", [OPERATOR_GUIDE, OPERATIONS], ids=lambda p: p.name)
+def test_shell_snippets_parse(guide: Path) -> None:
+    """Each sh block is valid shell (`bash -n`), each homelab-bot / homelab-exporter line is
+    accepted by that program's parser, and each `homelab-bot do` line by the console's."""
+    from bot.interfaces.console.face import UsageError, parse_line
+
+    blocks = _fenced(guide, "sh")
+    assert blocks
+    for block in blocks:
+        syntax = subprocess.run(["bash", "-n"], input=block, capture_output=True, text=True,
+                                timeout=30, check=False)  # fmt: skip
+        assert syntax.returncode == 0, block + syntax.stderr
+        for argv in _program_lines(block):
+            parser = bot_parser() if argv[0] == "homelab-bot" else exporter_parser()
+            try:
+                parser.parse_args(argv[1:])
+            except SystemExit:
+                pytest.fail(f"{' '.join(argv)} is refused by its parser")
+            if argv[:2] == ["homelab-bot", "do"]:
+                try:
+                    parse_line(argv[2:])
+                except UsageError as exc:
+                    pytest.fail(f"{' '.join(argv)}: {exc}")

@@ -52,6 +52,7 @@ def _write(path: Path, text: str) -> Path:
         ("tls_server_config: {cert_file: a, key_file: b, client_auth_type: "
          "RequireAndVerifyClientCert}", "needs client_ca_file"),
         ("basic_auth_users: {", "not valid YAML"),
+        ("tls_server_config: {cert: PEM, key: PEM}", "inline cert/key are not supported"),
     ],
 )  # fmt: skip
 def test_bad_files_name_the_problem(tmp_path: Path, text: str, message: str) -> None:

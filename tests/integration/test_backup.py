@@ -315,14 +315,22 @@ def test_damaged_archive_changes_nothing(tmp_path: Path, damage: Callable[[Path]
     target = tmp_path / "target" / "bot.sqlite3"
     _seed(target, entries=2, filler_rows=7)
     before_counts, before_files = _counts(target), sorted(os.listdir(target.parent))
-    out = _bot(_config(tmp_path, target), "restore", str(archive))
+    data = {name: tmp_path / "target" / name for name in ("prometheus", "influxdb")}
+    for folder in data.values():
+        folder.mkdir()
+        (folder / "marker").write_text(folder.name)
+    out = _bot(_config(tmp_path, target), "restore", str(archive),
+               "--prometheus-data", str(data["prometheus"]),
+               "--influxdb-data", str(data["influxdb"]))  # fmt: skip
     assert out.returncode == 1
     assert "does not verify; nothing was changed" in out.stderr
     assert "damaged or truncated" in out.stderr
     after = _counts(target)
     assert after == {**before_counts, "audit_log": before_counts["audit_log"] + 1}
     assert _audit_actions(target)[-1] == ("restore", "failed")
-    assert sorted(os.listdir(target.parent)) == before_files
+    assert sorted(os.listdir(target.parent)) == sorted([*before_files, *data])
+    for folder in data.values():  # the data folders it was to replace: untouched
+        assert [p.name for p in folder.iterdir()] == ["marker"]
     empty = tmp_path / "empty" / "bot.sqlite3"
     out = _bot(_config(tmp_path, empty), "restore", str(archive))
     assert out.returncode == 1
@@ -460,6 +468,48 @@ def test_backup_without_a_database_fails_and_creates_none(tmp_path: Path) -> Non
     assert out.returncode == 1
     assert f"the bot database {db} does not exist" in out.stderr
     assert not db.exists()
+
+
+def test_a_failed_database_swap_puts_the_data_folders_back(
+    tmp_path: Path, start_service: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prometheus' folder is swapped first, the database last: when the database's rename
+    fails, the folder is put back as it was and nothing is left beside it. An archive
+    without the part a folder is named for is refused before anything."""
+    import bot.adapters.backup as backup_module
+
+    prom: Prometheus = start_service(Prometheus)
+    prom.reload(
+        scrape_configs=[{"job_name": "self", "static_configs": [{"targets": [prom.address]}]}]
+    )
+    prom.wait_for('up{job="self"} == 1', lambda r: len(r) == 1)  # an empty TSDB has no file
+    db = tmp_path / "live" / "bot.sqlite3"
+    _seed(db)
+    result = create_backup(BackupSources(db, PrometheusSource(prom.url)), tmp_path / "b")
+    assert "prometheus" in result.manifest.parts()
+    target = tmp_path / "target" / "bot.sqlite3"
+    _seed(target, entries=1, filler_rows=0)
+    data = tmp_path / "target" / "prometheus"
+    data.mkdir()
+    (data / "marker").write_text("old")
+    real = os.replace
+
+    def failing(src: Any, dst: Any) -> None:
+        if Path(dst) == target:
+            raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(backup_module.os, "replace", failing)
+    with pytest.raises(RestoreError, match="cannot put the restored files in place"):
+        restore_backup(result.archive, target, KEY, prometheus_data=data)
+    monkeypatch.setattr(backup_module.os, "replace", real)
+    assert [p.name for p in data.iterdir()] == ["marker"]
+    assert sorted(p.name for p in data.parent.iterdir()) == ["bot.sqlite3", "prometheus"]
+    assert _counts(target)["audit_log"] == 1
+
+    bare = create_backup(BackupSources(db), tmp_path / "c")
+    with pytest.raises(RestoreError, match="holds no prometheus backup to put in"):
+        restore_backup(bare.archive, target, KEY, prometheus_data=data)
 
 
 def _python_without_data_filter(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -92,3 +92,26 @@ async def test_scheduled_backup_runs_once_per_fire_time_and_makes_up_a_missed_on
         three.backups.clock = lambda: late
         assert await three.backups.run_due(late_window) is None
     assert len(list_archives(settings.backup.folder(settings.database_path))) == 1
+
+
+async def test_the_bots_scheduler_takes_the_backup_itself(tmp_path: Path) -> None:
+    """start_scheduler() (what `homelab-bot run` calls) puts the backup on the one APScheduler:
+    with an every-minute schedule the start-up run takes the due backup by itself, claimed in
+    backup_run and audited as the scheduler; the cron job is registered for the next ones."""
+    import asyncio
+    import time
+
+    settings = make_settings(tmp_path, backup={"schedule": "* * * * *", "missed_grace_hours": 1})
+    folder = settings.backup.folder(settings.database_path)
+    async with await Runtime.build(settings) as runtime:
+        assert runtime.scheduler is not None
+        runtime.start_scheduler()
+        job = runtime.scheduler.get_job("backup")
+        assert job is not None and job.next_run_time is not None
+        deadline = time.monotonic() + 60
+        while ("scheduler", "backup", "ok") not in _audit(settings.database_path):
+            assert time.monotonic() < deadline, "the scheduled run never finished"
+            await asyncio.sleep(0.1)
+    assert len(list_archives(folder)) == 1  # (a minute boundary meanwhile: retention keeps 1)
+    with contextlib.closing(sqlite3.connect(settings.database_path)) as c:
+        assert {r[0] for r in c.execute("SELECT outcome FROM backup_run")} == {"ok"}

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.backup import BackupSources, RestoreError, create_backup, prune, restore_backup
+from bot.adapters.backup import (
+    BackupSources,
+    RestoreError,
+    create_backup,
+    prune,
+    read_manifest,
+    restore_backup,
+)
 from bot.domain.backup import archive_time
 from tests.integration.test_backup import _audit_actions, _bot, _config, _counts, _seed
 
@@ -81,6 +88,27 @@ def test_truncated_encrypted_archive_is_named_damaged(tmp_path: Path) -> None:
     with pytest.raises(RestoreError, match=r"does not decrypt|cut off"):
         restore_backup(r.archive, tmp_path / "t" / "bot.sqlite3", b"", encryption_key="k" * 20)
     assert not (tmp_path / "t" / "bot.sqlite3").exists()
+
+
+def test_the_manifest_reads_without_unpacking_and_names_what_stops_it(tmp_path: Path) -> None:
+    """read_manifest decrypts only as far as manifest.json (the first member), for a plain
+    and an encrypted archive; no key, another key, or a cut-off header is a RestoreError."""
+    db = tmp_path / "live" / "bot.sqlite3"
+    _seed(db, filler_rows=10)
+    plain = create_backup(BackupSources(db), tmp_path / "p")
+    sealed = create_backup(BackupSources(db), tmp_path / "e", encryption_key="k" * 20)
+    assert read_manifest(plain.archive) == plain.manifest
+    assert read_manifest(sealed.archive, "k" * 20) == sealed.manifest
+    assert plain.manifest.vault_keys == ()  # a database without secrets
+    for key, says in (("", "is encrypted and no key is set"), ("x" * 20, "another key")):
+        with pytest.raises(RestoreError, match=says):
+            read_manifest(sealed.archive, key)
+    sealed.archive.write_bytes(sealed.archive.read_bytes()[:20])
+    with pytest.raises(RestoreError, match="header is missing or cut off"):
+        read_manifest(sealed.archive, "k" * 20)
+    (tmp_path / "x.tar.gz").write_bytes(b"not gzip")
+    with pytest.raises(RestoreError, match=r"x\.tar\.gz"):
+        read_manifest(tmp_path / "x.tar.gz")
 
 
 def test_prune_keeps_daily_and_weekly_and_never_the_only_good_archive(tmp_path: Path) -> None:

@@ -123,15 +123,16 @@ async def start_bot(
     port = free_port()
     (tmp_path / "token").write_text(HOOK_TOKEN + "\n")
 
-    async def start(routes: str = "", prometheus: str = "") -> RunningBot:
+    async def start(routes: str = "", prometheus: str = "", auth: str = "") -> RunningBot:
         cfg = tmp_path / "homelab.toml"
+        token_file = f'credentials_file = "{tmp_path / "token"}"'
         dead = f"http://127.0.0.1:{free_port()}"  # no Prometheus unless the test gives one
         cfg.write_text(
             f'[bot]\nlog_level = "DEBUG"\ndatabase_path = "{tmp_path / "bot.sqlite3"}"\n'
             f'image_dir = "{tmp_path / "img"}"\n'
             f"[bot.discord]\nguild_ids = [{GUILD}]\n"
             f'[bot.prometheus]\nurl = "{prometheus or dead}"\n'
-            f'[bot.alerts]\ncredentials_file = "{tmp_path / "token"}"\n'
+            f"[bot.alerts]\n{auth or token_file}\n"
             f"default_channel_id = {CHANNEL}\nadmin_channel_id = {ADMINS}\n"
             "retry_base_seconds = 0.2\nretry_max_seconds = 1.0\n"
             f'alertmanager_url = "http://127.0.0.1:{free_port()}"\n' + routes
@@ -354,3 +355,43 @@ async def test_webhook_route_posts_with_the_graph_and_edits_in_place(
     assert edited.attachments == posted.attachments  # the graph stays on the resolved message
     titles = [e.get("title", "") for e in edited.embeds if e.get("title")]
     assert titles and all("RESOLVED" in t for t in titles), titles
+
+
+async def test_receiver_token_and_webhook_url_from_the_vault(
+    fake: FakeDiscord, start_bot: Callable[..., Awaitable[RunningBot]], tmp_path: Path
+) -> None:
+    """[bot.alerts] credentials and a route's webhook_url as secret:<name>: Alertmanager's
+    bearer token is checked against the vault's, the alert goes out through the webhook whose
+    URL only the vault holds, and the outbox names the secret, never the URL."""
+    from bot.adapters.vault import Vault
+
+    url = fake.add_webhook(HOOK_ID, WEBHOOK_TOKEN, HOOKED)
+    vault = Vault.open(tmp_path / "bot.sqlite3", tmp_path / "vault.key")  # beside the settings
+    try:
+        vault.set("am-webhook", HOOK_TOKEN)
+        vault.set("ops-hook", url)
+    finally:
+        vault.close()
+    routes = "[[bot.alerts.routes]]\nmatchers = ['severity=\"page\"']\n"
+    routes += 'webhook_url = "secret:ops-hook"\n'
+    bot = await start_bot(routes, auth='credentials = "secret:am-webhook"')
+    paged = alert("eeee", "nas:9100")
+    paged["labels"]["severity"] = "page"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"http://127.0.0.1:{bot.port}/webhooks/alertmanager", data=body(paged),
+               headers={"Authorization": "Bearer wrong"}) as r,
+    ):  # fmt: skip
+        assert r.status == 401
+    assert await bot.post(body(paged)) == 200
+    await bot.until("the webhook message", lambda: delivered(bot, 1))
+    (posted,) = fake.messages(HOOKED)
+    assert posted.webhook_id == HOOK_ID and fake.messages(CHANNEL) == []
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "bot.sqlite3") as c:
+        targets = {r[0] for r in c.execute("SELECT target FROM alert_message")}
+        dump = "\n".join(c.iterdump())
+    assert targets == {"webhook-secret:ops-hook"}
+    assert WEBHOOK_TOKEN not in dump and HOOK_TOKEN not in dump
+    assert WEBHOOK_TOKEN not in bot.log.read_text() and HOOK_TOKEN not in bot.log.read_text()

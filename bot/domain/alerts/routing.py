@@ -95,19 +95,23 @@ def parse_matcher(text: str) -> Matcher:
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """Where an alert goes: a Discord channel through the bot, or a Discord webhook URL file.
+    """Where an alert goes: a Discord channel through the bot, or a Discord webhook URL read
+    from a file or kept in the vault (`webhook_secret`, the secret's name).
 
     `channel_id` 0 and no webhook: the console face (no Discord at all).
     """
 
     channel_id: int = 0
     webhook_url_file: str = ""
+    webhook_secret: str = ""
 
     @property
     def key(self) -> str:
         """A stable name for the target (stored with each message; no secrets in it)."""
         if self.webhook_url_file:
             return f"webhook:{self.webhook_url_file}"
+        if self.webhook_secret:
+            return f"webhook-secret:{self.webhook_secret}"
         if self.channel_id:
             return f"channel:{self.channel_id}"
         return "console"

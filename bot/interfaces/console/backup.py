@@ -78,16 +78,27 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "restore",
         help="verify an archive completely, then put its database in place",
         description="Unpack, verify (checksums, integrity_check, row counts, the audit chain, "
-        "promtool tsdb list) and only then replace the database, keeping the previous one as "
-        "<db>.before-restore-<time>. Refused while the database is open elsewhere (stop the "
-        "bot first). Exit codes: 0 done, 1 the archive does not verify (nothing changed), "
-        "2 refused, 3 no such archive.",
+        "promtool tsdb list, a scratch influxd restore) and only then replace the database "
+        "(and, when given, Prometheus' and InfluxDB's data folders), keeping the previous ones "
+        "as <path>.before-restore-<time>. Refused while any of them is open elsewhere (stop the "
+        "bot and those services first). Exit codes: 0 done, 1 the archive does not verify "
+        "(nothing changed), 2 refused, 3 no such archive.",
     )
     restore.add_argument("archive", type=Path, help="the .tar.gz written by `backup`")
     restore.add_argument(
         "--unpack-to", type=Path, default=None,
         help="where the Prometheus snapshot and InfluxDB backup go (default: restored-<time> "
         "beside the archive)",
+    )  # fmt: skip
+    restore.add_argument(
+        "--prometheus-data", type=Path, default=None, metavar="DIR",
+        help="Prometheus' --storage.tsdb.path (Prometheus stopped): replaced by the verified "
+        "snapshot, the previous folder kept as DIR.before-restore-<time>",
+    )  # fmt: skip
+    restore.add_argument(
+        "--influxdb-data", type=Path, default=None, metavar="DIR",
+        help="the folder of InfluxDB's meta/, data/ and wal/ (influxd stopped): replaced by "
+        "the scratch influxd's verified restore, the previous folder kept aside",
     )  # fmt: skip
     restore.add_argument("--json", action="store_true", help="print the answer as JSON")
 
@@ -104,8 +115,10 @@ def sources(settings: BotSettings) -> BackupSources:
             p.headers,
         ),
     )
-    rpc = settings.influxdb.rpc_address if settings.influxdb.enabled else None
-    return BackupSources(settings.database_path, prom, rpc)
+    i = settings.influxdb
+    rpc = i.rpc_address if i.enabled else None
+    return BackupSources(settings.database_path, prom, rpc, influxdb_url=i.url if i.enabled else "",
+                         influxdb_token=i.token.get_secret_value())  # fmt: skip
 
 
 def main(args: argparse.Namespace, settings: BotSettings) -> int:
@@ -196,6 +209,9 @@ def _restore(
             progress,
             influxdb_rpc=settings.influxdb.rpc_address,
             encryption_key=settings.backup.encryption_key.get_secret_value(),
+            prometheus_data=args.prometheus_data,
+            influxdb_data=args.influxdb_data,
+            vault_key_file=settings.vault.key_file,
         )
     except FileNotFoundError as exc:
         return _fail(as_json, 3, str(exc))
@@ -219,6 +235,7 @@ def backup_answer(r: BackupResult) -> dict[str, Any]:
     return {
         "outcome": "ok",
         "archive": str(r.archive),
+        "created_at": m.created_at,
         "size": r.size,
         "parts": sorted(m.parts()),
         "row_counts": dict(m.row_counts),

@@ -22,6 +22,7 @@ import logging
 import sys
 import time
 
+from bot.adapters.backup import RestoreError, list_archives, read_manifest
 from bot.adapters.sqlite import SqliteAuditRepository
 from bot.adapters.vault import SecretMissing, Vault, VaultError
 from bot.domain.audit import AuditRecord
@@ -65,7 +66,14 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     k.add_parser("init", help="create the key file (mode 0600) with one key")
     k.add_parser("rotate", help="add a new primary key; re-encrypt every secret in one step")
-    k.add_parser("retire", help="remove every key but the primary, once nothing needs them")
+    retire = k.add_parser(
+        "retire", help="remove every key but the primary, once nothing needs them (refused "
+        "while a kept backup's secrets are encrypted under one)",
+    )  # fmt: skip
+    retire.add_argument(
+        "--force", action="store_true",
+        help="retire even so: restoring those backups then leaves their secrets unreadable",
+    )  # fmt: skip
     status = k.add_parser("status", help="key ids, the primary, how many secrets each decrypts")
     status.add_argument("--json", action="store_true", help="print JSON")
 
@@ -82,7 +90,8 @@ def main(args: argparse.Namespace, settings: BotSettings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        return _run(vault, settings, action, name, bool(getattr(args, "json", False)))
+        return _run(vault, settings, action, name, bool(getattr(args, "json", False)),
+                    bool(getattr(args, "force", False)))  # fmt: skip
     finally:
         vault.close()
 
@@ -98,7 +107,13 @@ def _audit_key(vault: Vault, settings: BotSettings) -> bytes | None:
         return None
 
 
-def _run(vault: Vault, settings: BotSettings, action: str, name: str, as_json: bool) -> int:
+class RetireRefused(VaultError):
+    """`keys retire` found a kept backup that needs an old key."""
+
+
+def _run(
+    vault: Vault, settings: BotSettings, action: str, name: str, as_json: bool, force: bool
+) -> int:
     audit_ref = reference(settings.audit.key.get_secret_value())
     try:
         key = _audit_key(vault, settings)
@@ -121,8 +136,13 @@ def _run(vault: Vault, settings: BotSettings, action: str, name: str, as_json: b
         # The value joins the log redaction before anything can log it.
         configure(settings.log_level, secrets=[*secrets_of(settings), value])
     code, target, text = 0, name, ""
+    refused = False
     try:
+        if action == "keys retire" and not force:
+            _check_backups(vault, settings)
         code, target, text = _operate(vault, action, name, value, as_json)
+    except RetireRefused as exc:
+        code, text, refused = 2, f"error: {exc}", True
     except SecretNameError as exc:
         code, text = 2, f"error: {exc}"
     except SecretMissing as exc:
@@ -132,6 +152,7 @@ def _run(vault: Vault, settings: BotSettings, action: str, name: str, as_json: b
     if key is None:  # the audit key itself was just stored
         key = _audit_key(vault, settings) or b""
     outcome = "ok" if code == 0 else ("not found" if code == 3 else "failed")
+    outcome = "refused: a kept backup needs the key" if refused else outcome
     try:
         asyncio.run(
             SqliteAuditRepository(vault.db, key).append(
@@ -144,6 +165,50 @@ def _run(vault: Vault, settings: BotSettings, action: str, name: str, as_json: b
         return code or 1
     print(text, file=sys.stderr if code else sys.stdout)
     return code
+
+
+def _check_backups(vault: Vault, settings: BotSettings) -> None:
+    """RetireRefused naming each archive of the backup folder whose secrets need an old key.
+
+    The manifest says which keys (an archive from before that: every key added before it);
+    an archive whose manifest cannot be read (damaged, another passphrase) cannot be
+    restored with these settings either, and is only mentioned.
+    """
+    keys = vault.key_file.load()
+    old = {k.id for k in keys[1:]}
+    if not old:
+        return
+    folder = settings.backup.folder(settings.database_path)
+    passphrase = settings.backup.encryption_key.get_secret_value()
+    ref = reference(passphrase)
+    if ref is not None:
+        try:
+            passphrase = vault.get(ref)
+        except VaultError:
+            passphrase = ""
+    added = vault.keys_added()
+    needing = []
+    for archive in list_archives(folder):
+        try:
+            manifest = read_manifest(folder / archive.name, passphrase)
+        except RestoreError as exc:
+            print(f"note: cannot tell which keys {archive.name} needs: {exc}", file=sys.stderr)
+            continue
+        need = (
+            set(manifest.vault_keys)
+            if manifest.vault_keys is not None
+            else {k for k in old if added.get(k, 0.0) <= manifest.created_at}
+        )
+        if need & old:
+            needing.append(f"{archive.name} ({', '.join(sorted(need & old))})")
+    if needing:
+        shown = "; ".join(needing[:5]) + (f"; {len(needing) - 5} more" if len(needing) > 5 else "")
+        raise RetireRefused(
+            f"no key was retired: {len(needing)} kept backup(s) in {folder} hold secrets "
+            f"encrypted under an old key, and a restore of them would need it: {shown}. Keep "
+            "the key until retention has pruned them (`homelab-bot backup list`), or retire "
+            "with --force (their secrets then cannot be read after a restore)"
+        )
 
 
 def _read_value(name: str) -> str:

@@ -173,34 +173,53 @@ class ChannelTarget:
 
 
 class WebhookTarget:
-    """A Discord webhook URL (read from a file): no bot needed, so no buttons; graphs attached."""
+    """A Discord webhook URL, read from a file or given (from the vault secret `secret`): no
+    bot needed, so no buttons; graphs attached."""
 
     buttons = False
     graphs = True
 
-    def __init__(self, url_file: Path, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        url_file: Path | None,
+        session: aiohttp.ClientSession,
+        *,
+        secret: str = "",
+        url: str = "",
+    ) -> None:
         self.url_file = url_file
         self.session = session
+        self.secret = secret
+        self._url = url
 
     @property
     def where(self) -> str:
         """How errors name this target (never the URL: it is a secret)."""
+        if self.url_file is None:
+            return f"the webhook of vault secret {self.secret!r}"
         return f"the webhook in {self.url_file}"
 
     def _webhook(self) -> discord.Webhook:
-        try:
-            url = self.url_file.read_text().strip()
-        except OSError as exc:
-            raise DeliveryError(
-                f"cannot read [bot.alerts] webhook_url_file {self.url_file}: {exc.strerror}",
-                final=False,
-            ) from None
+        if self.url_file is None:
+            if not self._url:
+                raise DeliveryError(
+                    f"no [bot.alerts] route has webhook_url = \"secret:{self.secret}\" any more: "
+                    "put the route back to deliver what is still queued for it",
+                    final=True,
+                )
+            url = self._url
+        else:
+            try:
+                url = self.url_file.read_text().strip()
+            except OSError as exc:
+                raise DeliveryError(
+                    f"cannot read [bot.alerts] webhook_url_file {self.url_file}: {exc.strerror}",
+                    final=False,
+                ) from None
         try:
             return discord.Webhook.from_url(url, session=self.session)
         except ValueError:
-            raise DeliveryError(
-                f"{self.url_file} does not hold a Discord webhook URL", final=True
-            ) from None
+            raise DeliveryError(f"{self.where} is not a Discord webhook URL", final=True) from None
 
     async def post(self, msg: Message, nonce: str) -> list[int]:
         """Execute the webhook once per part (wait=True returns the message)."""

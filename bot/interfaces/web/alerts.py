@@ -66,17 +66,22 @@ class WebhookAuth:
         username: str = "",
         password_file: Path | None = None,
         open_door: bool = False,
+        token: str = "",
+        password: str = "",
     ) -> None:
         self.token_file = token_file
         self.username = username
         self.password_file = password_file
         self.open_door = open_door
+        # From the vault ([bot.alerts] credentials / password = "secret:<name>"), in memory.
+        self.token = token.strip().encode()
+        self.password = password.strip().encode()
         self._cache: dict[Path, _Secret] = {}
-        if not open_door and token_file is None and not username:
+        if not open_door and token_file is None and not self.token and not username:
             self.problem = (
                 "the alert receiver is not configured to check who calls it. Set [bot.alerts] "
-                "credentials_file "
-                "(the bearer token file Alertmanager sends) or username and password_file; "
+                "credentials_file or credentials = \"secret:<name>\" (the bearer token "
+                "Alertmanager sends) or username and password_file (or password); "
                 "allow_unauthenticated = true accepts anyone (tests on loopback only)"
             )
         else:
@@ -93,6 +98,8 @@ class WebhookAuth:
             username=s.username,
             password_file=s.password_file,
             open_door=s.allow_unauthenticated and not s.authenticated(),
+            token=s.credentials.get_secret_value(),
+            password=s.password.get_secret_value(),
         )
 
     def _read(self, path: Path, setting: str = "") -> bytes:
@@ -116,12 +123,15 @@ class WebhookAuth:
         """Whether the Authorization header carries the configured credentials."""
         if self.open_door:
             return True
-        if self.token_file is not None:
-            expected = b"Bearer " + self._read(self.token_file, "credentials_file")
+        token = self.token
+        if not token and self.token_file is not None:
+            token = self._read(self.token_file, "credentials_file")
+        if token:
+            expected = b"Bearer " + token
             # surrogateescape: aiohttp keeps bytes that are not UTF-8 as surrogates, which a
             # plain encode() refuses (a 500 that skipped the failure count).
             return hmac.compare_digest(header.encode("utf-8", "surrogateescape"), expected)
-        if self.username and self.password_file is not None:
+        if self.username and (self.password_file is not None or self.password):
             scheme, _, encoded = header.partition(" ")
             if scheme.lower() != "basic":
                 return False
@@ -129,7 +139,9 @@ class WebhookAuth:
                 given = base64.b64decode(encoded.strip(), validate=True)
             except (binascii.Error, ValueError):
                 return False
-            password = self._read(self.password_file, "password_file")
+            password = self.password
+            if not password and self.password_file is not None:
+                password = self._read(self.password_file, "password_file")
             return hmac.compare_digest(given, self.username.encode() + b":" + password)
         return False
 

@@ -493,6 +493,17 @@ def test_threshold_label_goes_where_it_hides_no_data() -> None:
     assert label_side(0.48) == "bottom"  # text sits above the line
 
 
+def test_the_parent_watch_is_not_started_in_the_pool_owner() -> None:
+    """The worker initializer called in a process without a parent starts no watch thread."""
+    import threading
+
+    from bot.adapters.charts import _end_with_parent
+
+    before = {t.name for t in threading.enumerate()}
+    _end_with_parent()
+    assert "parent-watch" not in {t.name for t in threading.enumerate()} - before
+
+
 def test_a_kept_axes_draws_what_a_new_one_draws() -> None:
     """Each worker keeps its figures and their axes from chart to chart: every gallery chart
     and grid, drawn after the others on kept axes, is the same PNG as drawn on new ones (no

@@ -31,6 +31,15 @@ def test_manifest_round_trips_through_json() -> None:
     assert M.parts() == {"sqlite", "prometheus"}
 
 
+def test_vault_keys_round_trip_and_an_older_manifest_says_nothing() -> None:
+    """The vault key ids survive the JSON; a manifest without them reads as None (unknown)."""
+    from dataclasses import replace
+
+    keyed = replace(M, vault_keys=("k1", "k2"))
+    assert Manifest.from_json(keyed.to_json()).vault_keys == ("k1", "k2")
+    assert "vault_keys" not in M.to_json() and Manifest.from_json(M.to_json()).vault_keys is None
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [
