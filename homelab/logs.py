@@ -8,7 +8,9 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import sys
 import threading
@@ -129,6 +131,13 @@ def _log_uncaught(
 ) -> None:
     if issubclass(kind, KeyboardInterrupt):
         sys.__excepthook__(kind, value, tb)
+        return
+    if issubclass(kind, BrokenPipeError):
+        # The reader went away (`homelab-bot do alerts | head -2`): nothing is wrong here, and
+        # the exit status (1) says the output was cut. stdout goes to /dev/null, so the
+        # interpreter's last flush at exit does not raise again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     logging.getLogger("homelab").critical("uncaught exception", exc_info=(kind, value, tb))
 

@@ -153,3 +153,23 @@ def test_discord_options_come_from_the_schema() -> None:
 
     with pytest.raises(TypeError, match="not the catalogue's arguments"):
         spec_command(drifted)(callback)  # type: ignore[arg-type]
+
+
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path: Path) -> None:
+    """`homelab-bot do help | head -1`: once the reader has gone the output stops quietly,
+    exit 1 (the output was cut), no 'uncaught exception' and no traceback on stderr."""
+    cfg = tmp_path / "homelab.toml"
+    cfg.write_text(f'[bot]\ndatabase_path = "{tmp_path / "bot.sqlite3"}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMELAB_")}
+    env["HOMELAB_CONFIG"] = str(cfg)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run(
+            [*BOT, "do", "help"], env=env, stdout=write, stderr=subprocess.PIPE, text=True,
+            timeout=60, check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "uncaught" not in done.stderr, done.stderr
