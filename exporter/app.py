@@ -86,6 +86,7 @@ class Agent:
             disk_exclude=config.diskstats_device_exclude,
             network_exclude=config.netdev_device_exclude,
             slow_refresh_seconds=config.slow_refresh_seconds,
+            textfile_directory=config.textfile_directory,
         )
         self.writer = None
         if config.influx.enabled:

@@ -55,6 +55,7 @@ from exporter.sampling import (
     Temperature,
     compile_exclude,
 )
+from exporter.textfile import TextfileRead, TextfileReader
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,6 +110,7 @@ class Snapshot:
     netstat: dict[str, int] | None = None
     udp_queues: UdpQueues | None = None
     processes: ProcessStates | None = None  # Telegraf-only: read at the InfluxDB interval
+    textfile: TextfileRead | None = None  # node_exporter's textfile collector (*.prom files)
 
 
 def _disk_io(d: DiskStats) -> DiskIO:
@@ -188,8 +190,10 @@ class Collection:
         disk_exclude: str = schema.DISK_DEVICE_EXCLUDE,
         network_exclude: str = schema.NETWORK_DEVICE_EXCLUDE,
         slow_refresh_seconds: float = 15.0,
+        textfile_directory: str = "",
     ) -> None:
         self.sampler = sampler
+        self.textfile = TextfileReader(textfile_directory)
         # node_exporter's default vmstat and netstat field sets (matched once per field name)
         self.kernel = KernelReader(
             sampler.procfs,
@@ -321,6 +325,7 @@ class Collection:
         softnet: tuple[Softnet, ...] = run("softnet", k.softnet, (), True)
         netstat = run("netstat", k.netstat, None, True)
         udp_queues = run("udp_queues", k.udp_queues, None, True)
+        textfile = run("textfile", self.textfile.read, None)
         up = {c.device: c.operstate == "up" for c in netclass}
         mono = time.monotonic()
         for name, cache in (("hwmon", self._temps), ("uname", self._host)):
@@ -352,6 +357,7 @@ class Collection:
             softnet=softnet,
             netstat=netstat,
             udp_queues=udp_queues,
+            textfile=textfile,
         )
 
     def influx_snapshot(self) -> Snapshot:

@@ -71,6 +71,7 @@ class RuntimeConfig:
     filesystem_fs_types_exclude: str = schema.FS_TYPES_EXCLUDE
     diskstats_device_exclude: str = schema.DISK_DEVICE_EXCLUDE
     netdev_device_exclude: str = schema.NETWORK_DEVICE_EXCLUDE
+    textfile_directory: str = ""
     influx: InfluxConfig = InfluxConfig()
     web_config_file: str | None = None
     web_max_requests: int = 40

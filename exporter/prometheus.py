@@ -35,6 +35,7 @@ from exporter.collection import Collection, SingleFlight, Snapshot
 from exporter.families import NO_LABELS, Family, Labels, Sample
 from exporter.kernelmetrics import kernel_families, scrape_families
 from exporter.openfiles import OpenFiles
+from exporter.textfile import textfile_families, without_clashes
 from homelab import __version__
 
 log = logging.getLogger(__name__)
@@ -671,6 +672,7 @@ class HostCollector:
         self.influx_stats = influx_stats
         self.host = host
         self.guard = CounterGuard()
+        self._clashes: frozenset[str] = frozenset()
         self._shared: SingleFlight[list[Metric]] = SingleFlight(self._build)
 
     def _build(self) -> list[Metric]:
@@ -678,8 +680,25 @@ class HostCollector:
         fams = host_families(snap, self.host)
         fams.extend(health_families(snap, self.influx_stats() if self.influx_stats else None))
         fams.extend(process_families())
+        read = snap.textfile
+        if read is not None:
+            fams.extend(textfile_families(read))
         self.guard.apply(fams)
-        return [FamilyMetric(fam) for fam in fams if fam.samples]
+        if read is None or not read.metrics:
+            return [FamilyMetric(fam) for fam in fams if fam.samples]
+        clashes: list[str] = []
+        files = without_clashes(read.metrics, {fam.name: fam for fam in fams}, clashes)
+        self._report_clashes(clashes)
+        metrics: list[Metric] = [FamilyMetric(fam) for fam in fams if fam.samples]
+        metrics.extend(files)
+        return metrics
+
+    def _report_clashes(self, clashes: list[str]) -> None:
+        # as node_exporter's gathering errors: logged, the scrape goes on (each clash once)
+        now = frozenset(clashes)
+        for clash in sorted(now - self._clashes):
+            log.error("textfile collector: left out %s", clash)
+        self._clashes = now
 
     def collect(self) -> Iterator[Metric]:
         """The metric families of one collection."""

@@ -68,6 +68,9 @@ class ExporterSettings(SectionSettings, section="exporter"):
     filesystem_fs_types_exclude: str = schema.FS_TYPES_EXCLUDE
     diskstats_device_exclude: str = schema.DISK_DEVICE_EXCLUDE
     netdev_device_exclude: str = schema.NETWORK_DEVICE_EXCLUDE
+    # node_exporter's --collector.textfile.directory: the *.prom files of this directory (a
+    # glob pattern names several) are served at each scrape; "" reads none
+    textfile_directory: str = ""
     influx: InfluxSettings = InfluxSettings()
     # the web server (exporter/http.py) and node_exporter's --web.config.file
     # (exporter/webconfig.py: TLS, basic auth), reloaded on SIGHUP
