@@ -78,7 +78,8 @@ def parse(text: str, path: str) -> list[Metric]:
     try:
         parsed = list(text_string_to_metric_families(text))
     except (ValueError, IndexError, KeyError) as exc:
-        raise TextfileError(f"failed to parse textfile data from {path!r}: {exc or 'syntax'}")
+        why = exc or "syntax"
+        raise TextfileError(f"failed to parse textfile data from {path!r}: {why}") from None
     by_name: dict[str, Metric] = {}
     bare_counters: set[str] | None = None
     for metric in parsed:
@@ -98,8 +99,10 @@ def parse(text: str, path: str) -> list[Metric]:
         if found is None:
             by_name[metric.name] = metric
         elif found.type != metric.type:
-            raise TextfileError(f"failed to parse textfile data from {path!r}: metric "
-                                f"{metric.name} has types {found.type} and {metric.type}")
+            raise TextfileError(
+                f"failed to parse textfile data from {path!r}: metric "
+                f"{metric.name} has types {found.type} and {metric.type}"
+            )
         else:  # untyped samples of one name come as one family each
             found.samples.extend(metric.samples)
             if not found.documentation:
@@ -234,8 +237,10 @@ def _merge(files: list[tuple[str, list[Metric]]], problems: list[str]) -> list[M
         for s in metric.samples:
             key = (s.name, tuple(sorted(s.labels.items())))
             if key in seen:
-                problems.append(f"metric {s.name}{dict(s.labels)} was read before with the "
-                                f"same name and label values ({', '.join(sources[name])})")
+                problems.append(
+                    f"metric {s.name}{dict(s.labels)} was read before with the "
+                    f"same name and label values ({', '.join(sources[name])})"
+                )
                 continue
             seen.add(key)
             kept.append(s)
@@ -271,7 +276,7 @@ def without_clashes(
             out.append(metric)
             continue
         fam = hit[0]
-        if (len(hit) > 1 or fam.kind != metric.type or fam.help != metric.documentation):
+        if len(hit) > 1 or fam.kind != metric.type or fam.help != metric.documentation:
             clashes.append(f"{metric.name}: the exporter serves it itself (help {fam.help!r}, "
                            f"type {fam.kind})")  # fmt: skip
             continue

@@ -103,7 +103,8 @@ def test_a_bad_file_sets_scrape_error_and_the_others_are_still_served(
     got = _scrape(exp)
     assert got["node_textfile_scrape_error"] == {(): 0}
     assert got["fixed_metric"] == {(): 5}
-    assert got["node_textfile_mtime_seconds"][(("file", str(tmp_path / "b.prom")),)] == 1_700_000_200
+    fixed = (("file", str(tmp_path / "b.prom")),)
+    assert got["node_textfile_mtime_seconds"][fixed] == 1_700_000_200
 
 
 def test_no_directory_configured_reads_nothing_and_reports_no_error(
@@ -139,8 +140,12 @@ def test_a_file_clashing_with_the_exporters_own_metrics_is_left_out(
     assert got["mine_too"] == {(): 1}  # the rest of the file is served
     assert "node_load1" in caplog.text
     # the same help and type with new labels joins the family, duplicate labels do not
-    _write(tmp_path / "clash.prom", "# HELP node_load1 1m load average.\n"
-           '# TYPE node_load1 gauge\nnode_load1{vm="a"} 3\nnode_load1 99\n', mtime=1_700_000_300)
+    _write(
+        tmp_path / "clash.prom",
+        "# HELP node_load1 1m load average.\n"
+        '# TYPE node_load1 gauge\nnode_load1{vm="a"} 3\nnode_load1 99\n',
+        mtime=1_700_000_300,
+    )
     got = _scrape(exp)
     assert got["node_load1"] == {**own, (("vm", "a"),): 3}
     # a file cannot fake the collector's own families either
@@ -154,7 +159,7 @@ def test_families_of_one_name_from_several_files_merge_unless_their_help_differs
 ) -> None:
     _write(tmp_path / "a.prom", "# HELP events_total Events.\n# TYPE events_total counter\n"
            'events_total{file="a"} 10\n')  # fmt: skip
-    _write(tmp_path / "b.prom", "# TYPE events_total counter\nevents_total{file=\"b\"} 30\n")
+    _write(tmp_path / "b.prom", '# TYPE events_total counter\nevents_total{file="b"} 30\n')
     read = TextfileReader(str(tmp_path)).read()
     assert not read.error
     [events] = read.metrics
@@ -183,9 +188,14 @@ def test_an_unchanged_file_is_not_parsed_again(
     import exporter.textfile as textfile
 
     _write(tmp_path / "a.prom", GOOD)
-    calls = []
+    calls: list[str] = []
     real = textfile.parse
-    monkeypatch.setattr(textfile, "parse", lambda text, path: calls.append(path) or real(text, path))
+
+    def counted(text: str, path: str) -> list[object]:
+        calls.append(path)
+        return real(text, path)  # type: ignore[return-value]
+
+    monkeypatch.setattr(textfile, "parse", counted)
     reader = TextfileReader(str(tmp_path))
     first, second = reader.read(), reader.read()
     assert len(calls) == 1 and first.metrics == second.metrics
