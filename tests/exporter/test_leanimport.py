@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,11 +15,19 @@ WATCHED = ("ssl", "_ssl", "_hashlib", "http.server", "wsgiref", "urllib.request"
            "prometheus_client.exposition", "prometheus_client.metrics")  # fmt: skip
 
 
+def uncovered_env() -> dict[str, str]:
+    """This environment without `make test`'s coverage of child processes: coverage itself
+    imports hashlib (OpenSSL's libcrypto) in every process it measures."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE"))}
+
+
 def _fresh(code: str) -> dict[str, object]:
-    """Run `code` in a new interpreter (imports are per process); it prints JSON last."""
+    """Run `code` in a new interpreter (imports are per process), not measured by coverage;
+    it prints JSON last."""
     prelude = "import json, sys\n"
     out = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], check=True,
-                         capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+                         capture_output=True, text=True, timeout=60,
+                         env=uncovered_env()).stdout  # fmt: skip
     result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
     return result
 
