@@ -98,10 +98,10 @@ def test_banner_says_in_one_line_which_alert_receivers_to_configure(
 
 def test_readme_names_every_port_make_run_takes() -> None:
     """The README lists each port `make run` binds (InfluxDB's RPC port 8088 included), and
-    says light project management is planned, not built."""
+    no longer says project management is not built (it is: docs/projects.md)."""
     readme = (stack.ROOT / "README.md").read_text()
     flat = " ".join(readme.split())
     for name, port in stack.PORTS.items():
         assert str(port) in flat, f"README.md does not name port {port} ({name})"
     assert "8088" in flat and "RPC" in flat
-    assert "project management (tasks and milestones from Discord) is planned, not built" in flat
+    assert "not built" not in flat and "docs/projects.md" in flat
