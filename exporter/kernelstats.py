@@ -470,13 +470,23 @@ _ALL = _Selection(None)
 
 def parse_keyvalues(raw: bytes, keep: _Selection = _ALL) -> dict[str, int]:
     """`key value` lines (/proc/vmstat)."""
+    return _name_values(raw, keep, keep.name, _parse_keyvalue_lines)
+
+
+def _name_values(
+    raw: bytes,
+    keep: _Selection,
+    name: Callable[[bytes], str | None],
+    by_lines: Callable[[bytes, _Selection], dict[str, int]],
+) -> dict[str, int]:
+    """One `name value` pair a line, the kept values under `name(key)`, through the
+    remembered layout of the names; `by_lines` parses text of another shape."""
     tokens = raw.split()
     names = tuple(tokens[0::2])
     if len(tokens) % 2 or len(names) != raw.count(b"\n") + (not raw.endswith(b"\n")):
-        return _parse_keyvalue_lines(raw, keep)  # not one `key value` pair per line
+        return by_lines(raw, keep)  # not one `name value` pair per line
     kept = keep.layout(names)
     if kept is None:
-        name = keep.name
         kept = keep.remember(names, [(2 * i + 1, found) for i, key in enumerate(names)
                                      if (found := name(key)) is not None])  # fmt: skip
     return {found: int(tokens[i]) for i, found in kept}
@@ -637,19 +647,7 @@ _SNMP6_PREFIXES = (b"Ip6", b"Icmp6", b"UdpLite6", b"Udp6")
 def parse_snmp6(raw: bytes, keep: _Selection = _ALL) -> dict[str, int]:
     """/proc/net/snmp6: `Ip6InReceives 1` lines become `Ip6_InReceives` (node_exporter's
     split after the protocol prefix: Ip6, Icmp6, Udp6, UdpLite6)."""
-    tokens = raw.split()
-    names = tuple(tokens[0::2])
-    if len(tokens) % 2 or len(names) != raw.count(b"\n") + (not raw.endswith(b"\n")):
-        return _parse_snmp6_lines(raw, keep)  # not one `name value` pair per line
-    kept = keep.layout(names)
-    if kept is None:
-        pairs = []
-        for i, key in enumerate(names):
-            found = _snmp6_name(key, keep)
-            if found is not None:
-                pairs.append((2 * i + 1, found))
-        kept = keep.remember(names, pairs)
-    return {found: int(tokens[i]) for i, found in kept}
+    return _name_values(raw, keep, lambda key: _snmp6_name(key, keep), _parse_snmp6_lines)
 
 
 def _snmp6_name(key: bytes, keep: _Selection) -> str | None:

@@ -57,7 +57,7 @@ from bot.adapters.backup_crypto import (
     encrypt_file,
     is_encrypted,
 )
-from bot.adapters.data_swap import Staged, stage, swap, unswap, users_of
+from bot.adapters.data_swap import stage, swap, unswap, users_of
 from bot.adapters.vault import check_restored
 from bot.domain.audit import AuditEntry, AuditHead, AuditRecord, verify
 from bot.domain.backup import (
@@ -793,8 +793,13 @@ def restore_backup(
         if influxdb_data is not None:  # its restored folder is staged: no copy for the operator
             shutil.rmtree(work / INFLUXDB_DIR, ignore_errors=True)
         try:
-            result = _swap(work, archive, database_path, manifest, counts, n_entries,
-                           influx_note, unpack_to, at, influxdb_rpc, plan)  # fmt: skip
+            placed = swap(plan)  # the data folders first, the database last
+            try:
+                result = _swap_rest(work, archive, database_path, manifest, counts, n_entries,
+                                    influx_note, unpack_to, at, influxdb_rpc, placed)  # fmt: skip
+            except OSError:
+                unswap(plan)
+                raise
             if vault_note:
                 result = dataclasses.replace(
                     result, instructions=(vault_note, *result.instructions)
@@ -820,29 +825,6 @@ def _refuse_in_use(database_path: Path, targets: Mapping[str, Path | None]) -> N
             )
 
 
-def _swap(
-    work: Path,
-    archive: Path,
-    database_path: Path,
-    manifest: Manifest,
-    counts: dict[str, int],
-    n_entries: int,
-    influx_note: str,
-    unpack_to: Path | None,
-    at: float,
-    influxdb_rpc: str,
-    plan: list[Staged],
-) -> RestoreResult:
-    """Move the verified parts into place: the data folders first, the database last."""
-    placed = swap(plan)
-    try:
-        return _swap_rest(work, archive, database_path, manifest, counts, n_entries,
-                          influx_note, unpack_to, at, influxdb_rpc, placed)  # fmt: skip
-    except OSError:
-        unswap(plan)
-        raise
-
-
 def _swap_rest(
     work: Path,
     archive: Path,
@@ -856,6 +838,8 @@ def _swap_rest(
     influxdb_rpc: str,
     placed: list[tuple[Path, Path | None]],
 ) -> RestoreResult:
+    """After the data folders were swapped (`placed`): the rest unpacked for the operator,
+    and the database put in place (its previous file kept aside)."""
     # What stage() did not move (no target given) is unpacked for the operator.
     extra = [p for p in (PROMETHEUS_DIR, INFLUXDB_DIR) if (work / p).exists()]
     target: Path | None = None
