@@ -3,12 +3,13 @@ and nothing is excluded from the measurement to get there."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+from tests.harness.services import uncovered_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +58,7 @@ def test_pytest_cov_fails_the_run_under_the_configured_threshold(tmp_path: Path)
         "import mod\n\n\ndef test_f():\n    assert mod.f(1) == 1\n    assert mod.g(1) == 1\n"
     )
     # Not measured by the coverage of the run that started it (make test's): its own only.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE"))}
+    env = uncovered_env()
     results = {}
     for threshold in (70, 69):
         (tmp_path / "pyproject.toml").write_text(

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
 from exporter.config import InfluxConfig, RuntimeConfig
 from exporter.leanimport import needs_tls
+from tests.harness.services import uncovered_env
 
 WATCHED = ("ssl", "_ssl", "_hashlib", "http.server", "wsgiref", "urllib.request",
            "prometheus_client.exposition", "prometheus_client.metrics")  # fmt: skip
-
-
-def uncovered_env() -> dict[str, str]:
-    """This environment without `make test`'s coverage of child processes: coverage itself
-    imports hashlib (OpenSSL's libcrypto) in every process it measures."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE"))}
 
 
 def _fresh(code: str) -> dict[str, object]:

@@ -61,6 +61,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30, what: str = ""
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def uncovered_env() -> dict[str, str]:
+    """This environment without `make test`'s coverage of child processes (pytest-cov's and
+    coverage's variables): for a child that must not be measured, or whose imports are under
+    test (coverage itself imports hashlib, OpenSSL's libcrypto, in every process it measures)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE"))}
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

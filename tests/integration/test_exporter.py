@@ -305,7 +305,7 @@ def test_serving_process_is_the_lean_reexec(exporter: Exporter) -> None:
 def test_serving_process_loads_no_openssl_without_tls(start_service: Callable[..., Any]) -> None:
     """No web config file and an http InfluxDB: libssl and libcrypto (4 MB) are not mapped;
     with an https InfluxDB URL they are (ssl is only hidden when nothing can need it)."""
-    from tests.exporter.test_leanimport import uncovered_env
+    from tests.harness.services import uncovered_env
 
     class Uncovered(Exporter):
         """Not measured by coverage, which imports hashlib (libcrypto) wherever it runs."""
