@@ -35,7 +35,11 @@ FormDefaults = Callable[[str], Awaitable[Mapping[str, str]]]
 
 
 class Feature(Protocol):
-    """A feature service: its commands and components by catalogue name and route."""
+    """A feature service: its commands and components by catalogue name and route.
+
+    Optionally also `form_defaults() -> Mapping[route, FormDefaults]`: the forms that open
+    filled in with what they change (Core looks for it; the projects' task Edit form has one).
+    """
 
     def commands(self) -> Mapping[str, CommandHandler]:
         """Catalogue command name -> handler(actor, **args)."""
@@ -43,12 +47,4 @@ class Feature(Protocol):
 
     def components(self) -> Mapping[str, ComponentHandler]:
         """Catalogue component route -> handler(actor, arg, values, form)."""
-        ...
-
-
-class FormFeature(Feature, Protocol):
-    """A feature whose forms open filled in with what they change (optional)."""
-
-    def form_defaults(self) -> Mapping[str, FormDefaults]:
-        """Catalogue component route (with a form) -> its current values(arg)."""
         ...

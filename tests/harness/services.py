@@ -156,10 +156,16 @@ class Service:
         """Base URL of the HTTP listener."""
         return f"http://{self.address}"
 
+    # Whether the port is only in what `argv`/`prepare` build at start, so it can be moved.
+    movable_port = False
+
     def fresh_ports(self) -> bool:
         """Pick new ports, after another process took one between `free_port()` and the
         service's bind; False (no retry) where a port was handed out before the start."""
-        return False
+        if not self.movable_port:
+            return False
+        self.port = free_port()
+        return True
 
     def start(self, timeout: float = READY_TIMEOUT) -> Service:
         """Start the process and wait until it is ready, or raise with its log. A port taken
@@ -302,6 +308,7 @@ class Prometheus(Service):
 
     name = "prometheus"
     binary = "prometheus"
+    movable_port = True
 
     def __init__(
         self,
@@ -321,11 +328,6 @@ class Prometheus(Service):
         self.config_override = config
         self.extra_args = list(extra_args)
         self.config_path = self.workdir / "prometheus.yml"
-
-    def fresh_ports(self) -> bool:
-        """Its port is only in its command line."""
-        self.port = free_port()
-        return True
 
     def config(self) -> dict[str, Any]:
         """The generated configuration."""
@@ -421,6 +423,7 @@ class Alertmanager(Service):
     """One Alertmanager node; clustered when `cluster=True` (peers may be given)."""
 
     name = "alertmanager"
+    movable_port = True
     binary = "alertmanager"
 
     def __init__(
@@ -441,10 +444,7 @@ class Alertmanager(Service):
 
     def fresh_ports(self) -> bool:
         """Not in a cluster: its peers know its gossip port."""
-        if self.cluster:
-            return False
-        self.port = free_port()
-        return True
+        return not self.cluster and super().fresh_ports()
 
     @property
     def cluster_address(self) -> str:
@@ -510,10 +510,12 @@ class InfluxDB(Service):
         self.rpc_port = free_port()
         self.config_path = self.workdir / "influxdb.conf"
 
+    movable_port = True
+
     def fresh_ports(self) -> bool:
         """Both its ports are in the config `prepare` writes."""
-        self.port, self.rpc_port = free_port(), free_port()
-        return True
+        self.rpc_port = free_port()
+        return super().fresh_ports()
 
     def prepare(self) -> None:
         """Write influxdb.conf (the same generator `make run` uses)."""
@@ -581,15 +583,11 @@ class NodeExporter(Service):
 
     name = "node_exporter"
     binary = "node_exporter"
+    movable_port = True
 
     def __init__(self, workdir: Path, extra_args: Sequence[str] = ()) -> None:
         super().__init__(workdir)
         self.extra_args = list(extra_args)
-
-    def fresh_ports(self) -> bool:
-        """Its port is only in its command line."""
-        self.port = free_port()
-        return True
 
     def argv(self) -> list[str]:
         """Command line."""

@@ -119,6 +119,11 @@ def test_a_port_taken_before_the_bind_is_retried_on_new_ports(tmp_path: Path) ->
             assert "address already in use" in influx.log_path.read_text()
         finally:
             influx.stop()
+        from tests.harness.services import Alertmanager, Prometheus
+
+        assert Prometheus(tmp_path / "p").fresh_ports()
+        assert Alertmanager(tmp_path / "a").fresh_ports()
+        assert not Alertmanager(tmp_path / "c", cluster=True).fresh_ports()  # peers know it
         node = NodeExporter(tmp_path / "node")
         node.port = taken
         node.fresh_ports = lambda: False  # type: ignore[method-assign]
